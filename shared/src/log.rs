@@ -1,0 +1,202 @@
+//! The request log: one `START` line when a request begins, one `DONE` line when it is answered.
+//!
+//! Lines gather in a [`LogBuffer`] and the server writes them out in one go. A `write` system call
+//! per line would cost more than a whole minimal request, so the contract lets lines wait while
+//! the server is busy, as long as each is out before the server waits for anything. The server
+//! decides when that is; this buffer only says when it has grown big enough to write regardless.
+
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crate::Identity;
+
+/// The longest a method or target is logged; anything longer is cut and marked with `...`.
+const MAX_LOGGED: usize = 256;
+
+/// Log lines waiting to be written.
+#[derive(Debug, Default)]
+pub struct LogBuffer {
+    bytes: Vec<u8>,
+}
+
+impl LogBuffer {
+    /// Past this many bytes the buffer is [full](LogBuffer::is_full) and should be written out.
+    pub const FLUSH_AT: usize = 4096;
+
+    pub fn new() -> LogBuffer {
+        LogBuffer {
+            // Room for a full buffer plus the longest line that can push it over.
+            bytes: Vec::with_capacity(Self::FLUSH_AT + 2 * MAX_LOGGED + 128),
+        }
+    }
+
+    /// `START PID <pid> TID <tid> <method> <target>`: the seed's line, then what was asked.
+    pub fn start(&mut self, who: Identity, method: &str, target: &str) {
+        self.push_head(b"START", who, method, target);
+        self.bytes.push(b'\n');
+    }
+
+    /// `DONE PID <pid> TID <tid> <method> <target> -> <status> in <elapsed>`.
+    pub fn done(&mut self, who: Identity, method: &str, target: &str, status: u16, took: Duration) {
+        self.push_head(b"DONE", who, method, target);
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.bytes, " -> {status} in ");
+        let micros = took.as_micros();
+        let _ = if micros < 1_000_000 {
+            writeln!(self.bytes, "{}.{:03} ms", micros / 1000, micros % 1000)
+        } else {
+            let millis = micros / 1000;
+            writeln!(self.bytes, "{}.{:03} s", millis / 1000, millis % 1000)
+        };
+    }
+
+    fn push_head(&mut self, tag: &[u8], who: Identity, method: &str, target: &str) {
+        self.bytes.extend_from_slice(tag);
+        let _ = write!(self.bytes, " PID {} TID {} ", who.pid, who.tid);
+        self.push_printable(method);
+        self.bytes.push(b' ');
+        self.push_printable(target);
+    }
+
+    /// Copies `text` so that it cannot break or forge a line: bytes other than visible ASCII are
+    /// written as `%XX`, and it is cut at [`MAX_LOGGED`] bytes.
+    fn push_printable(&mut self, text: &str) {
+        let bytes = text.as_bytes();
+        for &byte in &bytes[..bytes.len().min(MAX_LOGGED)] {
+            if byte.is_ascii_graphic() {
+                self.bytes.push(byte);
+            } else {
+                let _ = write!(self.bytes, "%{byte:02X}");
+            }
+        }
+        if bytes.len() > MAX_LOGGED {
+            self.bytes.extend_from_slice(b"...");
+        }
+    }
+
+    /// True once enough is gathered that it should be written out now, busy or not.
+    pub fn is_full(&self) -> bool {
+        self.bytes.len() >= Self::FLUSH_AT
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Writes every gathered line to `out` in one `write_all` and empties the buffer, even when
+    /// the write fails: a log nobody reads must not grow without bound.
+    pub fn write_to(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.bytes.is_empty() {
+            return Ok(());
+        }
+        let written = out.write_all(&self.bytes).and_then(|()| out.flush());
+        self.bytes.clear();
+        written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ME: Identity = Identity { pid: 41, tid: 43 };
+
+    fn written(log: &mut LogBuffer) -> String {
+        let mut out = Vec::new();
+        log.write_to(&mut out).unwrap();
+        assert!(log.is_empty());
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn start_line_begins_exactly_as_the_seeds() {
+        let mut log = LogBuffer::new();
+        log.start(ME, "GET", "/sleep?seconds=1");
+        assert_eq!(
+            written(&mut log),
+            "START PID 41 TID 43 GET /sleep?seconds=1\n"
+        );
+    }
+
+    #[test]
+    fn done_line_has_method_path_status_and_elapsed_time() {
+        let mut log = LogBuffer::new();
+        log.done(ME, "GET", "/nosleep", 200, Duration::from_micros(41));
+        log.done(ME, "HEAD", "/sleep", 200, Duration::from_micros(5_001_234));
+        log.done(ME, "PUT", "/sleep", 405, Duration::from_micros(999_999));
+        assert_eq!(
+            written(&mut log),
+            "DONE PID 41 TID 43 GET /nosleep -> 200 in 0.041 ms\n\
+             DONE PID 41 TID 43 HEAD /sleep -> 200 in 5.001 s\n\
+             DONE PID 41 TID 43 PUT /sleep -> 405 in 999.999 ms\n"
+        );
+    }
+
+    #[test]
+    fn hostile_text_cannot_break_or_forge_a_line() {
+        let mut log = LogBuffer::new();
+        log.start(ME, "G\nET", "/x\r\nSTART PID 1 TID 1 GET /é");
+        let text = written(&mut log);
+        assert_eq!(
+            text,
+            "START PID 41 TID 43 G%0AET /x%0D%0ASTART%20PID%201%20TID%201%20GET%20/%C3%A9\n"
+        );
+    }
+
+    #[test]
+    fn long_targets_are_cut() {
+        let mut log = LogBuffer::new();
+        log.start(ME, "GET", &format!("/{}", "a".repeat(100_000)));
+        let text = written(&mut log);
+        assert!(text.len() < MAX_LOGGED + 64, "{} bytes", text.len());
+        assert!(text.ends_with("aaa...\n"));
+    }
+
+    #[test]
+    fn fills_up_at_a_few_kib_and_is_emptied_even_when_the_write_fails() {
+        let mut log = LogBuffer::new();
+        let mut lines = 0;
+        while !log.is_full() {
+            log.start(ME, "GET", "/nosleep");
+            lines += 1;
+        }
+        assert!(lines > 10, "gathers many lines: {lines}");
+        assert!(log.bytes.len() < LogBuffer::FLUSH_AT + 128);
+
+        struct Broken;
+        impl Write for Broken {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        assert!(log.write_to(&mut Broken).is_err());
+        assert!(log.is_empty());
+    }
+
+    #[test]
+    fn all_lines_go_out_in_one_write() {
+        struct Counting(usize);
+        impl Write for Counting {
+            fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut log = LogBuffer::new();
+        for _ in 0..20 {
+            log.start(ME, "GET", "/nosleep");
+            log.done(ME, "GET", "/nosleep", 200, Duration::from_micros(3));
+        }
+        let mut out = Counting(0);
+        log.write_to(&mut out).unwrap();
+        assert_eq!(out.0, 1);
+        log.write_to(&mut out).unwrap();
+        assert_eq!(out.0, 1, "nothing to write, no write");
+    }
+}

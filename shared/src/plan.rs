@@ -1,0 +1,447 @@
+//! What a request means and what to answer: the routes of `CONTRACT.md`, as a pure function.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::Identity;
+
+/// The `Content-Type` of every answer.
+pub const CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// The methods every route accepts, as the `Allow` header of a `405` lists them.
+pub const ALLOWED_METHODS: &str = "GET, HEAD";
+
+/// How long `/sleep` may wait: the server's `--sleep` and `--max-sleep`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// The wait of a `/sleep` that names no duration.
+    pub default_sleep: Duration,
+    /// The longest wait a request may ask for.
+    pub max_sleep: Duration,
+}
+
+/// What a server does with one request: wait (if `wait` says so), then send `answer`.
+#[derive(Debug, PartialEq)]
+pub struct Plan {
+    pub wait: Option<Duration>,
+    pub answer: Answer,
+}
+
+/// A response, before a server turns it into bytes. A server that answers a `HEAD` request sends
+/// the same status and headers and leaves the body out (both HTTP libraries do that on their own).
+#[derive(Debug, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Cow<'static, str>,
+    /// The `Allow` header, on a `405` only.
+    pub allow: Option<&'static str>,
+}
+
+/// The header fields an answer may carry, named as they appear on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    ContentType,
+    Allow,
+    XPid,
+    XTid,
+}
+
+/// A header value: fixed text, or a number the server formats its own way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    Text(&'static str),
+    Number(u64),
+}
+
+impl Field {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::ContentType => "Content-Type",
+            Field::Allow => "Allow",
+            Field::XPid => "X-Pid",
+            Field::XTid => "X-Tid",
+        }
+    }
+}
+
+impl Answer {
+    fn text(status: u16, body: &'static str) -> Answer {
+        Answer {
+            status,
+            body: Cow::Borrowed(body),
+            allow: None,
+        }
+    }
+
+    /// `503` for a request a server has received but will not start, because it is shutting down.
+    pub fn shutting_down() -> Answer {
+        Answer::text(503, "the server is shutting down; try again later\n")
+    }
+
+    /// The headers to send besides those the HTTP library adds (`Content-Length`, `Date`).
+    /// `answered_by` is the thread that ran the handler.
+    pub fn headers(&self, answered_by: Identity) -> impl Iterator<Item = (Field, Value)> {
+        [
+            (Field::ContentType, Value::Text(CONTENT_TYPE)),
+            (Field::XPid, Value::Number(answered_by.pid.into())),
+            (Field::XTid, Value::Number(answered_by.tid)),
+        ]
+        .into_iter()
+        .chain(
+            self.allow
+                .map(|methods| (Field::Allow, Value::Text(methods))),
+        )
+    }
+}
+
+/// Decides what to do with a request, given its method (`GET`) and its target as sent
+/// (`/sleep?seconds=1.5`).
+pub fn plan(method: &str, target: &str, limits: &Limits) -> Plan {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    let Some(route) = Route::of(path) else {
+        return now(Answer::text(
+            404,
+            "not found; the routes are /sleep and /nosleep\n",
+        ));
+    };
+    if method != "GET" && method != "HEAD" {
+        return now(Answer {
+            allow: Some(ALLOWED_METHODS),
+            ..Answer::text(405, "method not allowed; use GET or HEAD\n")
+        });
+    }
+    match route {
+        Route::NoSleep => now(Answer::text(200, "no sleep")),
+        Route::Sleep => match requested_sleep(query, limits) {
+            Ok(wait) => Plan {
+                wait: Some(wait),
+                answer: Answer::text(200, "sleep"),
+            },
+            Err(reason) => now(Answer {
+                status: 400,
+                body: Cow::Owned(reason),
+                allow: None,
+            }),
+        },
+    }
+}
+
+impl Plan {
+    /// The plan for a server that is shutting down with `grace` left: a wait that would outlast
+    /// the grace period is not started, and the request is answered `503` at once instead.
+    pub fn within(self, grace: Duration) -> Plan {
+        match self.wait {
+            Some(wait) if wait > grace => now(Answer::shutting_down()),
+            _ => self,
+        }
+    }
+}
+
+fn now(answer: Answer) -> Plan {
+    Plan { wait: None, answer }
+}
+
+enum Route {
+    Sleep,
+    NoSleep,
+}
+
+impl Route {
+    fn of(path: &str) -> Option<Route> {
+        // `/sleep/` means the same as `/sleep`.
+        let path = match path.strip_suffix('/') {
+            Some(trimmed) if !trimmed.is_empty() => trimmed,
+            _ => path,
+        };
+        match path {
+            "/sleep" => Some(Route::Sleep),
+            "/nosleep" => Some(Route::NoSleep),
+            _ => None,
+        }
+    }
+}
+
+/// The wait a `/sleep` asks for, or the one-line reason (ending in a newline) it is refused.
+fn requested_sleep(query: Option<&str>, limits: &Limits) -> Result<Duration, String> {
+    let max = limits.max_sleep.as_secs_f64();
+    let refuse = |problem: String| {
+        Err(format!(
+            "{problem}; expected seconds=S with S a decimal number from 0 to {max}\n"
+        ))
+    };
+    let mut given = None;
+    for pair in query.unwrap_or("").split('&') {
+        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_decode(key).as_deref() != Some("seconds") {
+            continue; // other parameters (a cache-buster, say) are not ours to judge
+        }
+        if given.replace(raw).is_some() {
+            return refuse("seconds is given more than once".to_owned());
+        }
+    }
+    let Some(raw) = given else {
+        return Ok(limits.default_sleep);
+    };
+    let shown = quoted(raw);
+    let Some(text) = percent_decode(raw) else {
+        return refuse(format!("seconds={shown} is not valid percent-encoding"));
+    };
+    let Ok(seconds) = text.parse::<f64>() else {
+        return refuse(format!("seconds={shown} is not a number"));
+    };
+    if !seconds.is_finite() {
+        return refuse(format!("seconds={shown} is not finite"));
+    }
+    if seconds < 0.0 {
+        return refuse(format!("seconds={shown} is negative"));
+    }
+    if seconds > max {
+        return refuse(format!("seconds={shown} is above the maximum of {max}"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A query value as it is safe to echo in a one-line error: quoted, escaped, and cut short.
+fn quoted(raw: &str) -> String {
+    const SHOWN: usize = 40;
+    let mut shown: String = raw
+        .chars()
+        .take(SHOWN)
+        .flat_map(char::escape_debug)
+        .collect();
+    if raw.chars().nth(SHOWN).is_some() {
+        shown.push_str("...");
+    }
+    format!("\"{shown}\"")
+}
+
+/// Decodes `%XX` escapes; `None` when an escape is malformed or the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
+    if !text.contains('%') {
+        return Some(Cow::Borrowed(text));
+    }
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = tail.get(..2)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok().map(Cow::Owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        default_sleep: Duration::from_secs(5),
+        max_sleep: Duration::from_secs(60),
+    };
+
+    fn plan_of(method: &str, target: &str) -> Plan {
+        plan(method, target, &LIMITS)
+    }
+
+    fn refusal(target: &str) -> String {
+        let plan = plan_of("GET", target);
+        assert_eq!(plan.wait, None, "{target} must not wait");
+        assert_eq!(plan.answer.status, 400, "{target}");
+        let body = plan.answer.body.into_owned();
+        assert!(body.ends_with('\n'), "{body:?}");
+        assert_eq!(body.lines().count(), 1, "one line: {body:?}");
+        assert!(
+            body.contains("from 0 to 60"),
+            "says what is allowed: {body:?}"
+        );
+        body
+    }
+
+    #[test]
+    fn sleep_waits_the_default_and_answers_sleep() {
+        let plan = plan_of("GET", "/sleep");
+        assert_eq!(plan.wait, Some(Duration::from_secs(5)));
+        assert_eq!(plan.answer, Answer::text(200, "sleep"));
+    }
+
+    #[test]
+    fn sleep_waits_what_the_query_asks() {
+        for (target, millis) in [
+            ("/sleep?seconds=1.5", 1500),
+            ("/sleep?seconds=0", 0),
+            ("/sleep?seconds=60", 60_000),
+            ("/sleep?seconds=.25", 250),
+            ("/sleep?seconds=2.", 2000),
+            ("/sleep?seconds=1e-1", 100),
+            ("/sleep?seconds=-0", 0),
+            ("/sleep?seconds=0%2E5", 500),
+            ("/sleep?_=123&seconds=0.01", 10),
+            ("/sleep?seconds=0.01&flag", 10),
+            ("/sleep?%73econds=3", 3000),
+        ] {
+            let plan = plan_of("GET", target);
+            assert_eq!(plan.answer.status, 200, "{target}");
+            assert_eq!(plan.wait, Some(Duration::from_millis(millis)), "{target}");
+        }
+    }
+
+    #[test]
+    fn nosleep_answers_at_once() {
+        let plan = plan_of("GET", "/nosleep");
+        assert_eq!(plan.wait, None);
+        assert_eq!(plan.answer, Answer::text(200, "no sleep"));
+        // Parameters mean nothing to /nosleep.
+        assert_eq!(plan_of("GET", "/nosleep?seconds=9999").answer.status, 200);
+    }
+
+    #[test]
+    fn a_trailing_slash_means_the_same() {
+        assert_eq!(plan_of("GET", "/sleep/"), plan_of("GET", "/sleep"));
+        assert_eq!(
+            plan_of("GET", "/sleep/?seconds=1"),
+            plan_of("GET", "/sleep?seconds=1")
+        );
+        assert_eq!(plan_of("GET", "/nosleep/"), plan_of("GET", "/nosleep"));
+        assert_eq!(plan_of("GET", "/sleep//").answer.status, 404);
+    }
+
+    #[test]
+    fn head_is_planned_like_get() {
+        assert_eq!(
+            plan_of("HEAD", "/sleep?seconds=1"),
+            plan_of("GET", "/sleep?seconds=1")
+        );
+        assert_eq!(plan_of("HEAD", "/nosleep"), plan_of("GET", "/nosleep"));
+    }
+
+    #[test]
+    fn unknown_paths_are_404_whatever_the_method() {
+        for (method, target) in [
+            ("GET", "/"),
+            ("GET", "/sleeps"),
+            ("GET", "/SLEEP"),
+            ("POST", "/nope"),
+            ("GET", "*"),
+            ("GET", ""),
+            ("GET", "http://example.com/sleep"),
+        ] {
+            let plan = plan_of(method, target);
+            assert_eq!(plan.answer.status, 404, "{method} {target}");
+            assert_eq!(plan.wait, None);
+            assert_eq!(plan.answer.allow, None);
+        }
+    }
+
+    #[test]
+    fn other_methods_on_known_paths_are_405_with_allow() {
+        for method in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH", "get", "BREW"] {
+            for target in ["/sleep", "/nosleep/", "/sleep?seconds=oops"] {
+                let plan = plan_of(method, target);
+                assert_eq!(plan.answer.status, 405, "{method} {target}");
+                assert_eq!(plan.answer.allow, Some("GET, HEAD"));
+                assert_eq!(plan.wait, None);
+            }
+        }
+    }
+
+    #[test]
+    fn each_kind_of_bad_seconds_is_a_400_that_says_what_was_wrong() {
+        for (target, says) in [
+            ("/sleep?seconds=abc", "\"abc\" is not a number"),
+            ("/sleep?seconds=", "\"\" is not a number"),
+            ("/sleep?seconds", "\"\" is not a number"),
+            ("/sleep?seconds=1,5", "not a number"),
+            ("/sleep?seconds=%201", "not a number"),
+            ("/sleep?seconds=-1", "\"-1\" is negative"),
+            ("/sleep?seconds=-0.001", "is negative"),
+            ("/sleep?seconds=61", "\"61\" is above the maximum of 60"),
+            ("/sleep?seconds=60.0001", "above the maximum"),
+            ("/sleep?seconds=1e308", "above the maximum"),
+            ("/sleep?seconds=inf", "\"inf\" is not finite"),
+            ("/sleep?seconds=-inf", "not finite"),
+            ("/sleep?seconds=NaN", "\"NaN\" is not finite"),
+            ("/sleep?seconds=1e999", "not finite"),
+            ("/sleep?seconds=%zz", "not valid percent-encoding"),
+            ("/sleep?seconds=%4", "not valid percent-encoding"),
+            ("/sleep?seconds=%ff", "not valid percent-encoding"),
+            ("/sleep?seconds=1&seconds=2", "more than once"),
+        ] {
+            let body = refusal(target);
+            assert!(body.contains(says), "{target}: {body:?} lacks {says:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_echoes_hostile_input_safely() {
+        let long = format!("/sleep?seconds={}", "9".repeat(10_000));
+        let body = refusal(&long);
+        assert!(body.len() < 200, "{} bytes", body.len());
+        assert!(body.contains("...\""));
+        // A decoded newline must not split the one line; it is not decoded into the echo.
+        let body = refusal("/sleep?seconds=1%0A2");
+        assert!(body.contains("\"1%0A2\""), "{body:?}");
+        let body = refusal("/sleep?seconds=a\nb\u{7}");
+        assert!(body.contains(r#""a\nb\u{7}""#), "{body:?}");
+    }
+
+    #[test]
+    fn the_maximum_follows_the_limits() {
+        let limits = Limits {
+            default_sleep: Duration::ZERO,
+            max_sleep: Duration::from_millis(1500),
+        };
+        let fine = plan("GET", "/sleep?seconds=1.5", &limits);
+        assert_eq!(fine.wait, Some(Duration::from_millis(1500)));
+        let over = plan("GET", "/sleep?seconds=1.51", &limits);
+        assert_eq!(over.answer.status, 400);
+        assert!(
+            over.answer.body.contains("maximum of 1.5;"),
+            "{:?}",
+            over.answer.body
+        );
+        assert_eq!(plan("GET", "/sleep", &limits).wait, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn every_answer_carries_type_pid_and_tid() {
+        let me = Identity { pid: 7, tid: 9 };
+        for target in ["/sleep", "/nosleep", "/nope", "/sleep?seconds=x"] {
+            let headers: Vec<_> = plan_of("GET", target).answer.headers(me).collect();
+            assert_eq!(
+                headers[..3],
+                [
+                    (Field::ContentType, Value::Text("text/plain; charset=utf-8")),
+                    (Field::XPid, Value::Number(7)),
+                    (Field::XTid, Value::Number(9)),
+                ],
+                "{target}"
+            );
+        }
+        let refused: Vec<_> = plan_of("PUT", "/sleep").answer.headers(me).collect();
+        assert_eq!(
+            refused.last(),
+            Some(&(Field::Allow, Value::Text("GET, HEAD")))
+        );
+    }
+
+    #[test]
+    fn shutting_down_refuses_only_waits_that_outlast_the_grace_period() {
+        let grace = Duration::from_secs(2);
+        let refused = plan_of("GET", "/sleep?seconds=2.5").within(grace);
+        assert_eq!(refused.wait, None);
+        assert_eq!(refused.answer.status, 503);
+        let fits = plan_of("GET", "/sleep?seconds=2").within(grace);
+        assert_eq!(fits, plan_of("GET", "/sleep?seconds=2"));
+        let quick = plan_of("GET", "/nosleep").within(Duration::ZERO);
+        assert_eq!(quick, plan_of("GET", "/nosleep"));
+    }
+}

@@ -1,0 +1,121 @@
+//! `sync-server`: the blocking half of the experiment, Django's `runserver --nothreading`.
+//!
+//! One thread runs every handler, one request at a time, and `/sleep` blocks that thread with
+//! `std::thread::sleep`. tiny_http accepts connections and reads requests on helper threads of
+//! its own and queues them; while a handler sleeps, new requests wait in that queue.
+
+mod shutdown;
+
+use std::io::{self, Cursor};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread;
+use std::time::Instant;
+
+use shared::cli::Program;
+use shared::{Answer, Field, Identity, Limits, LogBuffer, Value};
+use tiny_http::{Header, Request, Response, Server, StatusCode};
+
+use crate::shutdown::Shutdown;
+
+const PROGRAM: Program = Program {
+    name: "sync-server",
+    version: env!("CARGO_PKG_VERSION"),
+    about: "Blocking, single-threaded HTTP server: one request at a time, like \
+            `runserver --nothreading`.",
+    default_port: 8000,
+};
+
+fn main() {
+    let config = PROGRAM.parse_args();
+    let listener = TcpListener::bind(config.addr).unwrap_or_else(|error| {
+        PROGRAM.fail(format_args!("cannot listen on {}: {error}", config.addr))
+    });
+    let server = listener
+        .try_clone()
+        .and_then(|ours| Server::from_listener(ours, None).map_err(io::Error::other))
+        .map(Arc::new)
+        .unwrap_or_else(|error| PROGRAM.fail(format_args!("cannot start tiny_http: {error}")));
+    let shutdown = Shutdown::on_signal(listener, Arc::clone(&server), config.limits.max_sleep)
+        .unwrap_or_else(|error| PROGRAM.fail(format_args!("cannot handle signals: {error}")));
+    println!("sync-server listening on http://{}", server.server_addr());
+
+    if let Err(error) = serve(&server, &config.limits, &shutdown) {
+        PROGRAM.fail(format_args!(
+            "tiny_http stopped accepting connections: {error}"
+        ));
+    }
+}
+
+/// Answers requests one at a time until a shutdown has drained the queue.
+fn serve(server: &Server, limits: &Limits, shutdown: &Shutdown) -> io::Result<()> {
+    let mut log = LogBuffer::new();
+    loop {
+        let request = match server.try_recv() {
+            Ok(Some(request)) => request,
+            Ok(None) => {
+                write_out(&mut log); // the queue is empty: the thread is about to wait
+                match shutdown.wait_for_request(server)? {
+                    Some(request) => request,
+                    None => break,
+                }
+            }
+            // Closing the listener at shutdown ends tiny_http's accept thread with an error.
+            Err(_) if shutdown.has_begun() => continue,
+            Err(error) => return Err(error),
+        };
+        handle(request, limits, shutdown, &mut log);
+    }
+    write_out(&mut log);
+    Ok(())
+}
+
+fn handle(request: Request, limits: &Limits, shutdown: &Shutdown, log: &mut LogBuffer) {
+    let started = Instant::now();
+    let me = Identity::current();
+    let method = request.method().as_str();
+    let target = request.url();
+    log.start(me, method, target);
+
+    let mut plan = shared::plan(method, target, limits);
+    if let Some(grace) = shutdown.grace_left() {
+        plan = plan.within(grace);
+    }
+    if let Some(wait) = plan.wait {
+        write_out(log);
+        thread::sleep(wait); // blocks the only handler thread: every other request waits
+    }
+
+    log.done(me, method, target, plan.answer.status, started.elapsed());
+    if log.is_full() {
+        write_out(log);
+    }
+    // A client that hung up before its answer is no error of ours.
+    let _ = request.respond(into_response(plan.answer, me));
+}
+
+fn write_out(log: &mut LogBuffer) {
+    // A closed stdout must not stop the server.
+    let _ = log.write_to(&mut io::stdout().lock());
+}
+
+fn into_response(answer: Answer, me: Identity) -> Response<Cursor<Vec<u8>>> {
+    let headers = answer.headers(me).map(header).collect();
+    let body = answer.body.into_owned().into_bytes();
+    let length = body.len();
+    Response::new(
+        StatusCode(answer.status),
+        headers,
+        Cursor::new(body),
+        Some(length),
+        None,
+    )
+}
+
+fn header((field, value): (Field, Value)) -> Header {
+    let value = match value {
+        Value::Text(text) => text.to_owned(),
+        Value::Number(number) => number.to_string(),
+    };
+    Header::from_bytes(field.as_str(), value).expect("header names and values are ASCII")
+}

@@ -1,0 +1,83 @@
+//! Graceful shutdown for the blocking server.
+//!
+//! On `SIGINT` or `SIGTERM` the listening socket is shut, so new connections are refused, and the
+//! handler thread is woken if it is waiting. It then answers the requests tiny_http has already
+//! received, for at most `--max-sleep`, and the server exits 0. A second signal exits at once.
+
+use std::io;
+use std::net::TcpListener;
+use std::process;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tiny_http::{Request, Server};
+
+/// How long the queue must stay empty, once shutting down, before the server exits: requests on
+/// connections it accepted earlier may still be arriving.
+const QUIET: Duration = Duration::from_millis(100);
+
+pub struct Shutdown {
+    began: Arc<OnceLock<Instant>>,
+    grace: Duration,
+}
+
+impl Shutdown {
+    /// Installs the signal handler.
+    pub fn on_signal(
+        listener: TcpListener,
+        server: Arc<Server>,
+        grace: Duration,
+    ) -> io::Result<Self> {
+        let began = Arc::new(OnceLock::new());
+        let signalled = Arc::clone(&began);
+        ctrlc::set_handler(move || {
+            if signalled.set(Instant::now()).is_err() {
+                eprintln!("sync-server: second signal: exiting now");
+                process::exit(130);
+            }
+            // Shutting the socket down (not just closing our copy of it) refuses new connections
+            // and makes tiny_http's accept thread give up.
+            let _ = socket2::SockRef::from(&listener).shutdown(std::net::Shutdown::Both);
+            eprintln!(
+                "sync-server: shutting down: answering the requests already received \
+                 (for at most {} s), then exiting",
+                grace.as_secs_f64()
+            );
+            server.unblock();
+        })
+        .map_err(io::Error::other)?;
+        Ok(Shutdown { began, grace })
+    }
+
+    pub fn has_begun(&self) -> bool {
+        self.began.get().is_some()
+    }
+
+    /// While shutting down, how much of the grace period is left.
+    pub fn grace_left(&self) -> Option<Duration> {
+        let began = self.began.get()?;
+        Some(self.grace.saturating_sub(began.elapsed()))
+    }
+
+    /// Waits for the next request; `None` means it is time to exit. While serving, the wait ends
+    /// only with a request or a signal. Once shutting down, it ends when the queue has stayed
+    /// empty for a moment or the grace period is spent.
+    pub fn wait_for_request(&self, server: &Server) -> io::Result<Option<Request>> {
+        loop {
+            let Some(grace) = self.grace_left() else {
+                match server.recv() {
+                    Ok(request) => return Ok(Some(request)),
+                    Err(_) if self.has_begun() => continue, // woken by the signal handler
+                    Err(error) => return Err(error),
+                }
+            };
+            if grace.is_zero() {
+                return Ok(None);
+            }
+            match server.recv_timeout(QUIET.min(grace)) {
+                Ok(request) => return Ok(request),
+                Err(_) => continue, // tiny_http's accept thread ending, as its socket was shut
+            }
+        }
+    }
+}

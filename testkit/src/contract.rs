@@ -1,0 +1,324 @@
+//! The checks of `CONTRACT.md` that hold for both servers alike, each a function of the binary.
+//!
+//! What differs between the servers (whether a `/sleep` holds the others up) is measured by
+//! [`nosleep_during_sleep`] and [`sleeps_sent_together`], and judged in each server's own tests.
+
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use crate::{all_at_once, run, start_ids, Reply, Server};
+
+/// Generates one `#[test]` per contract check for the server binary `$binary`.
+#[macro_export]
+macro_rules! contract_tests {
+    ($binary:expr) => {
+        $crate::contract_tests!(@each $binary;
+            routes_answer_as_the_contract_says,
+            sleep_flags_set_the_default_and_the_maximum,
+            bad_seconds_are_refused_at_once,
+            unknown_paths_are_404,
+            other_methods_are_405_with_allow,
+            head_is_get_without_a_body,
+            answers_name_the_process_and_the_handler_thread,
+            every_request_is_logged_as_it_happens,
+            malformed_requests_get_a_4xx_and_the_server_keeps_serving,
+            bad_flags_exit_2_with_one_line,
+            help_and_version_work,
+            a_port_in_use_is_one_clear_line,
+            sigterm_during_a_sleep_still_answers_it_then_exits_0,
+            sigint_exits_0,
+        );
+    };
+    (@each $binary:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::contract::$check($binary)
+            }
+        )*
+    };
+}
+
+const CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+fn assert_plain_text(reply: &Reply) {
+    assert_eq!(
+        reply.header("Content-Type"),
+        Some(CONTENT_TYPE),
+        "{reply:?}"
+    );
+}
+
+pub fn routes_answer_as_the_contract_says(binary: &str) {
+    let server = Server::start(binary, &[]);
+    for (target, body) in [
+        ("/nosleep", "no sleep"),
+        ("/nosleep/", "no sleep"),
+        ("/sleep?seconds=0", "sleep"),
+        ("/sleep/?seconds=0", "sleep"),
+        ("/sleep?seconds=0.05", "sleep"),
+    ] {
+        let reply = server.get(target);
+        assert_eq!((reply.status, reply.body.as_str()), (200, body), "{target}");
+        assert_plain_text(&reply);
+        assert_eq!(reply.pid(), server.pid(), "{target}");
+    }
+}
+
+pub fn sleep_flags_set_the_default_and_the_maximum(binary: &str) {
+    let server = Server::start(binary, &["--sleep", "0.3", "--max-sleep", "0.5"]);
+    let plain = server.get("/sleep");
+    assert_eq!(plain.status, 200);
+    assert!(plain.latency() >= Duration::from_millis(300), "{plain:?}");
+    let over = server.get("/sleep?seconds=0.6");
+    assert_eq!(over.status, 400);
+    assert!(over.body.contains("maximum of 0.5"), "{:?}", over.body);
+}
+
+pub fn bad_seconds_are_refused_at_once(binary: &str) {
+    let server = Server::start(binary, &[]); // a plain /sleep would take 5 s
+    for (value, says) in [
+        ("abc", "not a number"),
+        ("", "not a number"),
+        ("-1", "negative"),
+        ("61", "above the maximum of 60"),
+        ("inf", "not finite"),
+        ("NaN", "not finite"),
+        ("1e999", "not finite"),
+        ("%zz", "percent-encoding"),
+    ] {
+        let reply = server.get(&format!("/sleep?seconds={value}"));
+        assert_eq!(reply.status, 400, "{value:?}");
+        assert_plain_text(&reply);
+        assert!(reply.body.contains(says), "{value:?}: {:?}", reply.body);
+        assert!(reply.body.contains("from 0 to 60"), "{:?}", reply.body);
+        assert_eq!(reply.body.trim_end().lines().count(), 1, "{:?}", reply.body);
+        assert!(reply.latency() < Duration::from_secs(1), "{value:?} waited");
+    }
+}
+
+pub fn unknown_paths_are_404(binary: &str) {
+    let server = Server::start(binary, &[]);
+    for target in [
+        "/",
+        "/nope",
+        "/sleep/x",
+        "/SLEEP",
+        "/nosleep//",
+        "/sleepy?seconds=1",
+    ] {
+        let reply = server.get(target);
+        assert_eq!(reply.status, 404, "{target}");
+        assert_plain_text(&reply);
+    }
+    assert_eq!(server.request("POST", "/nope").status, 404);
+}
+
+pub fn other_methods_are_405_with_allow(binary: &str) {
+    let server = Server::start(binary, &[]);
+    for method in ["POST", "PUT", "DELETE", "OPTIONS", "PATCH"] {
+        for target in ["/sleep", "/nosleep/"] {
+            let reply = server.request(method, target);
+            assert_eq!(reply.status, 405, "{method} {target}");
+            assert_eq!(
+                reply.header("Allow"),
+                Some("GET, HEAD"),
+                "{method} {target}"
+            );
+            assert_plain_text(&reply);
+        }
+    }
+}
+
+pub fn head_is_get_without_a_body(binary: &str) {
+    let server = Server::start(binary, &[]);
+    for target in ["/nosleep", "/sleep?seconds=0", "/sleep?seconds=x", "/nope"] {
+        let get = server.get(target);
+        let head = server.request("HEAD", target);
+        assert_eq!(head.status, get.status, "{target}");
+        assert_eq!(head.body, "", "{target}: HEAD has no body");
+        for name in ["Content-Type", "Content-Length", "X-Pid", "X-Tid"] {
+            assert_eq!(head.header(name), get.header(name), "{target}: {name}");
+        }
+    }
+}
+
+pub fn answers_name_the_process_and_the_handler_thread(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let replies = all_at_once(
+        &server,
+        &["/nosleep", "/sleep?seconds=0.1", "/nope", "/nosleep"],
+    );
+    let tid = replies[0].tid();
+    for reply in &replies {
+        assert_eq!(reply.pid(), server.pid(), "{reply:?}");
+        assert_eq!(reply.tid(), tid, "one handler thread: {reply:?}");
+    }
+    // The native id of a live thread of this very process, as the kernel lists it.
+    #[cfg(target_os = "linux")]
+    {
+        let task = format!("/proc/{}/task/{tid}", server.pid());
+        assert!(
+            std::path::Path::new(&task).exists(),
+            "{task} does not exist"
+        );
+    }
+    server.wait_for_stdout(|line| line.starts_with("DONE") && line.contains("/nope"));
+    let starts: Vec<_> = server
+        .stdout_lines()
+        .iter()
+        .filter_map(|l| start_ids(l))
+        .collect();
+    assert_eq!(starts.len(), replies.len(), "one START line per request");
+    assert!(
+        starts.iter().all(|&ids| ids == (server.pid(), tid)),
+        "{starts:?}"
+    );
+}
+
+pub fn every_request_is_logged_as_it_happens(binary: &str) {
+    let server = Server::start(binary, &[]);
+    thread::scope(|scope| {
+        let sleeper = scope.spawn(|| server.get("/sleep?seconds=1"));
+        // The START line must be out while the request still sleeps, not when it ends.
+        let start = server.wait_for_stdout(|line| line.contains("GET /sleep?seconds=1"));
+        assert!(start.text.starts_with("START PID "), "{}", start.text);
+        let reply = sleeper.join().unwrap();
+        assert!(
+            start.at < reply.answered_at,
+            "START came only after the answer"
+        );
+        assert!(
+            start.at - reply.sent_at < Duration::from_millis(500),
+            "START came {:?} after the request",
+            start.at - reply.sent_at
+        );
+    });
+    let done = server.wait_for_stdout(|line| line.starts_with("DONE") && line.contains("/sleep"));
+    assert!(
+        done.text.contains("GET /sleep?seconds=1 -> 200 in 1."),
+        "{}",
+        done.text
+    );
+    server.request("PUT", "/nosleep");
+    let refused = server.wait_for_stdout(|line| line.starts_with("DONE") && line.contains("PUT"));
+    assert!(
+        refused.text.contains("PUT /nosleep -> 405 in "),
+        "{}",
+        refused.text
+    );
+}
+
+pub fn malformed_requests_get_a_4xx_and_the_server_keeps_serving(binary: &str) {
+    let server = Server::start(binary, &[]);
+    for raw in [
+        &b"garbage\r\n\r\n"[..],
+        b"GET\r\n\r\n",
+        b"GET /nosleep HTTP/1.1\r\nno colon here\r\n\r\n",
+    ] {
+        let reply = server.send_raw(raw);
+        let shown = String::from_utf8_lossy(raw);
+        assert!((400..500).contains(&reply.status), "{shown:?}: {reply:?}");
+        assert_eq!(server.get("/nosleep").status, 200, "after {shown:?}");
+    }
+}
+
+pub fn bad_flags_exit_2_with_one_line(binary: &str) {
+    for args in [
+        &["--bogus"][..],
+        &["--port", "x"],
+        &["--port", "65536"],
+        &["--sleep", "-1"],
+        &["--max-sleep", "nan"],
+        &["--host", "999.1.1.1"],
+        &["--sleep", "9", "--max-sleep", "1"],
+    ] {
+        let output = run(binary, args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+pub fn help_and_version_work(binary: &str) {
+    let help = run(binary, &["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--host <ADDR>",
+        "--port <N>",
+        "-p",
+        "--sleep <SECONDS>",
+        "--max-sleep",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from {text}");
+    }
+    let version = run(binary, &["--version"]);
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+pub fn a_port_in_use_is_one_clear_line(binary: &str) {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let output = run(binary, &["--port", &addr.port().to_string()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert!(
+        stderr.contains(&addr.to_string()),
+        "names the address: {stderr:?}"
+    );
+}
+
+pub fn sigterm_during_a_sleep_still_answers_it_then_exits_0(binary: &str) {
+    let mut server = Server::start(binary, &[]);
+    let reply = thread::scope(|scope| {
+        let sleeper = scope.spawn(|| server.get("/sleep?seconds=1"));
+        server.wait_for_stdout(|line| line.starts_with("START") && line.contains("/sleep"));
+        server.signal(libc::SIGTERM);
+        server.wait_for_stderr(|line| line.contains("shutting down"));
+        assert!(
+            TcpStream::connect(server.addr).is_err(),
+            "a new connection is refused once shutting down"
+        );
+        sleeper.join().unwrap()
+    });
+    assert_eq!((reply.status, reply.body.as_str()), (200, "sleep"));
+    assert!(reply.latency() >= Duration::from_millis(900), "{reply:?}");
+    let status = server.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+pub fn sigint_exits_0(binary: &str) {
+    let mut server = Server::start(binary, &[]);
+    assert_eq!(server.get("/nosleep").status, 200);
+    server.signal(libc::SIGINT);
+    let status = server.wait_for_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// Sends `/sleep?seconds=S`, waits until its handler has started, then sends `/nosleep`.
+/// Returns both replies: `(sleep, nosleep)`.
+pub fn nosleep_during_sleep(server: &Server, seconds: f64) -> (Reply, Reply) {
+    let sleep_target = format!("/sleep?seconds={seconds}");
+    thread::scope(|scope| {
+        let sleeper = scope.spawn(|| server.get(&sleep_target));
+        server.wait_for_stdout(|line| line.starts_with("START") && line.contains(&sleep_target));
+        let nosleep = server.get("/nosleep");
+        (sleeper.join().unwrap(), nosleep)
+    })
+}
+
+/// Sends `count` copies of `/sleep?seconds=S` at once; returns the replies and the wall time
+/// from the first request sent to the last answer received.
+pub fn sleeps_sent_together(server: &Server, count: usize, seconds: f64) -> (Vec<Reply>, Duration) {
+    let target = format!("/sleep?seconds={seconds}");
+    let replies = all_at_once(server, &vec![target.as_str(); count]);
+    let first_sent = replies.iter().map(|reply| reply.sent_at).min().unwrap();
+    let last_answered = replies.iter().map(|reply| reply.answered_at).max().unwrap();
+    (replies, last_answered - first_sent)
+}

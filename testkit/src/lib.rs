@@ -1,0 +1,328 @@
+//! Test support: runs a real server binary on port 0 and talks to it over real sockets.
+//!
+//! [`Server::start`] launches the binary, reads its port from the `listening on` line and keeps
+//! every line it prints (with the moment it arrived) for the test to wait on. [`Server::get`] and
+//! friends send one request per connection, as separate browser tabs would, and time it. Every
+//! wait here is bounded, and a server is killed when its [`Server`] is dropped.
+//!
+//! [`contract`] holds the checks both servers must pass; [`contract_tests!`] turns them into
+//! `#[test]`s for one binary.
+
+pub mod contract;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The longest any single step of a test may take before it is declared hung.
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// A server process under test.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    stdout: Arc<Lines>,
+    stderr: Arc<Lines>,
+}
+
+/// A line a server printed, and when the test saw it.
+#[derive(Clone, Debug)]
+pub struct Line {
+    pub text: String,
+    pub at: Instant,
+}
+
+#[derive(Default)]
+struct Lines {
+    seen: Mutex<Vec<Line>>,
+    grown: Condvar,
+}
+
+impl Lines {
+    fn collect(source: impl Read + Send + 'static) -> Arc<Lines> {
+        let lines = Arc::new(Lines::default());
+        let sink = Arc::clone(&lines);
+        thread::spawn(move || {
+            for text in BufReader::new(source).lines().map_while(Result::ok) {
+                sink.seen.lock().unwrap().push(Line {
+                    text,
+                    at: Instant::now(),
+                });
+                sink.grown.notify_all();
+            }
+        });
+        lines
+    }
+
+    fn wait_for(&self, wanted: impl Fn(&str) -> bool, within: Duration) -> Option<Line> {
+        let deadline = Instant::now() + within;
+        let mut seen = self.seen.lock().unwrap();
+        loop {
+            if let Some(line) = seen.iter().find(|line| wanted(&line.text)) {
+                return Some(line.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            seen = self.grown.wait_timeout(seen, left).unwrap().0;
+        }
+    }
+
+    fn all(&self) -> Vec<String> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter().map(|line| line.text.clone()).collect()
+    }
+}
+
+impl Server {
+    /// Starts `binary --port 0 <args>` and waits for its `listening on` line.
+    pub fn start(binary: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(binary)
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+        let stdout = Lines::collect(child.stdout.take().expect(OUT));
+        let stderr = Lines::collect(child.stderr.take().expect(ERR));
+        let mut server = Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            stdout,
+            stderr,
+        };
+        let line = server.wait_for_stdout(|line| line.contains("listening on http://"));
+        let url = line.text.split("listening on http://").nth(1).unwrap();
+        let authority = url.split_whitespace().next().unwrap_or_default();
+        server.addr = authority
+            .parse()
+            .unwrap_or_else(|_| panic!("no address in {:?}", line.text));
+        assert_ne!(server.addr.port(), 0, "the real port, not 0");
+        server
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (boundedly) for a line on stdout that `wanted` accepts; any line printed so far counts.
+    pub fn wait_for_stdout(&self, wanted: impl Fn(&str) -> bool) -> Line {
+        self.stdout
+            .wait_for(wanted, PATIENCE)
+            .unwrap_or_else(|| panic!("the line never came; {}", self.output()))
+    }
+
+    /// Waits (boundedly) for a line on stderr that `wanted` accepts.
+    pub fn wait_for_stderr(&self, wanted: impl Fn(&str) -> bool) -> Line {
+        self.stderr
+            .wait_for(wanted, PATIENCE)
+            .unwrap_or_else(|| panic!("the line never came; {}", self.output()))
+    }
+
+    /// Every stdout line so far.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.stdout.all()
+    }
+
+    fn output(&self) -> String {
+        format!(
+            "stdout: {:#?}\nstderr: {:#?}",
+            self.stdout.all(),
+            self.stderr.all()
+        )
+    }
+
+    /// `GET target` on a connection of its own.
+    pub fn get(&self, target: &str) -> Reply {
+        self.request("GET", target)
+    }
+
+    /// `method target` on a connection of its own.
+    pub fn request(&self, method: &str, target: &str) -> Reply {
+        self.send_raw(format!(
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        ))
+    }
+
+    /// Sends `raw` bytes on a new connection and reads until the server closes it.
+    pub fn send_raw(&self, raw: impl AsRef<[u8]>) -> Reply {
+        let sent_at = Instant::now();
+        let mut stream = TcpStream::connect(self.addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_write_timeout(Some(PATIENCE)).unwrap();
+        stream.write_all(raw.as_ref()).expect("send");
+        let mut bytes = Vec::new();
+        stream
+            .read_to_end(&mut bytes)
+            .unwrap_or_else(|error| panic!("no complete answer: {error}; {}", self.output()));
+        Reply::parse(&bytes, sent_at, Instant::now())
+    }
+
+    /// Sends a signal (`libc::SIGTERM`, say) to the server.
+    pub fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.pid()).unwrap();
+        // SAFETY: kill(2) only sends a signal to our own child process.
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill failed");
+    }
+
+    /// Waits (boundedly) for the server to exit.
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running; {}",
+                self.output()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const OUT: &str = "stdout is piped";
+const ERR: &str = "stderr is piped";
+
+/// Runs `binary args` to completion, for flags that make it exit at once (and print little: the
+/// pipes are read after it exits).
+pub fn run(binary: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {binary}: {error}"));
+    let (mut out, mut err) = (
+        child.stdout.take().expect(OUT),
+        child.stderr.take().expect(ERR),
+    );
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{binary} {args:?} did not exit");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    Output {
+        status,
+        stdout: read_all(&mut out),
+        stderr: read_all(&mut err),
+    }
+}
+
+fn read_all(pipe: &mut impl Read) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let _ = pipe.read_to_end(&mut bytes);
+    bytes
+}
+
+/// One HTTP response, as the client saw it.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub sent_at: Instant,
+    pub answered_at: Instant,
+}
+
+impl Reply {
+    fn parse(bytes: &[u8], sent_at: Instant, answered_at: Instant) -> Reply {
+        let text = String::from_utf8_lossy(bytes);
+        let (head, body) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status = status_line
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|rest| rest.get(..3))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        let headers = lines
+            .map(|line| {
+                let (name, value) = line.split_once(':').expect("a header line");
+                (name.to_owned(), value.trim().to_owned())
+            })
+            .collect();
+        Reply {
+            status,
+            headers,
+            body: body.to_owned(),
+            sent_at,
+            answered_at,
+        }
+    }
+
+    /// The value of header `name`, matched without regard to case.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(field, _)| field.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// How long the answer took, from the first byte sent to the last received.
+    pub fn latency(&self) -> Duration {
+        self.answered_at - self.sent_at
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.number("X-Pid") as u32
+    }
+
+    pub fn tid(&self) -> u64 {
+        self.number("X-Tid")
+    }
+
+    fn number(&self, name: &str) -> u64 {
+        let value = self
+            .header(name)
+            .unwrap_or_else(|| panic!("no {name}: {self:?}"));
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}: {value:?}"))
+    }
+}
+
+/// Sends every request in `targets` at once, each on its own connection and thread, and
+/// returns the replies in the same order.
+pub fn all_at_once(server: &Server, targets: &[&str]) -> Vec<Reply> {
+    thread::scope(|scope| {
+        let pending: Vec<_> = targets
+            .iter()
+            .map(|target| scope.spawn(move || server.get(target)))
+            .collect();
+        pending
+            .into_iter()
+            .map(|reply| reply.join().unwrap())
+            .collect()
+    })
+}
+
+/// The `(pid, tid)` of a `START PID <pid> TID <tid> ...` line.
+pub fn start_ids(line: &str) -> Option<(u32, u64)> {
+    let mut words = line.strip_prefix("START PID ")?.split(' ');
+    let pid = words.next()?.parse().ok()?;
+    let tid = words.nth(1)?.parse().ok()?;
+    Some((pid, tid))
+}
