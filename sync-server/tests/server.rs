@@ -42,3 +42,28 @@ fn two_sleeps_sent_together_take_about_twice_one() {
     assert!(wall >= seconds(2.0 * SLEEP * 0.95), "{wall:?}");
     assert!(wall < seconds(2.0 * SLEEP + 1.5), "{wall:?}");
 }
+
+#[test]
+fn sigterm_still_answers_the_requests_already_received() {
+    let mut server = Server::start(BINARY, &["--sleep", "0", "--max-sleep", "1"]);
+    let (running, queued_quick, queued_long) = std::thread::scope(|scope| {
+        let running = scope.spawn(|| server.get("/sleep?seconds=0.6"));
+        server.wait_for_stdout(|line| line.starts_with("START") && line.contains("/sleep"));
+        let queued_quick = scope.spawn(|| server.get("/nosleep"));
+        let queued_long = scope.spawn(|| server.get("/sleep?seconds=1"));
+        // tiny_http does not tell how many requests it has queued; give its reader threads a
+        // moment to take both from their sockets before the listener is shut.
+        std::thread::sleep(Duration::from_millis(200));
+        server.signal(libc::SIGTERM);
+        (
+            running.join().unwrap(),
+            queued_quick.join().unwrap(),
+            queued_long.join().unwrap(),
+        )
+    });
+    assert_eq!((running.status, running.body.as_str()), (200, "sleep"));
+    assert_eq!((queued_quick.status, queued_quick.body.as_str()), (200, "no sleep"));
+    // Its full sleep would run past the 1 s grace period, so it is refused, not cut short.
+    assert_eq!(queued_long.status, 503, "{queued_long:?}");
+    assert_eq!(server.wait_for_exit().code(), Some(0));
+}

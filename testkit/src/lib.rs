@@ -37,8 +37,15 @@ pub struct Line {
 
 #[derive(Default)]
 struct Lines {
-    seen: Mutex<Vec<Line>>,
+    seen: Mutex<Seen>,
     grown: Condvar,
+}
+
+#[derive(Default)]
+struct Seen {
+    lines: Vec<Line>,
+    /// The stream has ended (the process exited): no line will come any more.
+    ended: bool,
 }
 
 impl Lines {
@@ -47,12 +54,12 @@ impl Lines {
         let sink = Arc::clone(&lines);
         thread::spawn(move || {
             for text in BufReader::new(source).lines().map_while(Result::ok) {
-                sink.seen.lock().unwrap().push(Line {
-                    text,
-                    at: Instant::now(),
-                });
+                let at = Instant::now();
+                sink.seen.lock().unwrap().lines.push(Line { text, at });
                 sink.grown.notify_all();
             }
+            sink.seen.lock().unwrap().ended = true;
+            sink.grown.notify_all();
         });
         lines
     }
@@ -61,8 +68,11 @@ impl Lines {
         let deadline = Instant::now() + within;
         let mut seen = self.seen.lock().unwrap();
         loop {
-            if let Some(line) = seen.iter().find(|line| wanted(&line.text)) {
+            if let Some(line) = seen.lines.iter().find(|line| wanted(&line.text)) {
                 return Some(line.clone());
+            }
+            if seen.ended {
+                return None;
             }
             let left = deadline.checked_duration_since(Instant::now())?;
             seen = self.grown.wait_timeout(seen, left).unwrap().0;
@@ -71,7 +81,7 @@ impl Lines {
 
     fn all(&self) -> Vec<String> {
         let seen = self.seen.lock().unwrap();
-        seen.iter().map(|line| line.text.clone()).collect()
+        seen.lines.iter().map(|line| line.text.clone()).collect()
     }
 }
 
@@ -108,7 +118,8 @@ impl Server {
         self.child.id()
     }
 
-    /// Waits (boundedly) for a line on stdout that `wanted` accepts; any line printed so far counts.
+    /// Waits (boundedly) for a line on stdout that `wanted` accepts; any line printed so far
+    /// counts. Panics if none comes in time or the stream ends first.
     pub fn wait_for_stdout(&self, wanted: impl Fn(&str) -> bool) -> Line {
         self.stdout
             .wait_for(wanted, PATIENCE)
