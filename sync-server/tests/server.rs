@@ -62,7 +62,10 @@ fn sigterm_still_answers_the_requests_already_received() {
         )
     });
     assert_eq!((running.status, running.body.as_str()), (200, "sleep"));
-    assert_eq!((queued_quick.status, queued_quick.body.as_str()), (200, "no sleep"));
+    assert_eq!(
+        (queued_quick.status, queued_quick.body.as_str()),
+        (200, "no sleep")
+    );
     // Its full sleep would run past the 1 s grace period, so it is refused, not cut short.
     assert_eq!(queued_long.status, 503, "{queued_long:?}");
     assert_eq!(server.wait_for_exit().code(), Some(0));
