@@ -75,14 +75,16 @@ async fn serve(config: Config) {
         }
     }
 
-    drop(listener); // from here on, new connections are refused
-                    // A request in progress may have just begun the longest sleep; a moment more lets its
-                    // answer go out.
-    let grace = config.limits.max_sleep + Duration::from_secs(1);
+    // From here on, new connections are refused.
+    drop(listener);
+    let grace = config.limits.max_sleep;
     eprintln!(
         "async-server: shutting down: finishing the requests in progress (for at most {} s)",
         grace.as_secs_f64()
     );
+    // A request may have begun the longest sleep just before the signal: a moment more lets its
+    // answer go out.
+    let grace = grace + Duration::from_secs(1);
     tokio::select! {
         () = connections.shutdown() => {}
         () = tokio::time::sleep(grace) => eprintln!("async-server: grace period over; exiting"),
@@ -100,7 +102,7 @@ fn serve_connection(stream: TcpStream, limits: Limits, connections: &GracefulShu
         .title_case_headers(true)
         .serve_connection(
             TokioIo::new(stream),
-            service_fn(move |request| answer(request, limits)),
+            service_fn(move |request| handle(request, limits)),
         );
     let connection = connections.watch(connection);
     tokio::spawn(async move {
@@ -109,7 +111,7 @@ fn serve_connection(stream: TcpStream, limits: Limits, connections: &GracefulShu
     });
 }
 
-async fn answer(
+async fn handle(
     request: Request<Incoming>,
     limits: Limits,
 ) -> Result<Response<Full<Bytes>>, Infallible> {

@@ -3,9 +3,10 @@
 //! What differs between the servers (whether a `/sleep` holds the others up) is measured by
 //! [`nosleep_during_sleep`] and [`sleeps_sent_together`], and judged in each server's own tests.
 
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::{all_at_once, run, start_ids, Reply, Server};
 
@@ -28,6 +29,7 @@ macro_rules! contract_tests {
             a_port_in_use_is_one_clear_line,
             sigterm_during_a_sleep_still_answers_it_then_exits_0,
             sigint_exits_0,
+            shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period,
         );
     };
     (@each $binary:expr; $($check:ident),* $(,)?) => {
@@ -299,6 +301,23 @@ pub fn sigint_exits_0(binary: &str) {
     server.signal(libc::SIGINT);
     let status = server.wait_for_exit();
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+pub fn shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period(binary: &str) {
+    let mut server = Server::start(binary, &["--sleep", "0", "--max-sleep", "0.5"]);
+    let mut stalled = TcpStream::connect(server.addr).unwrap();
+    stalled
+        .write_all(b"GET /nosleep HTTP/1.1\r\nHost: x\r\n")
+        .unwrap(); // never finished
+                   // Served after the stalled connection was accepted: connections are accepted in order.
+    assert_eq!(server.get("/nosleep").status, 200);
+    let signalled = Instant::now();
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_for_exit().code(), Some(0));
+    // 0.5 s of grace (plus at most a second to let answers out), far below the 10 s a client
+    // has to send its request head.
+    let took = signalled.elapsed();
+    assert!(took < Duration::from_secs(4), "exit took {took:?}");
 }
 
 /// Sends `/sleep?seconds=S`, waits until its handler has started, then sends `/nosleep`.
