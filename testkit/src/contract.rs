@@ -64,7 +64,7 @@ pub fn routes_answer_as_the_contract_says(binary: &str) {
         let reply = server.get(target);
         assert_eq!((reply.status, reply.body.as_str()), (200, body), "{target}");
         assert_plain_text(&reply);
-        assert_eq!(reply.pid(), server.pid(), "{target}");
+        assert_eq!(reply.pid(), Some(server.pid()), "{target}");
     }
 }
 
@@ -152,10 +152,10 @@ pub fn answers_name_the_process_and_the_handler_thread(binary: &str) {
         &server,
         &["/nosleep", "/sleep?seconds=0.1", "/nope", "/nosleep"],
     );
-    let tid = replies[0].tid();
+    let tid = replies[0].tid().expect("X-Tid");
     for reply in &replies {
-        assert_eq!(reply.pid(), server.pid(), "{reply:?}");
-        assert_eq!(reply.tid(), tid, "one handler thread: {reply:?}");
+        assert_eq!(reply.pid(), Some(server.pid()), "{reply:?}");
+        assert_eq!(reply.tid(), Some(tid), "one handler thread: {reply:?}");
     }
     // The native id of a live thread of this very process, as the kernel lists it.
     #[cfg(target_os = "linux")]
@@ -284,7 +284,7 @@ pub fn sigterm_during_a_sleep_still_answers_it_then_exits_0(binary: &str) {
         server.signal(libc::SIGTERM);
         server.wait_for_stderr(|line| line.contains("shutting down"));
         assert!(
-            TcpStream::connect(server.addr).is_err(),
+            TcpStream::connect(server.addr()).is_err(),
             "a new connection is refused once shutting down"
         );
         sleeper.join().unwrap()
@@ -305,7 +305,7 @@ pub fn sigint_exits_0(binary: &str) {
 
 pub fn shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period(binary: &str) {
     let mut server = Server::start(binary, &["--sleep", "0", "--max-sleep", "0.5"]);
-    let mut stalled = TcpStream::connect(server.addr).unwrap();
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
     stalled
         .write_all(b"GET /nosleep HTTP/1.1\r\nHost: x\r\n")
         .unwrap(); // never finished

@@ -2,7 +2,7 @@
 //!
 //! [`Server::start`] launches the binary, reads its port from the `listening on` line and keeps
 //! every line it prints (with the moment it arrived) for the test to wait on. [`Server::get`] and
-//! friends send one request per connection, as separate browser tabs would, and time it. Every
+//! friends send one request per connection with [`probe`], and time it. Every
 //! wait here is bounded, and a server is killed when its [`Server`] is dropped.
 //!
 //! [`contract`] holds the checks both servers must pass; [`contract_tests!`] turns them into
@@ -10,12 +10,14 @@
 
 pub mod contract;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use probe::Target;
 
 /// The longest any single step of a test may take before it is declared hung.
 pub const PATIENCE: Duration = Duration::from_secs(15);
@@ -23,7 +25,7 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 /// A server process under test.
 pub struct Server {
     child: Child,
-    pub addr: SocketAddr,
+    target: Target,
     stdout: Arc<Lines>,
     stderr: Arc<Lines>,
 }
@@ -100,22 +102,24 @@ impl Server {
         let stderr = Lines::collect(child.stderr.take().expect(ERR));
         let mut server = Server {
             child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            target: Target::at(SocketAddr::from(([127, 0, 0, 1], 0))),
             stdout,
             stderr,
         };
         let line = server.wait_for_stdout(|line| line.contains("listening on http://"));
-        let url = line.text.split("listening on http://").nth(1).unwrap();
-        let authority = url.split_whitespace().next().unwrap_or_default();
-        server.addr = authority
-            .parse()
-            .unwrap_or_else(|_| panic!("no address in {:?}", line.text));
-        assert_ne!(server.addr.port(), 0, "the real port, not 0");
+        let url = line.text.split("listening on ").nth(1).unwrap_or_default();
+        server.target = Target::parse(url.trim_end())
+            .unwrap_or_else(|error| panic!("no address in {:?}: {error}", line.text));
+        assert_ne!(server.addr().port(), 0, "the real port, not 0");
         server
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.target.addr
     }
 
     /// Waits (boundedly) for a line on stdout that `wanted` accepts; any line printed so far
@@ -153,24 +157,16 @@ impl Server {
 
     /// `method target` on a connection of its own.
     pub fn request(&self, method: &str, target: &str) -> Reply {
-        self.send_raw(format!(
-            "{method} {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        ))
+        let answer = self
+            .target
+            .request(method, target, Instant::now() + PATIENCE);
+        answer.unwrap_or_else(|failure| panic!("{method} {target}: {failure}; {}", self.output()))
     }
 
     /// Sends `raw` bytes on a new connection and reads until the server closes it.
-    pub fn send_raw(&self, raw: impl AsRef<[u8]>) -> Reply {
-        let sent_at = Instant::now();
-        let mut stream = TcpStream::connect(self.addr).expect("connect");
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        stream.set_write_timeout(Some(PATIENCE)).unwrap();
-        stream.write_all(raw.as_ref()).expect("send");
-        let mut bytes = Vec::new();
-        stream
-            .read_to_end(&mut bytes)
-            .unwrap_or_else(|error| panic!("no complete answer: {error}; {}", self.output()));
-        Reply::parse(&bytes, sent_at, Instant::now())
+    pub fn send_raw(&self, raw: &[u8]) -> Reply {
+        let answer = self.target.send_raw(raw, Instant::now() + PATIENCE);
+        answer.unwrap_or_else(|failure| panic!("{raw:?}: {failure}; {}", self.output()))
     }
 
     /// Sends a signal (`libc::SIGTERM`, say) to the server.
@@ -246,74 +242,8 @@ fn read_all(pipe: &mut impl Read) -> Vec<u8> {
     bytes
 }
 
-/// One HTTP response, as the client saw it.
-#[derive(Clone, Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-    pub sent_at: Instant,
-    pub answered_at: Instant,
-}
-
-impl Reply {
-    fn parse(bytes: &[u8], sent_at: Instant, answered_at: Instant) -> Reply {
-        let text = String::from_utf8_lossy(bytes);
-        let (head, body) = text
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap_or_default();
-        let status = status_line
-            .strip_prefix("HTTP/1.1 ")
-            .and_then(|rest| rest.get(..3))
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let headers = lines
-            .map(|line| {
-                let (name, value) = line.split_once(':').expect("a header line");
-                (name.to_owned(), value.trim().to_owned())
-            })
-            .collect();
-        Reply {
-            status,
-            headers,
-            body: body.to_owned(),
-            sent_at,
-            answered_at,
-        }
-    }
-
-    /// The value of header `name`, matched without regard to case.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(field, _)| field.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-
-    /// How long the answer took, from the first byte sent to the last received.
-    pub fn latency(&self) -> Duration {
-        self.answered_at - self.sent_at
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.number("X-Pid") as u32
-    }
-
-    pub fn tid(&self) -> u64 {
-        self.number("X-Tid")
-    }
-
-    fn number(&self, name: &str) -> u64 {
-        let value = self
-            .header(name)
-            .unwrap_or_else(|| panic!("no {name}: {self:?}"));
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}: {value:?}"))
-    }
-}
+/// One request and its answer, as the client saw them.
+pub type Reply = probe::Exchange;
 
 /// Sends every request in `targets` at once, each on its own connection and thread, and
 /// returns the replies in the same order.
