@@ -87,16 +87,7 @@ impl Program {
     }
 
     fn exit_on(&self, error: clap::Error) -> ! {
-        if matches!(
-            error.kind(),
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        ) {
-            error.exit();
-        }
-        let rendered = error.render().to_string();
-        let first = rendered.lines().next().unwrap_or("error: bad arguments");
-        eprintln!("{first} (see {} --help)", self.name);
-        process::exit(2);
+        exit_on(self.name, error)
     }
 
     /// Prints `<name>: error: <message>` on one line and exits 1: for failures after parsing,
@@ -105,6 +96,21 @@ impl Program {
         eprintln!("{}: error: {message}", self.name);
         process::exit(1);
     }
+}
+
+/// Ends the process for a command-line `error`: help and version print and exit 0; anything
+/// else prints the first line of clap's message, which says what was wrong, and exits 2.
+pub fn exit_on(program: &str, error: clap::Error) -> ! {
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        error.exit();
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or("error: bad arguments");
+    eprintln!("{first} (see {program} --help)");
+    process::exit(2);
 }
 
 fn host(text: &str) -> Result<IpAddr, String> {

@@ -1,0 +1,210 @@
+//! `compare`: runs the seed's experiment against both servers and says which one blocked.
+//!
+//! It sends each scenario's requests to `sync-server` and `async-server` at once, times every
+//! answer, prints a table and a verdict per server, and can write the results as JSON and the
+//! timeline as SVG. With `--spawn` it starts both servers itself and stops them afterwards.
+
+mod report;
+mod scenario;
+mod spawn;
+mod timeline;
+mod verdict;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use probe::Target;
+
+use crate::report::{Report, ScenarioReport, METHOD};
+use crate::scenario::Scenario;
+use crate::spawn::Servers;
+
+/// Runs the seed's experiment against both servers, with numbers and a timeline.
+#[derive(Parser, Debug)]
+#[command(name = "compare", version)]
+struct Cli {
+    /// The experiments to run, in order
+    #[arg(value_enum, default_values_t = [Name::Seed])]
+    scenarios: Vec<Name>,
+    /// The blocking server
+    #[arg(long = "sync", value_name = "URL", default_value = "http://127.0.0.1:8000", value_parser = Target::parse)]
+    sync_server: Target,
+    /// The async server
+    #[arg(long = "async", value_name = "URL", default_value = "http://127.0.0.1:8001", value_parser = Target::parse)]
+    async_server: Target,
+    /// Start both servers (the binaries built beside this one) on free ports, and stop them after
+    #[arg(long, conflicts_with_all = ["sync_server", "async_server"])]
+    spawn: bool,
+    /// Multiply every time (the 5 s sleep, the 2 s offset) by F, for a quicker run
+    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
+    scale: f64,
+    /// How many /sleep requests `fanout` sends to each server at once
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    requests: u16,
+    /// Write the results as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Draw the timeline as SVG to FILE
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Name {
+    /// /sleep at 0 s and /nosleep at 2 s; then /sleep at 0 s and /sleep at 2 s
+    Seed,
+    /// --requests concurrent /sleep on each server
+    Fanout,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::try_parse().unwrap_or_else(|error| shared::cli::exit_on("compare", error));
+    match run(&cli) {
+        Ok(report) if report.all_answered() => ExitCode::SUCCESS,
+        Ok(_) => {
+            eprintln!("compare: error: not every request was answered; see the verdicts above");
+            ExitCode::FAILURE
+        }
+        Err(message) => {
+            eprintln!("compare: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<Report, String> {
+    let scenarios: Vec<Scenario> = cli
+        .scenarios
+        .iter()
+        .flat_map(|name| match name {
+            Name::Seed => scenario::seed(cli.scale).to_vec(),
+            Name::Fanout => vec![scenario::fanout(cli.requests.into(), cli.scale)],
+        })
+        .collect();
+
+    // Dropped (so the servers stopped) on every way out of this function, panics included.
+    let servers = Servers::new()?;
+    let (sync_server, async_server) = if cli.spawn {
+        (
+            servers.start("sync-server")?,
+            servers.start("async-server")?,
+        )
+    } else {
+        (cli.sync_server.clone(), cli.async_server.clone())
+    };
+    for (name, server) in [
+        ("sync-server", &sync_server),
+        ("async-server", &async_server),
+    ] {
+        reachable(name, server)?;
+    }
+
+    let mut report = Report {
+        method: METHOD,
+        scenarios: Vec::new(),
+    };
+    for scenario in &scenarios {
+        let answered = AtomicUsize::new(0);
+        let targets = [&sync_server, &async_server];
+        let total = scenario.requests.len() * targets.len();
+        let measured = with_progress(&scenario.name, total, &answered, || {
+            scenario::run(scenario, &targets, &answered)
+        });
+        let runs = ["sync", "async"]
+            .into_iter()
+            .zip(targets)
+            .zip(measured)
+            .map(|((name, target), requests)| (name, target.url.clone(), requests))
+            .collect();
+        let result = ScenarioReport::new(scenario, runs);
+        println!("{result}");
+        report.scenarios.push(result);
+    }
+    drop(servers);
+
+    println!("{}", textwrap(METHOD, 96));
+    if let Some(path) = &cli.json {
+        let json = serde_json::to_string_pretty(&report).expect("the report serializes");
+        std::fs::write(path, json + "\n")
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &cli.svg {
+        svg::save(path, &timeline::draw(&report))
+            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(report)
+}
+
+/// Checks that a server answers at all before timing it, for a clear message if it does not.
+fn reachable(name: &str, server: &Target) -> Result<(), String> {
+    match server.get("/nosleep", Instant::now() + Duration::from_secs(3)) {
+        Ok(_) => Ok(()),
+        Err(failure) => Err(format!(
+            "{name} at {} does not answer ({failure}); start it (cargo run --release -p {name}) \
+             or pass --spawn",
+            server.url
+        )),
+    }
+}
+
+/// Runs `work`, showing how far it has got while it runs, if a person is watching.
+fn with_progress<T: Send>(
+    label: &str,
+    total: usize,
+    answered: &AtomicUsize,
+    work: impl FnOnce() -> T + Send,
+) -> T {
+    let watched = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
+    let started = Instant::now();
+    thread::scope(|scope| {
+        let running = scope.spawn(work);
+        while watched && !running.is_finished() {
+            eprint!(
+                "\r{label}: {:.1} s, {} of {total} requests answered ",
+                started.elapsed().as_secs_f64(),
+                answered.load(Ordering::Relaxed)
+            );
+            let _ = std::io::stderr().flush();
+            thread::sleep(Duration::from_millis(100));
+        }
+        if watched {
+            eprint!("\r\x1b[K");
+        }
+        running.join().expect("the scenario thread panicked")
+    })
+}
+
+fn scale(text: &str) -> Result<f64, String> {
+    let value: f64 = text.parse().map_err(|_| "not a number".to_owned())?;
+    if (0.02..=12.0).contains(&value) {
+        Ok(value)
+    } else {
+        // Below 0.02 the gaps are too short to tell from noise; above 12 a sleep exceeds the
+        // servers' default --max-sleep of 60 s.
+        Err("must be from 0.02 to 12".to_owned())
+    }
+}
+
+/// Breaks `text` into lines of at most `width` characters, at spaces.
+fn textwrap(text: &str, width: usize) -> String {
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let line = lines.last_mut().expect("never empty");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,161 @@
+//! The results, for people (a table and a verdict per server) and machines (`--json`).
+
+use std::fmt::{self, Write as _};
+
+use serde::Serialize;
+
+use crate::scenario::{Measured, Scenario};
+use crate::verdict::{self, seconds};
+
+/// How every figure was measured; printed under the tables and stored in the JSON.
+pub const METHOD: &str = "Times are from each scenario's start, on the client's monotonic clock. \
+    Latency runs from the first byte of the request sent to the last byte of the answer received. \
+    Each request has a connection of its own, as separate browser tabs would; both servers run \
+    the scenario at the same time.";
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub method: &'static str,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub description: String,
+    pub servers: Vec<ServerReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServerReport {
+    /// `sync` or `async`.
+    pub server: &'static str,
+    pub url: String,
+    pub blocked: bool,
+    /// Every request got a complete `200`.
+    pub answered: bool,
+    pub verdict: String,
+    pub requests: Vec<RequestReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestReport {
+    pub path: String,
+    /// The path, numbered where several requests share it.
+    pub label: String,
+    /// The sleep the request asks of the server.
+    pub work_s: f64,
+    pub sent_s: f64,
+    pub answered_s: Option<f64>,
+    pub latency_s: Option<f64>,
+    pub status: Option<u16>,
+    pub pid: Option<u32>,
+    pub tid: Option<u64>,
+    /// Why there is no answer, if there is none.
+    pub error: Option<String>,
+}
+
+impl ScenarioReport {
+    /// Judges and tabulates one scenario's measurements, one list per server.
+    pub fn new(scenario: &Scenario, runs: Vec<(&'static str, String, Vec<Measured>)>) -> Self {
+        let servers = runs
+            .into_iter()
+            .map(|(server, url, measured)| {
+                let verdict = verdict::judge(server, &measured);
+                let labels = verdict::labels(&measured);
+                let requests = measured
+                    .iter()
+                    .zip(labels)
+                    .map(|(request, label)| RequestReport::new(request, label))
+                    .collect();
+                ServerReport {
+                    server,
+                    url,
+                    blocked: verdict.blocked,
+                    answered: verdict.answered,
+                    verdict: verdict.text,
+                    requests,
+                }
+            })
+            .collect();
+        ScenarioReport {
+            name: scenario.name.clone(),
+            description: scenario.description.clone(),
+            servers,
+        }
+    }
+}
+
+impl RequestReport {
+    fn new(request: &Measured, label: String) -> Self {
+        let answer = request.answer.as_ref().ok();
+        RequestReport {
+            path: request.planned.path.clone(),
+            label,
+            work_s: request.planned.work.as_secs_f64(),
+            sent_s: request.sent.as_secs_f64(),
+            answered_s: answer.map(|a| a.at.as_secs_f64()),
+            latency_s: request.latency().map(|l| l.as_secs_f64()),
+            status: answer.map(|a| a.status),
+            pid: answer.and_then(|a| a.pid),
+            tid: answer.and_then(|a| a.tid),
+            error: request.answer.as_ref().err().cloned(),
+        }
+    }
+}
+
+impl Report {
+    pub fn all_answered(&self) -> bool {
+        self.scenarios
+            .iter()
+            .flat_map(|scenario| &scenario.servers)
+            .all(|server| server.answered)
+    }
+}
+
+impl fmt::Display for ScenarioReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}: {}", self.name, self.description)?;
+        for server in &self.servers {
+            writeln!(f, "\n  {}-server at {}", server.server, server.url)?;
+            let width = server
+                .requests
+                .iter()
+                .map(|r| r.label.len())
+                .max()
+                .unwrap_or(0)
+                .max(7);
+            writeln!(
+                f,
+                "    {:width$}  {:>9}  {:>11}  {:>9}  {:>6}  {:>8}  {:>8}",
+                "request", "sent at", "answered at", "latency", "status", "pid", "tid"
+            )?;
+            for request in &server.requests {
+                let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+                let secs = |value: Option<f64>| value.map(|s| format!("{s:.3} s"));
+                let mut line = String::new();
+                write!(
+                    line,
+                    "    {:width$}  {:>9}  {:>11}  {:>9}  {:>6}  {:>8}  {:>8}",
+                    request.label,
+                    format!("{:.3} s", request.sent_s),
+                    or_dash(secs(request.answered_s)),
+                    or_dash(
+                        request
+                            .latency_s
+                            .map(|s| seconds(std::time::Duration::from_secs_f64(s)))
+                    ),
+                    or_dash(request.status.map(|s| s.to_string())),
+                    or_dash(request.pid.map(|p| p.to_string())),
+                    or_dash(request.tid.map(|t| t.to_string())),
+                )?;
+                if let Some(error) = &request.error {
+                    write!(line, "  ({error})")?;
+                }
+                writeln!(f, "{}", line.trim_end())?;
+            }
+            writeln!(f, "    {}", server.verdict)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! `--spawn`: starts the servers built beside this binary on free ports, and makes sure none is
+//! left running when `compare` ends: on return or panic ([`Drop`]) and on Ctrl-C or `SIGTERM`
+//! (a signal handler), whether the requests succeeded or not.
+
+use std::io::{BufRead, BufReader};
+use std::process::{self, Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use probe::Target;
+
+/// How long a server may take to print its `listening on` line.
+const STARTUP: Duration = Duration::from_secs(10);
+
+/// The servers this process started; they are killed when it is dropped.
+pub struct Servers {
+    children: Arc<Mutex<Vec<Child>>>,
+}
+
+impl Servers {
+    /// Prepares to start servers, and arranges for them to be killed on Ctrl-C or `SIGTERM`.
+    pub fn new() -> Result<Servers, String> {
+        let children = Arc::new(Mutex::new(Vec::new()));
+        let on_signal = Arc::clone(&children);
+        ctrlc::set_handler(move || {
+            kill_all(&on_signal);
+            eprintln!("\ncompare: interrupted");
+            process::exit(130);
+        })
+        .map_err(|error| format!("cannot handle Ctrl-C: {error}"))?;
+        Ok(Servers { children })
+    }
+
+    /// Starts `name` (a binary beside this one) on a free port of 127.0.0.1 and waits for it to
+    /// listen. Its other flags keep their defaults, which suit every `--scale`.
+    pub fn start(&self, name: &str) -> Result<Target, String> {
+        let binary = std::env::current_exe()
+            .map_err(|error| format!("cannot locate this binary: {error}"))?
+            .with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        if !binary.exists() {
+            return Err(format!(
+                "{} not found; build the servers first: cargo build --release",
+                binary.display()
+            ));
+        }
+        let mut command = Command::new(&binary);
+        command
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        #[cfg(unix)]
+        {
+            // A Ctrl-C in the terminal goes to this process alone, which then kills the servers;
+            // they would otherwise begin a graceful shutdown of their own.
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let pid = child.id();
+        self.children.lock().unwrap().push(child);
+
+        // Read the port from the first lines; then keep reading, so the server never blocks on
+        // a full pipe as it logs.
+        let (found, listening) = mpsc::channel();
+        thread::spawn(move || {
+            let mut found = Some(found);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    if let Some(found) = found.take() {
+                        let _ = found.send(url.trim().to_owned());
+                    }
+                }
+            }
+        });
+        let url = listening
+            .recv_timeout(STARTUP)
+            .map_err(|error| match error {
+                mpsc::RecvTimeoutError::Timeout => {
+                    format!("{name} did not start listening within {STARTUP:?}")
+                }
+                mpsc::RecvTimeoutError::Disconnected => format!("{name} exited before listening"),
+            })?;
+        println!("started {name} (PID {pid}) at {url}");
+        Target::parse(&url)
+    }
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        kill_all(&self.children);
+    }
+}
+
+fn kill_all(children: &Mutex<Vec<Child>>) {
+    // A panic elsewhere may have poisoned the lock; the children must go regardless.
+    let mut children = children
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for child in children.iter_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    children.clear();
+}

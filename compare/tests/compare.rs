@@ -1,0 +1,273 @@
+//! `compare` against the real servers, scaled down: it must find the sync server blocked and
+//! the async one not, write sound JSON and SVG, and leave no server behind however it ends.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testkit::{run, Server};
+
+const COMPARE: &str = env!("CARGO_BIN_EXE_compare");
+
+/// A server binary from this workspace, built beside `compare` (as `--spawn` expects), built
+/// now if `cargo test` was asked for this package alone.
+fn server_binary(name: &str) -> PathBuf {
+    let binary = Path::new(COMPARE).with_file_name(name);
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--bin", name]);
+        if binary.parent().is_some_and(|dir| dir.ends_with("release")) {
+            build.arg("--release");
+        }
+        assert!(build.status().unwrap().success(), "cannot build {name}");
+    }
+    binary
+}
+
+fn spawnable() {
+    server_binary("sync-server");
+    server_binary("async-server");
+}
+
+fn compare(args: &[&str]) -> (Output, String) {
+    let output = run(COMPARE, args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    (output, stdout)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("compare-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn server<'a>(report: &'a Value, scenario: &str, server: &str) -> &'a Value {
+    let scenario = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == scenario)
+        .unwrap_or_else(|| panic!("no scenario {scenario}"));
+    let servers = scenario["servers"].as_array().unwrap();
+    servers.iter().find(|s| s["server"] == server).unwrap()
+}
+
+fn latency(server: &Value, path: &str) -> f64 {
+    let requests = server["requests"].as_array().unwrap();
+    let request = requests.iter().find(|r| r["path"] == path).unwrap();
+    request["latency_s"].as_f64().unwrap()
+}
+
+fn wall(server: &Value) -> f64 {
+    let requests = server["requests"].as_array().unwrap();
+    let first = requests
+        .iter()
+        .map(|r| r["sent_s"].as_f64().unwrap())
+        .fold(f64::MAX, f64::min);
+    let last = requests
+        .iter()
+        .map(|r| r["answered_s"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    last - first
+}
+
+/// At `--scale 0.1` the sleep is 0.5 s and the second request goes at 0.2 s.
+#[test]
+fn spawn_finds_sync_blocked_and_async_not_and_writes_json_and_svg() {
+    spawnable();
+    let (json, svg) = (scratch("spawn.json"), scratch("spawn.svg"));
+    let args = [
+        "--spawn",
+        "--scale",
+        "0.1",
+        "seed",
+        "fanout",
+        "--requests",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ];
+    let (output, stdout) = compare(&args);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for scenario in ["seed", "seed-sleep", "fanout"] {
+        let (sync, asynchronous) = (
+            server(&report, scenario, "sync"),
+            server(&report, scenario, "async"),
+        );
+        assert_eq!(sync["blocked"], true, "{scenario}: {}", sync["verdict"]);
+        assert_eq!(
+            asynchronous["blocked"], false,
+            "{scenario}: {}",
+            asynchronous["verdict"]
+        );
+        assert!(stdout.contains(sync["verdict"].as_str().unwrap()));
+    }
+    // seed: the /nosleep, sent 0.2 s into a 0.5 s sleep, waits out the rest on sync only.
+    assert!(latency(server(&report, "seed", "sync"), "/nosleep") > 0.2);
+    assert!(latency(server(&report, "seed", "async"), "/nosleep") < 0.125);
+    // fanout: three sleeps take three times one on sync, about one on async.
+    let (sync_wall, async_wall) = (
+        wall(server(&report, "fanout", "sync")),
+        wall(server(&report, "fanout", "async")),
+    );
+    assert!((1.4..3.0).contains(&sync_wall), "{sync_wall}");
+    assert!((0.45..0.75).contains(&async_wall), "{async_wall}");
+
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let picture = roxmltree::Document::parse(&text).expect("well-formed XML");
+    let lanes: Vec<_> = picture
+        .descendants()
+        .filter(|node| node.attribute("class") == Some("lane"))
+        .collect();
+    assert_eq!(lanes.len(), (2 + 2 + 3) * 2, "one lane per request");
+    for (scenario, server) in [("seed", "sync"), ("fanout", "async")] {
+        assert!(lanes
+            .iter()
+            .any(|lane| lane.attribute("data-scenario") == Some(scenario)
+                && lane.attribute("data-server") == Some(server)));
+    }
+}
+
+#[test]
+fn running_servers_are_measured_by_url() {
+    let sync = Server::start(server_binary("sync-server").to_str().unwrap(), &[]);
+    let asynchronous = Server::start(server_binary("async-server").to_str().unwrap(), &[]);
+    let (sync_url, async_url) = (
+        format!("http://{}", sync.addr()),
+        format!("http://{}", asynchronous.addr()),
+    );
+    let (output, stdout) = compare(&["--sync", &sync_url, "--async", &async_url, "--scale", "0.1"]);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("sync-server at {sync_url}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sync: blocked: /nosleep waited"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("async: not blocked: /nosleep answered in"),
+        "{stdout}"
+    );
+    let same_thread = format!("all requests ran on PID {}, TID", asynchronous.pid());
+    assert!(stdout.contains(&same_thread), "{stdout}");
+}
+
+#[test]
+fn a_server_that_does_not_answer_is_one_clear_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let async_server = Server::start(server_binary("async-server").to_str().unwrap(), &[]);
+    let (output, _) = compare(&[
+        "--sync",
+        &format!("http://{closed}"),
+        "--async",
+        &format!("http://{}", async_server.addr()),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("sync-server at http://{closed} does not answer")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_flags_exit_2_with_one_line() {
+    for args in [
+        &["--scale", "0"][..],
+        &["--scale", "13"],
+        &["--requests", "0"],
+        &["nonsense"],
+        &["--sync", "localhost:1"],
+    ] {
+        let (output, _) = compare(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    }
+}
+
+/// Starts `compare --spawn` on a slow run and returns it with the PIDs of the servers it started.
+fn spawn_slow_run() -> (std::process::Child, Vec<i32>) {
+    spawnable();
+    let mut child = Command::new(COMPARE)
+        .args(["--spawn", "--scale", "0.4"]) // a 2 s sleep: time enough to interfere
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let pids = (0..2)
+        .map(|_| {
+            let line = lines.next().unwrap().unwrap();
+            let pid = line
+                .split("(PID ")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next());
+            pid.and_then(|pid| pid.parse().ok())
+                .unwrap_or_else(|| panic!("{line:?}"))
+        })
+        .collect();
+    // Keep draining stdout so compare never blocks on it.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, pids)
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn exit_of(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "compare did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn spawn_leaves_no_server_behind_when_a_request_fails() {
+    let (mut child, pids) = spawn_slow_run();
+    let sync_server = pids[0];
+    // SAFETY: kills the sync-server this test's compare started.
+    assert_eq!(unsafe { libc::kill(sync_server, libc::SIGKILL) }, 0);
+    let status = exit_of(&mut child);
+    assert_eq!(status.code(), Some(1), "unanswered requests fail the run");
+    assert!(
+        pids.iter().all(|&pid| !alive(pid)),
+        "a server survived: {pids:?}"
+    );
+}
+
+#[test]
+fn spawn_leaves_no_server_behind_on_ctrl_c() {
+    let (mut child, pids) = spawn_slow_run();
+    // SAFETY: interrupts the compare this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = exit_of(&mut child);
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        pids.iter().all(|&pid| !alive(pid)),
+        "a server survived: {pids:?}"
+    );
+}
