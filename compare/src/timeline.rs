@@ -12,6 +12,8 @@ const LABELS: f64 = 260.0; // the column of request labels, left of the plot
 const MARGIN: f64 = 24.0;
 const LANE: f64 = 30.0;
 const BAR: f64 = 18.0;
+const SERVER_TITLE: f64 = 24.0; // above a server's lanes
+const VERDICT: f64 = 30.0; // below them
 const FONT: &str = "DejaVu Sans, Helvetica, Arial, sans-serif";
 const MONO: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";
 const WAITING: &str = "#e0605e";
@@ -41,7 +43,8 @@ pub fn draw(report: &Report) -> Document {
             .iter()
             .map(|server| server.requests.len())
             .sum();
-        let bottom = y + scenario.servers.len() as f64 * 54.0 + lanes as f64 * LANE;
+        let bottom =
+            y + scenario.servers.len() as f64 * (SERVER_TITLE + VERDICT) + lanes as f64 * LANE;
         picture = picture.add(axis.draw(y, bottom));
         for server in &scenario.servers {
             picture = picture.add(text(
@@ -51,7 +54,7 @@ pub fn draw(report: &Report) -> Document {
                 "bold",
                 &format!("{}-server", server.server),
             ));
-            y += 24.0;
+            y += SERVER_TITLE;
             for request in &server.requests {
                 picture = picture.add(
                     lane(request, &axis, y)
@@ -65,7 +68,7 @@ pub fn draw(report: &Report) -> Document {
             let colour = if server.blocked { WAITING } else { WORKING };
             picture = picture
                 .add(text(MARGIN, y + 14.0, 15.0, "normal", &server.verdict).set("fill", colour));
-            y += 30.0;
+            y += VERDICT;
         }
         y += 52.0;
     }
