@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use testkit::contract::{nosleep_during_sleep, sleeps_sent_together};
+use testkit::contract::{nosleep_during, sleeps_sent_together};
 use testkit::Server;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_async-server");
@@ -20,7 +20,7 @@ fn seconds(value: f64) -> Duration {
 #[test]
 fn a_nosleep_sent_during_a_sleep_is_answered_at_once() {
     let server = Server::start(BINARY, &[]);
-    let (sleep, nosleep) = nosleep_during_sleep(&server, SLEEP);
+    let (sleep, nosleep) = nosleep_during(&server, &format!("/sleep?seconds={SLEEP}"));
     assert_eq!((sleep.status, nosleep.status), (200, 200));
     assert!(
         nosleep.latency() < seconds(SLEEP / 4.0),
@@ -49,5 +49,131 @@ fn sleeps_sent_together_take_about_one() {
             replies.iter().all(|reply| reply.tid() == tid),
             "all on one thread"
         );
+    }
+}
+
+fn is_thread_of(pid: u32, tid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}/task/{tid}")).exists()
+}
+
+#[test]
+fn block_stalls_every_other_request_on_the_runtime() {
+    let server = Server::start(BINARY, &[]);
+    let block = format!("/block?seconds={SLEEP}");
+    let (blocked, nosleep) = nosleep_during(&server, &block);
+    assert_eq!((blocked.status, blocked.body.as_str()), (200, "block"));
+    assert_eq!(nosleep.status, 200);
+    assert!(
+        nosleep.latency() >= seconds(SLEEP * 0.5),
+        "{:?}",
+        nosleep.latency()
+    );
+    assert!(nosleep.answered_at >= blocked.sent_at + seconds(SLEEP * 0.9));
+    // The log shows it: the /nosleep starts only once the /block is done.
+    let lines = server.wait_for_stdout_lines(|line| line.contains(" PID "), 4);
+    let position = |tag: &str, path: &str| {
+        let found = lines
+            .iter()
+            .position(|line| line.text.starts_with(tag) && line.text.contains(path));
+        found.unwrap_or_else(|| panic!("no {tag} {path} in {lines:?}"))
+    };
+    assert!(
+        position("DONE", "/block") < position("START", "/nosleep"),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn offload_stalls_nothing_and_names_the_thread_that_did_the_work() {
+    let server = Server::start(BINARY, &[]);
+    let offload = format!("/offload?seconds={SLEEP}");
+    let (offloaded, nosleep) = nosleep_during(&server, &offload);
+    assert_eq!(
+        (offloaded.status, offloaded.body.as_str()),
+        (200, "offload")
+    );
+    assert!(
+        nosleep.latency() < seconds(SLEEP / 4.0),
+        "{:?}",
+        nosleep.latency()
+    );
+    assert!(offloaded.latency() >= seconds(SLEEP * 0.95));
+
+    let runtime = offloaded.tid().unwrap();
+    let worker: u64 = offloaded
+        .header("X-Work-Tid")
+        .expect("X-Work-Tid")
+        .parse()
+        .unwrap();
+    assert_eq!(
+        nosleep.tid(),
+        Some(runtime),
+        "the handler ran on the runtime thread"
+    );
+    assert_ne!(worker, runtime, "the blocking work ran elsewhere");
+    assert!(
+        is_thread_of(server.pid(), worker),
+        "the pool thread is one of ours"
+    );
+    let done = server.wait_for_stdout(|line| line.starts_with("DONE") && line.contains("/offload"));
+    assert!(
+        done.text.ends_with(&format!("(work on TID {worker})")),
+        "{}",
+        done.text
+    );
+}
+
+#[test]
+fn workers_spread_connections_over_several_threads_of_one_process() {
+    let server = Server::start(BINARY, &["--workers", "4"]);
+    let (replies, wall) = sleeps_sent_together(&server, 24, 0.3);
+    assert!(replies.iter().all(|reply| reply.status == 200));
+    assert!(wall < seconds(0.3 * 1.5), "{wall:?}");
+    let tids: std::collections::BTreeSet<_> = replies.iter().map(|r| r.tid().unwrap()).collect();
+    assert!(tids.len() > 1, "24 connections all on one worker: {tids:?}");
+    assert!(replies
+        .iter()
+        .all(|reply| reply.pid() == Some(server.pid())));
+    assert!(tids.iter().all(|&tid| is_thread_of(server.pid(), tid)));
+}
+
+#[test]
+fn a_worker_blocked_stalls_only_its_own_connections() {
+    // With several workers, /block holds up its own runtime; the others keep answering.
+    let server = Server::start(BINARY, &["--workers", "4"]);
+    let (_, nosleeps) = std::thread::scope(|scope| {
+        let blocked = scope.spawn(|| server.get(&format!("/block?seconds={SLEEP}")));
+        server.wait_for_stdout(|line| line.starts_with("START") && line.contains("/block"));
+        let nosleeps = testkit::all_at_once(&server, &["/nosleep"; 12]);
+        (blocked.join().unwrap(), nosleeps)
+    });
+    let quick = nosleeps
+        .iter()
+        .filter(|reply| reply.latency() < seconds(SLEEP / 4.0))
+        .count();
+    assert!(quick > 0, "every /nosleep waited for the block");
+}
+
+#[test]
+fn workers_stop_together_on_sigterm() {
+    let mut server = Server::start(BINARY, &["--workers", "3"]);
+    let replies = std::thread::scope(|scope| {
+        let sleepers = scope.spawn(|| sleeps_sent_together(&server, 6, SLEEP).0);
+        server.wait_for_stdout_lines(|line| line.starts_with("START"), 6);
+        server.signal(libc::SIGTERM);
+        sleepers.join().unwrap()
+    });
+    assert!(replies
+        .iter()
+        .all(|reply| reply.status == 200 && reply.body == "sleep"));
+    assert_eq!(server.wait_for_exit().code(), Some(0));
+}
+
+#[test]
+fn a_bad_worker_count_exits_2() {
+    for count in ["0", "1025", "x"] {
+        let output = testkit::run(BINARY, &["--workers", count]);
+        assert_eq!(output.status.code(), Some(2), "--workers {count}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
     }
 }

@@ -64,7 +64,12 @@ enum Name {
 
 fn main() -> ExitCode {
     let cli = Cli::try_parse().unwrap_or_else(|error| shared::cli::exit_on("compare", error));
-    match run(&cli) {
+    let outcome = run(&cli);
+    if spawn::interrupted() {
+        eprintln!("\ncompare: interrupted");
+        return ExitCode::from(130);
+    }
+    match outcome {
         Ok(report) if report.all_answered() => ExitCode::SUCCESS,
         Ok(_) => {
             eprintln!("compare: error: not every request was answered; see the verdicts above");

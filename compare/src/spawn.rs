@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{self, Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -13,6 +14,15 @@ use probe::Target;
 
 /// How long a server may take to print its `listening on` line.
 const STARTUP: Duration = Duration::from_secs(10);
+
+/// Set first thing on Ctrl-C: the servers' deaths then make requests fail, and `main` may be the
+/// one to exit; it must exit as interrupted all the same.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether Ctrl-C (or `SIGTERM`) ended the run.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
 
 /// The servers this process started; they are killed when it is dropped.
 pub struct Servers {
@@ -25,6 +35,7 @@ impl Servers {
         let children = Arc::new(Mutex::new(Vec::new()));
         let on_signal = Arc::clone(&children);
         ctrlc::set_handler(move || {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             kill_all(&on_signal);
             eprintln!("\ncompare: interrupted");
             process::exit(130);

@@ -8,7 +8,7 @@ use std::process;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
-use clap::{CommandFactory, FromArgMatches, Parser};
+use clap::{value_parser, Arg, CommandFactory, FromArgMatches, Parser};
 
 use crate::Limits;
 
@@ -19,6 +19,8 @@ pub struct Program {
     pub version: &'static str,
     pub about: &'static str,
     pub default_port: u16,
+    /// The flag that sets how many threads run handlers (`threads`, `workers`) and its help.
+    pub parallelism: (&'static str, &'static str),
 }
 
 /// What the command line asked for.
@@ -26,6 +28,8 @@ pub struct Program {
 pub struct Config {
     pub addr: SocketAddr,
     pub limits: Limits,
+    /// How many threads run handlers: the value of the `parallelism` flag, 1 to 1024.
+    pub parallelism: usize,
 }
 
 #[derive(Parser, Debug)]
@@ -57,6 +61,7 @@ impl Program {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
+        let (flag, help) = self.parallelism;
         let mut command = Args::command()
             .name(self.name)
             .bin_name(self.name)
@@ -65,8 +70,18 @@ impl Program {
             .mut_arg("port", |port| {
                 port.default_value(self.default_port.to_string())
                     .required(false)
-            });
-        let args = Args::from_arg_matches(&command.try_get_matches_from_mut(args)?)?;
+            })
+            .arg(
+                Arg::new(flag)
+                    .long(flag)
+                    .value_name("N")
+                    .default_value("1")
+                    .value_parser(value_parser!(u16).range(1..=1024))
+                    .help(help),
+            );
+        let matches = command.try_get_matches_from_mut(args)?;
+        let args = Args::from_arg_matches(&matches)?;
+        let parallelism = matches.get_one::<u16>(flag).copied().unwrap_or(1).into();
         if args.sleep > args.max_sleep {
             return Err(command.error(
                 ErrorKind::ArgumentConflict,
@@ -83,6 +98,7 @@ impl Program {
                 default_sleep: args.sleep,
                 max_sleep: args.max_sleep,
             },
+            parallelism,
         })
     }
 
@@ -146,6 +162,7 @@ mod tests {
         version: "1.2.3",
         about: "a server under test",
         default_port: 8123,
+        parallelism: ("threads", "How many threads run handlers"),
     };
 
     fn parse(args: &[&str]) -> Result<Config, clap::Error> {
@@ -170,6 +187,7 @@ mod tests {
         assert_eq!(config.addr, "127.0.0.1:8123".parse().unwrap());
         assert_eq!(config.limits.default_sleep, Duration::from_secs(5));
         assert_eq!(config.limits.max_sleep, Duration::from_secs(60));
+        assert_eq!(config.parallelism, 1);
     }
 
     #[test]
@@ -189,6 +207,7 @@ mod tests {
         assert_eq!(config.limits.default_sleep, Duration::from_millis(500));
         assert_eq!(config.limits.max_sleep, Duration::from_secs(2));
         assert_eq!(parse(&["--port", "9"]).unwrap().addr.port(), 9);
+        assert_eq!(parse(&["--threads", "1024"]).unwrap().parallelism, 1024);
         let local = parse(&["--host", "localhost"]).unwrap().addr.ip();
         assert!(local.is_loopback(), "{local}");
     }
@@ -209,6 +228,9 @@ mod tests {
                 "--sleep 10 is above --max-sleep 3",
             ),
             (&["extra"], "'extra'"),
+            (&["--threads", "0"], "'0'"),
+            (&["--threads", "1025"], "1..=1024"),
+            (&["--threads", "many"], "'many'"),
         ] {
             let line = first_line(args);
             assert!(line.starts_with("error: "), "{args:?}: {line}");

@@ -13,4 +13,6 @@ mod plan;
 
 pub use identity::Identity;
 pub use log::LogBuffer;
-pub use plan::{plan, Answer, Field, Limits, Plan, Value, ALLOWED_METHODS, CONTENT_TYPE};
+pub use plan::{
+    Answer, Field, Flavor, Limits, Plan, Router, Value, Wait, ALLOWED_METHODS, CONTENT_TYPE,
+};

@@ -8,7 +8,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::Identity;
+use crate::{Answer, Identity};
 
 /// The longest a method or target is logged; anything longer is cut and marked with `...`.
 const MAX_LOGGED: usize = 256;
@@ -36,18 +36,30 @@ impl LogBuffer {
         self.bytes.push(b'\n');
     }
 
-    /// `DONE PID <pid> TID <tid> <method> <target> -> <status> in <elapsed>`.
-    pub fn done(&mut self, who: Identity, method: &str, target: &str, status: u16, took: Duration) {
+    /// `DONE PID <pid> TID <tid> <method> <target> -> <status> in <elapsed>`, and for offloaded
+    /// work ` (work on TID <tid>)`.
+    pub fn done(
+        &mut self,
+        who: Identity,
+        method: &str,
+        target: &str,
+        answer: &Answer,
+        took: Duration,
+    ) {
         self.push_head(b"DONE", who, method, target);
         // Writing into a Vec cannot fail.
-        let _ = write!(self.bytes, " -> {status} in ");
+        let _ = write!(self.bytes, " -> {} in ", answer.status);
         let micros = took.as_micros();
         let _ = if micros < 1_000_000 {
-            writeln!(self.bytes, "{}.{:03} ms", micros / 1000, micros % 1000)
+            write!(self.bytes, "{}.{:03} ms", micros / 1000, micros % 1000)
         } else {
             let millis = micros / 1000;
-            writeln!(self.bytes, "{}.{:03} s", millis / 1000, millis % 1000)
+            write!(self.bytes, "{}.{:03} s", millis / 1000, millis % 1000)
         };
+        if let Some(tid) = answer.work_tid {
+            let _ = write!(self.bytes, " (work on TID {tid})");
+        }
+        self.bytes.push(b'\n');
     }
 
     fn push_head(&mut self, tag: &[u8], who: Identity, method: &str, target: &str) {
@@ -101,6 +113,15 @@ mod tests {
 
     const ME: Identity = Identity { pid: 41, tid: 43 };
 
+    fn answer(status: u16) -> Answer {
+        Answer {
+            status,
+            body: "".into(),
+            allow: None,
+            work_tid: None,
+        }
+    }
+
     fn written(log: &mut LogBuffer) -> String {
         let mut out = Vec::new();
         log.write_to(&mut out).unwrap();
@@ -121,14 +142,41 @@ mod tests {
     #[test]
     fn done_line_has_method_path_status_and_elapsed_time() {
         let mut log = LogBuffer::new();
-        log.done(ME, "GET", "/nosleep", 200, Duration::from_micros(41));
-        log.done(ME, "HEAD", "/sleep", 200, Duration::from_micros(5_001_234));
-        log.done(ME, "PUT", "/sleep", 405, Duration::from_micros(999_999));
+        let (ok, refused) = (answer(200), answer(405));
+        log.done(ME, "GET", "/nosleep", &ok, Duration::from_micros(41));
+        log.done(ME, "HEAD", "/sleep", &ok, Duration::from_micros(5_001_234));
+        log.done(
+            ME,
+            "PUT",
+            "/sleep",
+            &refused,
+            Duration::from_micros(999_999),
+        );
         assert_eq!(
             written(&mut log),
             "DONE PID 41 TID 43 GET /nosleep -> 200 in 0.041 ms\n\
              DONE PID 41 TID 43 HEAD /sleep -> 200 in 5.001 s\n\
              DONE PID 41 TID 43 PUT /sleep -> 405 in 999.999 ms\n"
+        );
+    }
+
+    #[test]
+    fn done_line_names_the_thread_that_did_offloaded_work() {
+        let mut log = LogBuffer::new();
+        let offloaded = Answer {
+            work_tid: Some(44),
+            ..answer(200)
+        };
+        log.done(
+            ME,
+            "GET",
+            "/offload",
+            &offloaded,
+            Duration::from_millis(1500),
+        );
+        assert_eq!(
+            written(&mut log),
+            "DONE PID 41 TID 43 GET /offload -> 200 in 1.500 s (work on TID 44)\n"
         );
     }
 
@@ -191,7 +239,13 @@ mod tests {
         let mut log = LogBuffer::new();
         for _ in 0..20 {
             log.start(ME, "GET", "/nosleep");
-            log.done(ME, "GET", "/nosleep", 200, Duration::from_micros(3));
+            log.done(
+                ME,
+                "GET",
+                "/nosleep",
+                &answer(200),
+                Duration::from_micros(3),
+            );
         }
         let mut out = Counting(0);
         log.write_to(&mut out).unwrap();

@@ -20,11 +20,49 @@ pub struct Limits {
     pub max_sleep: Duration,
 }
 
+/// Which routes a server has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// `/sleep` and `/nosleep`.
+    Sync,
+    /// Those, plus `/block` and `/offload`, which only mean something on an event loop.
+    Async,
+}
+
+/// Turns requests into plans, for one kind of server with its limits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Router {
+    pub flavor: Flavor,
+    pub limits: Limits,
+}
+
 /// What a server does with one request: wait (if `wait` says so), then send `answer`.
 #[derive(Debug, PartialEq)]
 pub struct Plan {
-    pub wait: Option<Duration>,
+    pub wait: Option<Wait>,
     pub answer: Answer,
+}
+
+/// How a handler waits, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// The server's own way (`/sleep`): `std::thread::sleep` on `sync-server`,
+    /// `tokio::time::sleep(..).await` on `async-server`.
+    Sleep(Duration),
+    /// A blocking sleep on the runtime's own thread (`/block`): the mistake of calling
+    /// `time.sleep` in an `async def` view.
+    Block(Duration),
+    /// A blocking sleep on a thread of the blocking pool, awaited (`/offload`): the fix, like
+    /// `sync_to_async` or `asyncio.to_thread`.
+    Offload(Duration),
+}
+
+impl Wait {
+    pub fn duration(self) -> Duration {
+        match self {
+            Wait::Sleep(duration) | Wait::Block(duration) | Wait::Offload(duration) => duration,
+        }
+    }
 }
 
 /// A response, before a server turns it into bytes. A server that answers a `HEAD` request sends
@@ -35,6 +73,9 @@ pub struct Answer {
     pub body: Cow<'static, str>,
     /// The `Allow` header, on a `405` only.
     pub allow: Option<&'static str>,
+    /// The `X-Work-Tid` header: the thread that did an offloaded request's blocking work. The
+    /// server fills it in once the work is done.
+    pub work_tid: Option<u64>,
 }
 
 /// The header fields an answer may carry, named as they appear on the wire.
@@ -44,6 +85,7 @@ pub enum Field {
     Allow,
     XPid,
     XTid,
+    XWorkTid,
 }
 
 /// A header value: fixed text, or a number the server formats its own way.
@@ -60,6 +102,7 @@ impl Field {
             Field::Allow => "Allow",
             Field::XPid => "X-Pid",
             Field::XTid => "X-Tid",
+            Field::XWorkTid => "X-Work-Tid",
         }
     }
 }
@@ -70,6 +113,7 @@ impl Answer {
             status,
             body: Cow::Borrowed(body),
             allow: None,
+            work_tid: None,
         }
     }
 
@@ -91,41 +135,54 @@ impl Answer {
             self.allow
                 .map(|methods| (Field::Allow, Value::Text(methods))),
         )
+        .chain(
+            self.work_tid
+                .map(|tid| (Field::XWorkTid, Value::Number(tid))),
+        )
     }
 }
 
-/// Decides what to do with a request, given its method (`GET`) and its target as sent
-/// (`/sleep?seconds=1.5`).
-pub fn plan(method: &str, target: &str, limits: &Limits) -> Plan {
-    let (path, query) = match target.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (target, None),
-    };
-    let Some(route) = Route::of(path) else {
-        return now(Answer::text(
-            404,
-            "not found; the routes are /sleep and /nosleep\n",
-        ));
-    };
-    if method != "GET" && method != "HEAD" {
-        return now(Answer {
-            allow: Some(ALLOWED_METHODS),
-            ..Answer::text(405, "method not allowed; use GET or HEAD\n")
-        });
-    }
-    match route {
-        Route::NoSleep => now(Answer::text(200, "no sleep")),
-        Route::Sleep => match requested_sleep(query, limits) {
-            Ok(wait) => Plan {
-                wait: Some(wait),
-                answer: Answer::text(200, "sleep"),
+impl Router {
+    /// Decides what to do with a request, given its method (`GET`) and its target as sent
+    /// (`/sleep?seconds=1.5`).
+    pub fn plan(&self, method: &str, target: &str) -> Plan {
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        };
+        let Some(route) = Route::of(path, self.flavor) else {
+            return now(Answer::text(
+                404,
+                match self.flavor {
+                    Flavor::Sync => "not found; the routes are /sleep and /nosleep\n",
+                    Flavor::Async => {
+                        "not found; the routes are /sleep, /nosleep, /block and /offload\n"
+                    }
+                },
+            ));
+        };
+        if method != "GET" && method != "HEAD" {
+            return now(Answer {
+                allow: Some(ALLOWED_METHODS),
+                ..Answer::text(405, "method not allowed; use GET or HEAD\n")
+            });
+        }
+        let (wait, body): (fn(Duration) -> Wait, _) = match route {
+            Route::NoSleep => return now(Answer::text(200, "no sleep")),
+            Route::Sleep => (Wait::Sleep, "sleep"),
+            Route::Block => (Wait::Block, "block"),
+            Route::Offload => (Wait::Offload, "offload"),
+        };
+        match requested_sleep(query, &self.limits) {
+            Ok(duration) => Plan {
+                wait: Some(wait(duration)),
+                answer: Answer::text(200, body),
             },
             Err(reason) => now(Answer {
-                status: 400,
                 body: Cow::Owned(reason),
-                allow: None,
+                ..Answer::text(400, "")
             }),
-        },
+        }
     }
 }
 
@@ -134,7 +191,7 @@ impl Plan {
     /// the grace period is not started, and the request is answered `503` at once instead.
     pub fn within(self, grace: Duration) -> Plan {
         match self.wait {
-            Some(wait) if wait > grace => now(Answer::shutting_down()),
+            Some(wait) if wait.duration() > grace => now(Answer::shutting_down()),
             _ => self,
         }
     }
@@ -147,24 +204,29 @@ fn now(answer: Answer) -> Plan {
 enum Route {
     Sleep,
     NoSleep,
+    Block,
+    Offload,
 }
 
 impl Route {
-    fn of(path: &str) -> Option<Route> {
+    fn of(path: &str, flavor: Flavor) -> Option<Route> {
         // `/sleep/` means the same as `/sleep`.
         let path = match path.strip_suffix('/') {
             Some(trimmed) if !trimmed.is_empty() => trimmed,
             _ => path,
         };
-        match path {
-            "/sleep" => Some(Route::Sleep),
-            "/nosleep" => Some(Route::NoSleep),
+        match (path, flavor) {
+            ("/sleep", _) => Some(Route::Sleep),
+            ("/nosleep", _) => Some(Route::NoSleep),
+            // A sync server has no event loop to block, nor a thread to spare for offloading.
+            ("/block", Flavor::Async) => Some(Route::Block),
+            ("/offload", Flavor::Async) => Some(Route::Offload),
             _ => None,
         }
     }
 }
 
-/// The wait a `/sleep` asks for, or the one-line reason (ending in a newline) it is refused.
+/// The wait a `/sleep` (or `/block`, `/offload`) asks for, or the one-line reason (ending in a newline) it is refused.
 fn requested_sleep(query: Option<&str>, limits: &Limits) -> Result<Duration, String> {
     let max = limits.max_sleep.as_secs_f64();
     let refuse = |problem: String| {
@@ -248,8 +310,17 @@ mod tests {
         max_sleep: Duration::from_secs(60),
     };
 
+    const SYNC: Router = Router {
+        flavor: Flavor::Sync,
+        limits: LIMITS,
+    };
+    const ASYNC: Router = Router {
+        flavor: Flavor::Async,
+        limits: LIMITS,
+    };
+
     fn plan_of(method: &str, target: &str) -> Plan {
-        plan(method, target, &LIMITS)
+        SYNC.plan(method, target)
     }
 
     fn refusal(target: &str) -> String {
@@ -269,7 +340,7 @@ mod tests {
     #[test]
     fn sleep_waits_the_default_and_answers_sleep() {
         let plan = plan_of("GET", "/sleep");
-        assert_eq!(plan.wait, Some(Duration::from_secs(5)));
+        assert_eq!(plan.wait, Some(Wait::Sleep(Duration::from_secs(5))));
         assert_eq!(plan.answer, Answer::text(200, "sleep"));
     }
 
@@ -290,7 +361,8 @@ mod tests {
         ] {
             let plan = plan_of("GET", target);
             assert_eq!(plan.answer.status, 200, "{target}");
-            assert_eq!(plan.wait, Some(Duration::from_millis(millis)), "{target}");
+            let wait = Wait::Sleep(Duration::from_millis(millis));
+            assert_eq!(plan.wait, Some(wait), "{target}");
         }
     }
 
@@ -399,16 +471,23 @@ mod tests {
             default_sleep: Duration::ZERO,
             max_sleep: Duration::from_millis(1500),
         };
-        let fine = plan("GET", "/sleep?seconds=1.5", &limits);
-        assert_eq!(fine.wait, Some(Duration::from_millis(1500)));
-        let over = plan("GET", "/sleep?seconds=1.51", &limits);
+        let router = Router {
+            flavor: Flavor::Sync,
+            limits,
+        };
+        let fine = router.plan("GET", "/sleep?seconds=1.5");
+        assert_eq!(fine.wait, Some(Wait::Sleep(Duration::from_millis(1500))));
+        let over = router.plan("GET", "/sleep?seconds=1.51");
         assert_eq!(over.answer.status, 400);
         assert!(
             over.answer.body.contains("maximum of 1.5;"),
             "{:?}",
             over.answer.body
         );
-        assert_eq!(plan("GET", "/sleep", &limits).wait, Some(Duration::ZERO));
+        assert_eq!(
+            router.plan("GET", "/sleep").wait,
+            Some(Wait::Sleep(Duration::ZERO))
+        );
     }
 
     #[test]
@@ -431,6 +510,45 @@ mod tests {
             refused.last(),
             Some(&(Field::Allow, Value::Text("GET, HEAD")))
         );
+    }
+
+    #[test]
+    fn block_and_offload_exist_only_on_the_async_flavor() {
+        for target in ["/block", "/offload/", "/block?seconds=1"] {
+            let plan = SYNC.plan("GET", target);
+            assert_eq!((plan.answer.status, plan.wait), (404, None), "{target}");
+            assert!(plan.answer.body.contains("/sleep and /nosleep"));
+        }
+        let block = ASYNC.plan("GET", "/block?seconds=1.5");
+        assert_eq!(block.wait, Some(Wait::Block(Duration::from_millis(1500))));
+        assert_eq!(block.answer, Answer::text(200, "block"));
+        let offload = ASYNC.plan("HEAD", "/offload");
+        assert_eq!(offload.wait, Some(Wait::Offload(Duration::from_secs(5))));
+        assert_eq!(offload.answer, Answer::text(200, "offload"));
+        // Same rules and cap as /sleep.
+        let over = ASYNC.plan("GET", "/offload?seconds=61");
+        assert!(over.answer.body.contains("above the maximum of 60"));
+        assert_eq!(ASYNC.plan("POST", "/block").answer.status, 405);
+        assert!(ASYNC
+            .plan("GET", "/nope")
+            .answer
+            .body
+            .contains("/block and /offload"));
+        // The seed's routes are the same on both.
+        assert_eq!(
+            ASYNC.plan("GET", "/sleep?seconds=2"),
+            SYNC.plan("GET", "/sleep?seconds=2")
+        );
+    }
+
+    #[test]
+    fn offloaded_work_is_named_in_a_header() {
+        let mut answer = ASYNC.plan("GET", "/offload").answer;
+        answer.work_tid = Some(11);
+        let me = Identity { pid: 7, tid: 9 };
+        let headers: Vec<_> = answer.headers(me).collect();
+        assert_eq!(headers.last(), Some(&(Field::XWorkTid, Value::Number(11))));
+        assert_eq!(Field::XWorkTid.as_str(), "X-Work-Tid");
     }
 
     #[test]

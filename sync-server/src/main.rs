@@ -3,6 +3,8 @@
 //! One thread runs every handler, one request at a time, and `/sleep` blocks that thread with
 //! `std::thread::sleep`. tiny_http accepts connections and reads requests on helper threads of
 //! its own and queues them; while a handler sleeps, new requests wait in that queue.
+//! `--threads N` runs N such handler threads on the one queue, like Django's threaded
+//! `runserver`: then N requests can sleep at once.
 
 mod shutdown;
 
@@ -13,7 +15,7 @@ use std::thread;
 use std::time::Instant;
 
 use shared::cli::Program;
-use shared::{Answer, Field, Identity, Limits, LogBuffer, Value};
+use shared::{Answer, Field, Flavor, Identity, LogBuffer, Router, Value};
 use tiny_http::{Header, Request, Response, Server, StatusCode};
 
 use crate::shutdown::Shutdown;
@@ -24,6 +26,11 @@ const PROGRAM: Program = Program {
     about: "Blocking, single-threaded HTTP server: one request at a time, like \
             `runserver --nothreading`.",
     default_port: 8000,
+    parallelism: (
+        "threads",
+        "How many threads run handlers; 1 is `runserver --nothreading`, more is threaded \
+         `runserver`",
+    ),
 };
 
 fn main() {
@@ -36,19 +43,37 @@ fn main() {
         .and_then(|ours| Server::from_listener(ours, None).map_err(io::Error::other))
         .map(Arc::new)
         .unwrap_or_else(|error| PROGRAM.fail(format_args!("cannot start tiny_http: {error}")));
-    let shutdown = Shutdown::on_signal(listener, Arc::clone(&server), config.limits.max_sleep)
-        .unwrap_or_else(|error| PROGRAM.fail(format_args!("cannot handle signals: {error}")));
+    let shutdown = Shutdown::on_signal(
+        listener,
+        Arc::clone(&server),
+        config.limits.max_sleep,
+        config.parallelism,
+    )
+    .unwrap_or_else(|error| PROGRAM.fail(format_args!("cannot handle signals: {error}")));
     println!("sync-server listening on http://{}", server.server_addr());
 
-    if let Err(error) = serve(&server, &config.limits, &shutdown) {
-        PROGRAM.fail(format_args!(
-            "tiny_http stopped accepting connections: {error}"
-        ));
-    }
+    let router = Router {
+        flavor: Flavor::Sync,
+        limits: config.limits,
+    };
+    let handler_thread = || {
+        if let Err(error) = serve(&server, &router, &shutdown) {
+            PROGRAM.fail(format_args!(
+                "tiny_http stopped accepting connections: {error}"
+            ));
+        }
+    };
+    // With --threads 1 (the default) this thread is the only one that runs handlers.
+    thread::scope(|scope| {
+        for _ in 1..config.parallelism {
+            scope.spawn(handler_thread);
+        }
+        handler_thread();
+    });
 }
 
 /// Answers requests one at a time until a shutdown has drained the queue.
-fn serve(server: &Server, limits: &Limits, shutdown: &Shutdown) -> io::Result<()> {
+fn serve(server: &Server, router: &Router, shutdown: &Shutdown) -> io::Result<()> {
     let mut log = LogBuffer::new();
     loop {
         let request = match server.try_recv() {
@@ -64,29 +89,29 @@ fn serve(server: &Server, limits: &Limits, shutdown: &Shutdown) -> io::Result<()
             Err(_) if shutdown.has_begun() => continue,
             Err(error) => return Err(error),
         };
-        handle(request, limits, shutdown, &mut log);
+        handle(request, router, shutdown, &mut log);
     }
     write_out(&mut log);
     Ok(())
 }
 
-fn handle(request: Request, limits: &Limits, shutdown: &Shutdown, log: &mut LogBuffer) {
+fn handle(request: Request, router: &Router, shutdown: &Shutdown, log: &mut LogBuffer) {
     let started = Instant::now();
     let me = Identity::current();
     let method = request.method().as_str();
     let target = request.url();
     log.start(me, method, target);
 
-    let mut plan = shared::plan(method, target, limits);
+    let mut plan = router.plan(method, target);
     if let Some(grace) = shutdown.grace_left() {
         plan = plan.within(grace);
     }
     if let Some(wait) = plan.wait {
         write_out(log);
-        thread::sleep(wait); // blocks the only handler thread: every other request waits
+        thread::sleep(wait.duration()); // blocks this handler thread: with one, everyone waits
     }
 
-    log.done(me, method, target, plan.answer.status, started.elapsed());
+    log.done(me, method, target, &plan.answer, started.elapsed());
     if log.is_full() {
         write_out(log);
     }

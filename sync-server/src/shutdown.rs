@@ -16,17 +16,21 @@ use tiny_http::{Request, Server};
 /// connections it accepted earlier may still be arriving.
 const QUIET: Duration = Duration::from_millis(100);
 
+/// How often an idle handler thread looks whether a shutdown has begun.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
+
 pub struct Shutdown {
     began: Arc<OnceLock<Instant>>,
     grace: Duration,
 }
 
 impl Shutdown {
-    /// Installs the signal handler.
+    /// Installs the signal handler, which wakes up to `threads` waiting handler threads.
     pub fn on_signal(
         listener: TcpListener,
         server: Arc<Server>,
         grace: Duration,
+        threads: usize,
     ) -> io::Result<Self> {
         let began = Arc::new(OnceLock::new());
         let signalled = Arc::clone(&began);
@@ -43,7 +47,9 @@ impl Shutdown {
                  (for at most {} s), then exiting",
                 grace.as_secs_f64()
             );
-            server.unblock();
+            for _ in 0..threads {
+                server.unblock();
+            }
         })
         .map_err(io::Error::other)?;
         Ok(Shutdown { began, grace })
@@ -65,9 +71,13 @@ impl Shutdown {
     pub fn wait_for_request(&self, server: &Server) -> io::Result<Option<Request>> {
         loop {
             let Some(grace) = self.grace_left() else {
-                match server.recv() {
-                    Ok(request) => return Ok(Some(request)),
-                    Err(_) if self.has_begun() => continue, // woken by the signal handler
+                // The signal handler wakes one waiting thread per handler thread, but a thread
+                // busy with a request may take a wake-up meant for another: so none waits for
+                // one longer than a second.
+                match server.recv_timeout(IDLE_CHECK) {
+                    Ok(Some(request)) => return Ok(Some(request)),
+                    Ok(None) => continue,
+                    Err(_) if self.has_begun() => continue,
                     Err(error) => return Err(error),
                 }
             };

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use testkit::contract::{nosleep_during_sleep, sleeps_sent_together};
+use testkit::contract::{nosleep_during, sleeps_sent_together};
 use testkit::Server;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sync-server");
@@ -20,7 +20,7 @@ fn seconds(value: f64) -> Duration {
 #[test]
 fn a_nosleep_sent_during_a_sleep_is_answered_only_after_it() {
     let server = Server::start(BINARY, &[]);
-    let (sleep, nosleep) = nosleep_during_sleep(&server, SLEEP);
+    let (sleep, nosleep) = nosleep_during(&server, &format!("/sleep?seconds={SLEEP}"));
     assert_eq!((sleep.status, nosleep.status), (200, 200));
     assert!(
         nosleep.answered_at >= sleep.sent_at + seconds(SLEEP * 0.9),
@@ -69,4 +69,53 @@ fn sigterm_still_answers_the_requests_already_received() {
     // Its full sleep would run past the 1 s grace period, so it is refused, not cut short.
     assert_eq!(queued_long.status, 503, "{queued_long:?}");
     assert_eq!(server.wait_for_exit().code(), Some(0));
+}
+
+#[test]
+fn threads_let_that_many_sleeps_run_at_once_on_distinct_threads() {
+    let server = Server::start(BINARY, &["--threads", "4"]);
+    let (replies, wall) = sleeps_sent_together(&server, 4, SLEEP);
+    assert!(replies.iter().all(|reply| reply.status == 200));
+    assert!(
+        wall < seconds(SLEEP * 1.5),
+        "4 sleeps on 4 threads took {wall:?}"
+    );
+    let tids: std::collections::BTreeSet<_> = replies.iter().map(|r| r.tid().unwrap()).collect();
+    assert_eq!(tids.len(), 4, "one handler thread each: {tids:?}");
+    for tid in &tids {
+        let task = format!("/proc/{}/task/{tid}", server.pid());
+        assert!(std::path::Path::new(&task).exists(), "{task}");
+    }
+    // The log says the same.
+    let starts = server.wait_for_stdout_lines(|line| line.starts_with("START"), 4);
+    let logged: std::collections::BTreeSet<_> = starts
+        .iter()
+        .filter_map(|line| testkit::start_ids(&line.text).map(|(_, tid)| tid))
+        .collect();
+    assert_eq!(logged, tids);
+}
+
+#[test]
+fn more_sleeps_than_threads_queue_for_a_free_one() {
+    let server = Server::start(BINARY, &["--threads", "2"]);
+    let (_, wall) = sleeps_sent_together(&server, 4, SLEEP);
+    assert!(wall >= seconds(2.0 * SLEEP * 0.95), "{wall:?}");
+    assert!(wall < seconds(2.0 * SLEEP + 1.5), "{wall:?}");
+}
+
+#[test]
+fn a_sync_server_has_no_block_or_offload() {
+    let server = Server::start(BINARY, &[]);
+    for target in ["/block", "/offload", "/block?seconds=1"] {
+        assert_eq!(server.get(target).status, 404, "{target}");
+    }
+}
+
+#[test]
+fn a_bad_thread_count_exits_2() {
+    for count in ["0", "1025", "-1", "two"] {
+        let output = testkit::run(BINARY, &["--threads", count]);
+        assert_eq!(output.status.code(), Some(2), "--threads {count}");
+        assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
+    }
 }

@@ -166,13 +166,19 @@ pub fn answers_name_the_process_and_the_handler_thread(binary: &str) {
             "{task} does not exist"
         );
     }
-    server.wait_for_stdout(|line| line.starts_with("DONE") && line.contains("/nope"));
-    let starts: Vec<_> = server
-        .stdout_lines()
+    // Every request's START line, and no more: the log may trail the answers a little.
+    let starts = server.wait_for_stdout_lines(|line| line.starts_with("START"), replies.len());
+    let starts: Vec<_> = starts
         .iter()
-        .filter_map(|l| start_ids(l))
+        .filter_map(|line| start_ids(&line.text))
         .collect();
     assert_eq!(starts.len(), replies.len(), "one START line per request");
+    server.wait_for_stdout_lines(|line| line.starts_with("DONE"), replies.len());
+    let all = server.stdout_lines();
+    assert_eq!(
+        all.iter().filter(|line| line.starts_with("START")).count(),
+        replies.len()
+    );
     assert!(
         starts.iter().all(|&ids| ids == (server.pid(), tid)),
         "{starts:?}"
@@ -320,15 +326,14 @@ pub fn shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period(binar
     assert!(took < Duration::from_secs(4), "exit took {took:?}");
 }
 
-/// Sends `/sleep?seconds=S`, waits until its handler has started, then sends `/nosleep`.
-/// Returns both replies: `(sleep, nosleep)`.
-pub fn nosleep_during_sleep(server: &Server, seconds: f64) -> (Reply, Reply) {
-    let sleep_target = format!("/sleep?seconds={seconds}");
+/// Sends `waiting` (`/sleep?seconds=S`, say), waits until its handler has started, then sends
+/// `/nosleep`. Returns both replies: `(waiting, nosleep)`.
+pub fn nosleep_during(server: &Server, waiting: &str) -> (Reply, Reply) {
     thread::scope(|scope| {
-        let sleeper = scope.spawn(|| server.get(&sleep_target));
-        server.wait_for_stdout(|line| line.starts_with("START") && line.contains(&sleep_target));
+        let waiter = scope.spawn(|| server.get(waiting));
+        server.wait_for_stdout(|line| line.starts_with("START") && line.ends_with(waiting));
         let nosleep = server.get("/nosleep");
-        (sleeper.join().unwrap(), nosleep)
+        (waiter.join().unwrap(), nosleep)
     })
 }
 

@@ -66,12 +66,23 @@ impl Lines {
         lines
     }
 
-    fn wait_for(&self, wanted: impl Fn(&str) -> bool, within: Duration) -> Option<Line> {
+    /// The first `count` lines `wanted` accepts, once there are that many.
+    fn wait_for(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        count: usize,
+        within: Duration,
+    ) -> Option<Vec<Line>> {
         let deadline = Instant::now() + within;
         let mut seen = self.seen.lock().unwrap();
         loop {
-            if let Some(line) = seen.lines.iter().find(|line| wanted(&line.text)) {
-                return Some(line.clone());
+            let found: Vec<_> = seen
+                .lines
+                .iter()
+                .filter(|line| wanted(&line.text))
+                .collect();
+            if found.len() >= count {
+                return Some(found.into_iter().take(count).cloned().collect());
             }
             if seen.ended {
                 return None;
@@ -125,16 +136,21 @@ impl Server {
     /// Waits (boundedly) for a line on stdout that `wanted` accepts; any line printed so far
     /// counts. Panics if none comes in time or the stream ends first.
     pub fn wait_for_stdout(&self, wanted: impl Fn(&str) -> bool) -> Line {
+        self.wait_for_stdout_lines(wanted, 1).remove(0)
+    }
+
+    /// Waits (boundedly) for `count` lines on stdout that `wanted` accepts.
+    pub fn wait_for_stdout_lines(&self, wanted: impl Fn(&str) -> bool, count: usize) -> Vec<Line> {
         self.stdout
-            .wait_for(wanted, PATIENCE)
-            .unwrap_or_else(|| panic!("the line never came; {}", self.output()))
+            .wait_for(wanted, count, PATIENCE)
+            .unwrap_or_else(|| panic!("{count} such lines never came; {}", self.output()))
     }
 
     /// Waits (boundedly) for a line on stderr that `wanted` accepts.
     pub fn wait_for_stderr(&self, wanted: impl Fn(&str) -> bool) -> Line {
-        self.stderr
-            .wait_for(wanted, PATIENCE)
-            .unwrap_or_else(|| panic!("the line never came; {}", self.output()))
+        let found = self.stderr.wait_for(wanted, 1, PATIENCE);
+        let mut found = found.unwrap_or_else(|| panic!("the line never came; {}", self.output()));
+        found.remove(0)
     }
 
     /// Every stdout line so far.
