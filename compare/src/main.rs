@@ -10,6 +10,7 @@ mod spawn;
 mod timeline;
 mod verdict;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +22,7 @@ use clap::{Parser, ValueEnum};
 use probe::Target;
 
 use crate::report::{Report, ScenarioReport, METHOD};
-use crate::scenario::Scenario;
+use crate::scenario::{Role, Scenario, THREADS};
 use crate::spawn::Servers;
 
 /// Runs the seed's experiment against both servers, with numbers and a timeline.
@@ -37,8 +38,11 @@ struct Cli {
     /// The async server
     #[arg(long = "async", value_name = "URL", default_value = "http://127.0.0.1:8001", value_parser = Target::parse)]
     async_server: Target,
+    /// The blocking server with four handler threads, for `threads`
+    #[arg(long = "threaded", value_name = "URL", default_value = "http://127.0.0.1:8002", value_parser = Target::parse)]
+    threaded_server: Target,
     /// Start both servers (the binaries built beside this one) on free ports, and stop them after
-    #[arg(long, conflicts_with_all = ["sync_server", "async_server"])]
+    #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server"])]
     spawn: bool,
     /// Multiply every time (the 5 s sleep, the 2 s offset) by F, for a quicker run
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
@@ -60,6 +64,12 @@ enum Name {
     Seed,
     /// --requests concurrent /sleep on each server
     Fanout,
+    /// 4 concurrent /sleep on sync-server with --threads 1 and with --threads 4
+    Threads,
+    /// /block (a blocking sleep in the async handler) at 0 s, /nosleep at 2 s, on async-server
+    Block,
+    /// /offload (the blocking sleep on the blocking pool) at 0 s, /nosleep at 2 s, on async-server
+    Offload,
 }
 
 fn main() -> ExitCode {
@@ -89,24 +99,33 @@ fn run(cli: &Cli) -> Result<Report, String> {
         .flat_map(|name| match name {
             Name::Seed => scenario::seed(cli.scale).to_vec(),
             Name::Fanout => vec![scenario::fanout(cli.requests.into(), cli.scale)],
+            Name::Threads => vec![scenario::threads(cli.scale)],
+            Name::Block => vec![scenario::in_async_handler("/block", cli.scale)],
+            Name::Offload => vec![scenario::in_async_handler("/offload", cli.scale)],
         })
         .collect();
+    let roles: BTreeSet<Role> = scenarios.iter().flat_map(|s| s.servers.clone()).collect();
 
     // Dropped (so the servers stopped) on every way out of this function, panics included.
     let servers = Servers::new()?;
-    let (sync_server, async_server) = if cli.spawn {
-        (
-            servers.start("sync-server")?,
-            servers.start("async-server")?,
-        )
-    } else {
-        (cli.sync_server.clone(), cli.async_server.clone())
-    };
-    for (name, server) in [
-        ("sync-server", &sync_server),
-        ("async-server", &async_server),
-    ] {
-        reachable(name, server)?;
+    let mut targets = BTreeMap::new();
+    for role in roles {
+        let target = if cli.spawn {
+            let threads = THREADS.to_string();
+            match role {
+                Role::Sync => servers.start("sync-server", &[])?,
+                Role::Async => servers.start("async-server", &[])?,
+                Role::SyncThreads => servers.start("sync-server", &["--threads", &threads])?,
+            }
+        } else {
+            match role {
+                Role::Sync => cli.sync_server.clone(),
+                Role::Async => cli.async_server.clone(),
+                Role::SyncThreads => cli.threaded_server.clone(),
+            }
+        };
+        reachable(role, &target)?;
+        targets.insert(role, target);
     }
 
     let mut report = Report {
@@ -115,16 +134,16 @@ fn run(cli: &Cli) -> Result<Report, String> {
     };
     for scenario in &scenarios {
         let answered = AtomicUsize::new(0);
-        let targets = [&sync_server, &async_server];
-        let total = scenario.requests.len() * targets.len();
+        let chosen: Vec<&Target> = scenario.servers.iter().map(|role| &targets[role]).collect();
+        let total = scenario.requests.len() * chosen.len();
         let measured = with_progress(&scenario.name, total, &answered, || {
-            scenario::run(scenario, &targets, &answered)
+            scenario::run(scenario, &chosen, &answered)
         });
-        let runs = ["sync", "async"]
-            .into_iter()
-            .zip(targets)
+        let runs = scenario
+            .servers
+            .iter()
             .zip(measured)
-            .map(|((name, target), requests)| (name, target.url.clone(), requests))
+            .map(|(&role, requests)| (role, targets[&role].url.clone(), requests))
             .collect();
         let result = ScenarioReport::new(scenario, runs);
         println!("{result}");
@@ -148,13 +167,14 @@ fn run(cli: &Cli) -> Result<Report, String> {
 }
 
 /// Checks that a server answers at all before timing it, for a clear message if it does not.
-fn reachable(name: &str, server: &Target) -> Result<(), String> {
+fn reachable(role: Role, server: &Target) -> Result<(), String> {
     match server.get("/nosleep", Instant::now() + Duration::from_secs(3)) {
         Ok(_) => Ok(()),
         Err(failure) => Err(format!(
-            "{name} at {} does not answer ({failure}); start it (cargo run --release -p {name}) \
-             or pass --spawn",
-            server.url
+            "{} at {} does not answer ({failure}); start it ({}) or pass --spawn",
+            role.command(),
+            server.url,
+            role.start_hint(),
         )),
     }
 }

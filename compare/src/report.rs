@@ -1,17 +1,18 @@
 //! The results, for people (a table and a verdict per server) and machines (`--json`).
 
 use std::fmt::{self, Write as _};
+use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::scenario::{Measured, Scenario};
+use crate::scenario::{Measured, Role, Scenario};
 use crate::verdict::{self, seconds};
 
 /// How every figure was measured; printed under the tables and stored in the JSON.
 pub const METHOD: &str = "Times are from each scenario's start, on the client's monotonic clock. \
     Latency runs from the first byte of the request sent to the last byte of the answer received. \
-    Each request has a connection of its own, as separate browser tabs would; both servers run \
-    the scenario at the same time.";
+    Each request has a connection of its own, as separate browser tabs would; the servers of a \
+    scenario run it at the same time.";
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -28,8 +29,10 @@ pub struct ScenarioReport {
 
 #[derive(Debug, Serialize)]
 pub struct ServerReport {
-    /// `sync` or `async`.
+    /// `sync`, `async` or `sync-threads`.
     pub server: &'static str,
+    /// How it was run: `sync-server --threads 4`, say.
+    pub command: &'static str,
     pub url: String,
     pub blocked: bool,
     /// Every request got a complete `200`.
@@ -51,17 +54,19 @@ pub struct RequestReport {
     pub status: Option<u16>,
     pub pid: Option<u32>,
     pub tid: Option<u64>,
+    /// The thread that did offloaded blocking work (`X-Work-Tid`), for `/offload`.
+    pub work_tid: Option<u64>,
     /// Why there is no answer, if there is none.
     pub error: Option<String>,
 }
 
 impl ScenarioReport {
     /// Judges and tabulates one scenario's measurements, one list per server.
-    pub fn new(scenario: &Scenario, runs: Vec<(&'static str, String, Vec<Measured>)>) -> Self {
+    pub fn new(scenario: &Scenario, runs: Vec<(Role, String, Vec<Measured>)>) -> Self {
         let servers = runs
             .into_iter()
-            .map(|(server, url, measured)| {
-                let verdict = verdict::judge(server, &measured);
+            .map(|(role, url, measured)| {
+                let verdict = verdict::judge(role.name(), &measured);
                 let labels = verdict::labels(&measured);
                 let requests = measured
                     .iter()
@@ -69,7 +74,8 @@ impl ScenarioReport {
                     .map(|(request, label)| RequestReport::new(request, label))
                     .collect();
                 ServerReport {
-                    server,
+                    server: role.name(),
+                    command: role.command(),
                     url,
                     blocked: verdict.blocked,
                     answered: verdict.answered,
@@ -99,6 +105,7 @@ impl RequestReport {
             status: answer.map(|a| a.status),
             pid: answer.and_then(|a| a.pid),
             tid: answer.and_then(|a| a.tid),
+            work_tid: answer.and_then(|a| a.work_tid),
             error: request.answer.as_ref().err().cloned(),
         }
     }
@@ -117,7 +124,7 @@ impl fmt::Display for ScenarioReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}: {}", self.name, self.description)?;
         for server in &self.servers {
-            writeln!(f, "\n  {}-server at {}", server.server, server.url)?;
+            writeln!(f, "\n  {} at {}", server.command, server.url)?;
             let width = server
                 .requests
                 .iter()
@@ -125,30 +132,35 @@ impl fmt::Display for ScenarioReport {
                 .max()
                 .unwrap_or(0)
                 .max(7);
-            writeln!(
-                f,
+            let offloaded = server.requests.iter().any(|r| r.work_tid.is_some());
+            let mut head = format!(
                 "    {:width$}  {:>9}  {:>11}  {:>9}  {:>6}  {:>8}  {:>8}",
                 "request", "sent at", "answered at", "latency", "status", "pid", "tid"
-            )?;
+            );
+            if offloaded {
+                head += &format!("  {:>8}", "work tid");
+            }
+            writeln!(f, "{head}")?;
             for request in &server.requests {
                 let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
-                let secs = |value: Option<f64>| value.map(|s| format!("{s:.3} s"));
-                let mut line = String::new();
-                write!(
-                    line,
+                let number = |value: Option<u64>| or_dash(value.map(|n| n.to_string()));
+                let mut line = format!(
                     "    {:width$}  {:>9}  {:>11}  {:>9}  {:>6}  {:>8}  {:>8}",
                     request.label,
                     format!("{:.3} s", request.sent_s),
-                    or_dash(secs(request.answered_s)),
+                    or_dash(request.answered_s.map(|s| format!("{s:.3} s"))),
                     or_dash(
                         request
                             .latency_s
-                            .map(|s| seconds(std::time::Duration::from_secs_f64(s)))
+                            .map(|s| seconds(Duration::from_secs_f64(s)))
                     ),
-                    or_dash(request.status.map(|s| s.to_string())),
-                    or_dash(request.pid.map(|p| p.to_string())),
-                    or_dash(request.tid.map(|t| t.to_string())),
-                )?;
+                    number(request.status.map(u64::from)),
+                    number(request.pid.map(u64::from)),
+                    number(request.tid),
+                );
+                if offloaded {
+                    write!(line, "  {:>8}", number(request.work_tid))?;
+                }
                 if let Some(error) = &request.error {
                     write!(line, "  ({error})")?;
                 }

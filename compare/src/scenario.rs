@@ -11,12 +11,56 @@ pub const SEED_SLEEP: Duration = Duration::from_secs(5);
 /// When the seed sends its second request, before `--scale`.
 pub const SEED_OFFSET: Duration = Duration::from_secs(2);
 
-/// An experiment: requests to send to one server, each at its own moment.
+/// An experiment: requests to send, each at its own moment, to each of some servers.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
+    pub servers: Vec<Role>,
     pub requests: Vec<Planned>,
+}
+
+/// A server as the scenarios use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// `sync-server`, one handler thread.
+    Sync,
+    /// `async-server`, one worker.
+    Async,
+    /// `sync-server --threads 4`.
+    SyncThreads,
+}
+
+/// How many handler threads the threaded sync server runs, and the `threads` scenario tests.
+pub const THREADS: usize = 4;
+
+impl Role {
+    /// Its short name, in verdicts and the JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Sync => "sync",
+            Role::Async => "async",
+            Role::SyncThreads => "sync-threads",
+        }
+    }
+
+    /// The command that starts it where `compare` looks for it by default.
+    pub fn start_hint(self) -> &'static str {
+        match self {
+            Role::Sync => "cargo run --release -p sync-server",
+            Role::Async => "cargo run --release -p async-server",
+            Role::SyncThreads => "cargo run --release -p sync-server -- --threads 4 --port 8002",
+        }
+    }
+
+    /// How it runs.
+    pub fn command(self) -> &'static str {
+        match self {
+            Role::Sync => "sync-server",
+            Role::Async => "async-server",
+            Role::SyncThreads => "sync-server --threads 4",
+        }
+    }
 }
 
 /// One request of a scenario.
@@ -31,8 +75,12 @@ pub struct Planned {
 
 impl Planned {
     fn sleep(seconds: Duration, at: Duration) -> Planned {
+        Planned::waiting("/sleep", seconds, at)
+    }
+
+    fn waiting(route: &str, seconds: Duration, at: Duration) -> Planned {
         Planned {
-            path: format!("/sleep?seconds={}", seconds.as_secs_f64()),
+            path: format!("{route}?seconds={}", seconds.as_secs_f64()),
             at,
             work: seconds,
         }
@@ -61,6 +109,7 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
         Scenario {
             name: "seed".to_owned(),
             description: when("/nosleep"),
+            servers: vec![Role::Sync, Role::Async],
             requests: vec![
                 Planned::sleep(sleep, Duration::ZERO),
                 Planned::nosleep(offset),
@@ -69,6 +118,7 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
         Scenario {
             name: "seed-sleep".to_owned(),
             description: when("a second /sleep"),
+            servers: vec![Role::Sync, Role::Async],
             requests: vec![
                 Planned::sleep(sleep, Duration::ZERO),
                 Planned::sleep(sleep, offset),
@@ -83,9 +133,49 @@ pub fn fanout(count: usize, scale: f64) -> Scenario {
     Scenario {
         name: "fanout".to_owned(),
         description: format!("{count} /sleep ({} s) at once", sleep.as_secs_f64()),
+        servers: vec![Role::Sync, Role::Async],
         requests: (0..count)
             .map(|_| Planned::sleep(sleep, Duration::ZERO))
             .collect(),
+    }
+}
+
+/// `THREADS` `/sleep` at once on `sync-server` with one handler thread and with `THREADS`.
+pub fn threads(scale: f64) -> Scenario {
+    let sleep = SEED_SLEEP.mul_f64(scale);
+    Scenario {
+        name: "threads".to_owned(),
+        description: format!(
+            "{THREADS} /sleep ({} s) at once, on sync-server with --threads 1 and --threads {THREADS}",
+            sleep.as_secs_f64()
+        ),
+        servers: vec![Role::Sync, Role::SyncThreads],
+        requests: (0..THREADS)
+            .map(|_| Planned::sleep(sleep, Duration::ZERO))
+            .collect(),
+    }
+}
+
+/// The seed's first test on `async-server`, with the `/sleep` replaced by `route` (`/block`
+/// or `/offload`).
+pub fn in_async_handler(route: &str, scale: f64) -> Scenario {
+    let (sleep, offset) = (SEED_SLEEP.mul_f64(scale), SEED_OFFSET.mul_f64(scale));
+    let what = match route {
+        "/block" => "a blocking sleep on the runtime thread",
+        _ => "a blocking sleep on the blocking pool, awaited",
+    };
+    Scenario {
+        name: route.trim_start_matches('/').to_owned(),
+        description: format!(
+            "{route} ({} s: {what}) at 0 s, /nosleep at {} s",
+            sleep.as_secs_f64(),
+            offset.as_secs_f64()
+        ),
+        servers: vec![Role::Async],
+        requests: vec![
+            Planned::waiting(route, sleep, Duration::ZERO),
+            Planned::nosleep(offset),
+        ],
     }
 }
 
@@ -113,6 +203,7 @@ pub struct Answered {
     pub status: u16,
     pub pid: Option<u32>,
     pub tid: Option<u64>,
+    pub work_tid: Option<u64>,
 }
 
 impl Measured {
@@ -127,6 +218,7 @@ impl Measured {
                     status: exchange.status,
                     pid: exchange.pid(),
                     tid: exchange.tid(),
+                    work_tid: exchange.work_tid(),
                 }),
             },
             Err(failure) => Measured {
@@ -154,8 +246,9 @@ impl Measured {
     }
 }
 
-/// Sends every request of `scenario` to each server at its moment, all servers at once, each
-/// request on its own thread and connection. `answered` counts finished requests, for progress.
+/// Sends every request of `scenario` to each of `servers` (its own, in order) at its moment, all
+/// servers at once, each request on its own thread and connection. `answered` counts finished
+/// requests, for progress.
 pub fn run(scenario: &Scenario, servers: &[&Target], answered: &AtomicUsize) -> Vec<Vec<Measured>> {
     let start = Instant::now();
     let deadline = start + scenario.patience();

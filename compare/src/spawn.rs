@@ -44,9 +44,9 @@ impl Servers {
         Ok(Servers { children })
     }
 
-    /// Starts `name` (a binary beside this one) on a free port of 127.0.0.1 and waits for it to
-    /// listen. Its other flags keep their defaults, which suit every `--scale`.
-    pub fn start(&self, name: &str) -> Result<Target, String> {
+    /// Starts `name` (a binary beside this one) with `args` on a free port of 127.0.0.1 and
+    /// waits for it to listen. Flags not given keep their defaults, which suit every `--scale`.
+    pub fn start(&self, name: &str, args: &[&str]) -> Result<Target, String> {
         let binary = std::env::current_exe()
             .map_err(|error| format!("cannot locate this binary: {error}"))?
             .with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
@@ -59,6 +59,7 @@ impl Servers {
         let mut command = Command::new(&binary);
         command
             .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -96,7 +97,13 @@ impl Servers {
                 }
                 mpsc::RecvTimeoutError::Disconnected => format!("{name} exited before listening"),
             })?;
-        println!("started {name} (PID {pid}) at {url}");
+        let command = [name]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!("started {command} (PID {pid}) at {url}");
         Target::parse(&url)
     }
 }

@@ -137,10 +137,19 @@ fn threads(requests: &[Measured]) -> String {
         .filter_map(|r| r.answer.as_ref().ok())
         .map(|a| (a.pid, a.tid))
         .collect();
-    match ids.iter().collect::<Vec<_>>().as_slice() {
+    let mut text = match ids.iter().collect::<Vec<_>>().as_slice() {
         [(Some(pid), Some(tid))] => format!("all requests ran on PID {pid}, TID {tid}"),
         _ => format!("requests ran on {} threads", ids.len()),
+    };
+    let workers: BTreeSet<_> = requests
+        .iter()
+        .filter_map(|r| r.answer.as_ref().ok()?.work_tid)
+        .collect();
+    if !workers.is_empty() {
+        let workers: Vec<_> = workers.iter().map(u64::to_string).collect();
+        text += &format!(", the blocking work on TID {}", workers.join(", "));
     }
+    text
 }
 
 /// A duration as people read it: `1.2 ms`, `3.00 s`.
@@ -174,6 +183,7 @@ mod tests {
                 status: 200,
                 pid: Some(7),
                 tid: Some(tid),
+                work_tid: None,
             }),
         }
     }
@@ -258,6 +268,21 @@ mod tests {
         assert_eq!(
             verdict.text,
             "async: not blocked: all 3 took 1.00 s in all; requests ran on 3 threads"
+        );
+    }
+
+    #[test]
+    fn offloaded_work_names_its_thread() {
+        let mut offloaded = request("/offload?seconds=5", 5000, 0, 5001, 7);
+        offloaded.answer.as_mut().unwrap().work_tid = Some(12);
+        let verdict = judge("async", &[offloaded, request("/nosleep", 0, 2000, 2001, 7)]);
+        assert!(!verdict.blocked);
+        assert!(
+            verdict
+                .text
+                .ends_with("all requests ran on PID 7, TID 7, the blocking work on TID 12"),
+            "{}",
+            verdict.text
         );
     }
 

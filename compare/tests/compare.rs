@@ -271,3 +271,67 @@ fn spawn_leaves_no_server_behind_on_ctrl_c() {
         "a server survived: {pids:?}"
     );
 }
+
+#[test]
+fn threads_block_and_offload_show_what_the_original_did_not() {
+    spawnable();
+    let json = scratch("beyond.json");
+    let args = [
+        "--spawn",
+        "--scale",
+        "0.1",
+        "threads",
+        "block",
+        "offload",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let (output, stdout) = compare(&args);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("started sync-server --threads 4 (PID"),
+        "{stdout}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+
+    // Four sleeps: queued on one thread, side by side on four.
+    let (one, four) = (
+        server(&report, "threads", "sync"),
+        server(&report, "threads", "sync-threads"),
+    );
+    assert_eq!(
+        (one["blocked"].as_bool(), four["blocked"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert!(
+        wall(one) > 1.8 && wall(four) < 0.75,
+        "{} {}",
+        wall(one),
+        wall(four)
+    );
+    let tids: std::collections::BTreeSet<_> = four["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["tid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(tids.len(), 4, "{tids:?}");
+
+    // A blocking call in the async handler holds up the /nosleep; offloaded, it does not.
+    let blocked = server(&report, "block", "async");
+    assert_eq!(blocked["blocked"], true, "{}", blocked["verdict"]);
+    assert!(latency(blocked, "/nosleep") > 0.2);
+    let offloaded = server(&report, "offload", "async");
+    assert_eq!(offloaded["blocked"], false, "{}", offloaded["verdict"]);
+    assert!(latency(offloaded, "/nosleep") < 0.125);
+    let offload = &offloaded["requests"][0];
+    assert!(offload["work_tid"].as_u64().is_some());
+    assert_ne!(
+        offload["work_tid"], offload["tid"],
+        "the work ran off the runtime thread"
+    );
+}

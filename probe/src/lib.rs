@@ -137,6 +137,11 @@ impl Exchange {
     pub fn tid(&self) -> Option<u64> {
         self.header("X-Tid")?.parse().ok()
     }
+
+    /// The thread that did offloaded blocking work, from `X-Work-Tid`.
+    pub fn work_tid(&self) -> Option<u64> {
+        self.header("X-Work-Tid")?.parse().ok()
+    }
 }
 
 /// The exchange whose answer is `bytes`; `None` if they are not an HTTP/1.x response.
