@@ -161,8 +161,8 @@ pub fn threads(scale: f64) -> Scenario {
 pub fn in_async_handler(route: &str, scale: f64) -> Scenario {
     let (sleep, offset) = (SEED_SLEEP.mul_f64(scale), SEED_OFFSET.mul_f64(scale));
     let what = match route {
-        "/block" => "a blocking sleep on the runtime thread",
-        _ => "a blocking sleep on the blocking pool, awaited",
+        "/block" => "blocking the runtime thread",
+        _ => "blocking a pool thread",
     };
     Scenario {
         name: route.trim_start_matches('/').to_owned(),
