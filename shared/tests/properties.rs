@@ -1,0 +1,121 @@
+//! Property tests of the core on arbitrary input, the fuzz target of this crate: whatever a
+//! client sends as method and target, interpretation never panics and only ever produces the
+//! answers the contract allows; log lines stay single and printable. Each property runs a fixed
+//! number of cases, so the suite's time stays bounded.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use shared::{Flavor, Identity, Limits, LogBuffer, Router, Wait};
+
+const MAX: Duration = Duration::from_secs(60);
+
+fn router(flavor: Flavor) -> Router {
+    Router {
+        flavor,
+        limits: Limits {
+            default_sleep: Duration::from_secs(5),
+            max_sleep: MAX,
+        },
+    }
+}
+
+fn routers() -> impl Strategy<Value = Router> {
+    prop_oneof![Just(Flavor::Sync), Just(Flavor::Async)].prop_map(router)
+}
+
+/// Targets near the interesting ones: known paths, query syntax, escapes, controls, junk.
+fn targets() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("/sleep".to_owned()),
+        Just("/nosleep".to_owned()),
+        Just("/block".to_owned()),
+        Just("/offload".to_owned()),
+        Just("/".to_owned()),
+        Just("?".to_owned()),
+        Just("&".to_owned()),
+        Just("=".to_owned()),
+        Just("seconds".to_owned()),
+        Just("%".to_owned()),
+        "%[0-9a-fA-F]{0,2}",
+        "-?[0-9]{0,4}(\\.[0-9]{0,4})?(e-?[0-9]{1,3})?",
+        Just("inf".to_owned()),
+        Just("NaN".to_owned()),
+        "\\PC{0,8}",
+        "[\\x00-\\x1f\\x7f]{1,3}",
+    ];
+    prop::collection::vec(piece, 0..10).prop_map(|pieces| pieces.concat())
+}
+
+fn methods() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("GET".to_owned()),
+        Just("HEAD".to_owned()),
+        Just("POST".to_owned()),
+        "[A-Za-z]{0,8}",
+        "\\PC{0,6}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_request_gets_an_answer_the_contract_allows(
+        router in routers(),
+        method in methods(),
+        target in targets(),
+    ) {
+        let plan = router.plan(&method, &target);
+        let answer = &plan.answer;
+        prop_assert!([200, 400, 404, 405].contains(&answer.status), "{}", answer.status);
+        prop_assert_eq!(answer.allow.is_some(), answer.status == 405);
+        prop_assert_eq!(answer.work_tid, None);
+        if let Some(wait) = plan.wait {
+            prop_assert_eq!(answer.status, 200);
+            prop_assert!(method == "GET" || method == "HEAD");
+            prop_assert!(wait.duration() <= MAX);
+            if router.flavor == Flavor::Sync {
+                prop_assert!(matches!(wait, Wait::Sleep(_)), "{wait:?} on a sync server");
+            }
+        }
+        if answer.status == 400 {
+            prop_assert!(answer.body.ends_with('\n'));
+            prop_assert_eq!(answer.body.matches('\n').count(), 1, "{:?}", answer.body);
+            prop_assert!(answer.body.len() < 300, "{} bytes", answer.body.len());
+        }
+    }
+
+    #[test]
+    fn a_number_of_seconds_waits_exactly_that_or_is_refused(
+        router in routers(),
+        seconds in prop_oneof![-100.0..100.0f64, 0.0..=60.0f64, Just(60.0), Just(0.0)],
+    ) {
+        let plan = router.plan("GET", &format!("/sleep?seconds={seconds}"));
+        if (0.0..=60.0).contains(&seconds) {
+            prop_assert_eq!(plan.wait, Some(Wait::Sleep(Duration::from_secs_f64(seconds))));
+        } else {
+            prop_assert_eq!((plan.answer.status, plan.wait), (400, None));
+        }
+    }
+
+    #[test]
+    fn log_lines_are_single_printable_and_bounded(method in methods(), target in targets()) {
+        let me = Identity { pid: 1, tid: 2 };
+        let mut log = LogBuffer::new();
+        let answer = router(Flavor::Async).plan(&method, &target).answer;
+        log.start(me, &method, &target);
+        log.done(me, &method, &target, &answer, Duration::from_millis(3));
+        let mut out = Vec::new();
+        log.write_to(&mut out).unwrap();
+        let text = String::from_utf8(out).expect("ASCII");
+        let lines: Vec<_> = text.lines().collect();
+        prop_assert_eq!(lines.len(), 2);
+        prop_assert!(lines[0].starts_with("START PID 1 TID 2 "));
+        prop_assert!(lines[1].starts_with("DONE PID 1 TID 2 "));
+        for line in lines {
+            prop_assert!(line.bytes().all(|b| b == b' ' || b.is_ascii_graphic()), "{line:?}");
+            prop_assert!(line.len() < 700, "{} bytes", line.len());
+        }
+    }
+}
