@@ -12,52 +12,79 @@ mod log;
 
 use std::borrow::Cow;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use clap::{value_parser, Parser};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use shared::cli::Program;
+use shared::cli::{self, Common, WithCommon};
 use shared::{Answer, Field, Flavor, Identity, Router, Value, Wait};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::signal::unix::{signal, Signal, SignalKind};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, Semaphore};
 
-const PROGRAM: Program = Program {
-    name: "async-server",
-    version: env!("CARGO_PKG_VERSION"),
-    about: "Async HTTP server on one thread: hyper on a tokio current_thread runtime, like \
-            `uvicorn --workers 1`.",
-    default_port: 8001,
-    parallelism: (
-        "workers",
-        "How many single-threaded runtimes serve the port, each on a thread of its own, like \
-         `uvicorn --workers N` (whose workers are processes)",
-    ),
-};
+/// Async HTTP server on one thread: hyper on a tokio current_thread runtime, like
+/// `uvicorn --workers 1`.
+#[derive(Parser, Debug)]
+#[command(name = "async-server", version)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    /// Port to bind; 0 picks a free one
+    #[arg(short, long, value_name = "N", default_value_t = 8001)]
+    port: u16,
+    /// How many single-threaded runtimes serve the port, each on a thread of its own, like
+    /// `uvicorn --workers N` (whose workers are processes)
+    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::count)]
+    workers: usize,
+    /// How long a client may take to send a request head before its connection is closed
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = cli::timeout)]
+    header_timeout: Duration,
+    /// The most connections served at once; past it, a new one is answered 503 and closed
+    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = value_parser!(u32).range(1..))]
+    max_connections: u32,
+}
 
-/// A client gets this long to send its request head before the connection is closed.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+impl WithCommon for Cli {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
+
+/// What every connection of every worker is served with.
+#[derive(Clone)]
+struct Settings {
+    router: Router,
+    header_timeout: Duration,
+    /// One permit per connection being served, across all workers.
+    connections: Arc<Semaphore>,
+}
 
 /// The pause after a failed `accept` (say, out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 fn main() {
-    let config = PROGRAM.parse_args();
-    let router = Router {
-        flavor: Flavor::Async,
-        limits: config.limits,
+    let args: Cli = cli::parse();
+    let settings = Settings {
+        router: Router {
+            flavor: Flavor::Async,
+            limits: args.common.limits(),
+        },
+        header_timeout: args.header_timeout,
+        connections: Arc::new(Semaphore::new(args.max_connections as usize)),
     };
-    let listeners = listen::bind(config.addr, config.parallelism).unwrap_or_else(|error| {
-        PROGRAM.fail(format_args!("cannot listen on {}: {error}", config.addr))
-    });
+    let addr = args.common.addr(args.port);
+    let listeners = listen::bind(addr, args.workers)
+        .unwrap_or_else(|error| cli::fail(format_args!("cannot listen on {addr}: {error}")));
     let addr = listeners[0]
         .local_addr()
         .expect("a bound socket has an address");
@@ -69,7 +96,7 @@ fn main() {
             runtime().block_on(async {
                 let stop = Stop::Signals(Signals::install());
                 println!("{listening}");
-                serve(listener, router, stop).await;
+                serve(listener, settings, stop).await;
             });
             log::write_out();
             return;
@@ -81,9 +108,10 @@ fn main() {
     let (tell, told) = watch::channel(());
     let (finished, mut all_finished) = mpsc::channel::<()>(1);
     for listener in listeners {
-        let (stop, finished) = (Stop::Told(told.clone()), finished.clone());
+        let (stop, finished, settings) =
+            (Stop::Told(told.clone()), finished.clone(), settings.clone());
         thread::spawn(move || {
-            runtime().block_on(serve(listener, router, stop));
+            runtime().block_on(serve(listener, settings, stop));
             log::write_out();
             drop(finished);
         });
@@ -109,18 +137,18 @@ fn runtime() -> Runtime {
         .enable_all()
         .on_thread_park(log::write_out) // the thread is about to wait for work
         .build()
-        .unwrap_or_else(|error| PROGRAM.fail(format_args!("cannot start tokio: {error}")))
+        .unwrap_or_else(|error| cli::fail(format_args!("cannot start tokio: {error}")))
 }
 
 /// Accepts and serves connections until told to stop, then lets the requests in progress
 /// finish, for at most `--max-sleep`.
-async fn serve(listener: std::net::TcpListener, router: Router, mut stop: Stop) {
+async fn serve(listener: std::net::TcpListener, settings: Settings, mut stop: Stop) {
     let listener = TcpListener::from_std(listener).expect("a non-blocking listener");
     let connections = GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => serve_connection(stream, router, &connections),
+                Ok((stream, _peer)) => serve_connection(stream, &settings, &connections),
                 Err(error) => {
                     eprintln!("async-server: accept failed: {error}; retrying shortly");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -132,7 +160,7 @@ async fn serve(listener: std::net::TcpListener, router: Router, mut stop: Stop) 
 
     // From here on, new connections are refused.
     drop(listener);
-    let grace = router.limits.max_sleep;
+    let grace = settings.router.limits.max_sleep;
     eprintln!(
         "async-server: shutting down: finishing the requests in progress (for at most {} s)",
         grace.as_secs_f64()
@@ -152,15 +180,28 @@ fn second_signal() -> ! {
     std::process::exit(130);
 }
 
-fn serve_connection(stream: TcpStream, router: Router, connections: &GracefulShutdown) {
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new()) // without a timer, the header read timeout does nothing
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+fn serve_connection(stream: TcpStream, settings: &Settings, connections: &GracefulShutdown) {
+    // Past --max-connections a connection is still answered, with a 503, and then closed.
+    let permit = Arc::clone(&settings.connections).try_acquire_owned().ok();
+    let router = settings.router;
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new()) // without a timer, the header read timeout does nothing
+        .header_read_timeout(settings.header_timeout)
+        .max_buf_size(shared::MAX_HEAD) // a longer request head gets 431
         .title_case_headers(true)
-        .serve_connection(
-            TokioIo::new(stream),
-            service_fn(move |request| handle(request, router)),
-        );
+        .keep_alive(permit.is_some());
+    let connection = http.serve_connection(
+        TokioIo::new(stream),
+        service_fn(move |request| {
+            let overloaded = permit.is_none();
+            async move {
+                if overloaded {
+                    return Ok(into_response(Answer::overloaded(), Identity::current()));
+                }
+                handle(request, router).await
+            }
+        }),
+    );
     let connection = connections.watch(connection);
     tokio::spawn(async move {
         // A client that sends garbage or hangs up has been answered or dropped by hyper already.
@@ -181,7 +222,14 @@ async fn handle(
         .map_or("/", |target| target.as_str());
     log::lines(|log| log.start(me, method, target));
 
-    let mut plan = router.plan(method, target);
+    let version = match request.version() {
+        Version::HTTP_10 => (1, 0),
+        Version::HTTP_11 => (1, 1),
+        _ => (2, 0),
+    };
+    let headers = request.headers().iter();
+    let headers = headers.map(|(name, value)| (name.as_str(), value.as_bytes()));
+    let mut plan = router.plan_request(method, target, version, headers);
     match plan.wait {
         None => {}
         Some(Wait::Sleep(duration)) => {
@@ -227,6 +275,7 @@ fn header_name(field: Field) -> HeaderName {
         Field::XPid => HeaderName::from_static("x-pid"),
         Field::XTid => HeaderName::from_static("x-tid"),
         Field::XWorkTid => HeaderName::from_static("x-work-tid"),
+        Field::RetryAfter => header::RETRY_AFTER,
     }
 }
 
@@ -268,9 +317,8 @@ impl Signals {
     /// `listening on` line is out is caught.
     fn install() -> Signals {
         let install = |kind| {
-            signal(kind).unwrap_or_else(|error| {
-                PROGRAM.fail(format_args!("cannot handle signals: {error}"))
-            })
+            signal(kind)
+                .unwrap_or_else(|error| cli::fail(format_args!("cannot handle signals: {error}")))
         };
         Signals {
             interrupt: install(SignalKind::interrupt()),

@@ -177,3 +177,10 @@ fn a_bad_worker_count_exits_2() {
         assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
     }
 }
+
+#[test]
+fn malformed_requests_are_refused_and_the_server_keeps_serving() {
+    let server = Server::start(BINARY, &["--header-timeout", "2"]);
+    let failures = testkit::corpus::failures(&server, &[]);
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -73,7 +73,7 @@ enum Name {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::try_parse().unwrap_or_else(|error| shared::cli::exit_on("compare", error));
+    let cli = Cli::try_parse().unwrap_or_else(|error| shared::cli::exit_on(error));
     let outcome = run(&cli);
     if spawn::interrupted() {
         eprintln!("\ncompare: interrupted");

@@ -1,122 +1,83 @@
-//! The command line both servers take (`CONTRACT.md`, Command line), and their one-line errors.
+//! The command line both servers share (`CONTRACT.md`, Command line), and their one-line errors.
 //!
-//! This is the one part of the crate that touches the process: a bad flag prints one line and
-//! exits with 2, as the contract asks, instead of clap's several lines.
+//! Each server defines its own `clap` parser (for its default port and its own flags) and
+//! flattens [`Common`] into it. [`parse`] runs that parser the contract's way: a bad flag prints
+//! one line and exits with 2, instead of clap's several lines. This is the one part of the crate
+//! that touches the process.
 
+use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::process;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
-use clap::{value_parser, Arg, CommandFactory, FromArgMatches, Parser};
+use clap::{Args, Parser};
 
 use crate::Limits;
 
-/// The server being started, for its `--help`, `--version` and error lines.
-#[derive(Clone, Copy, Debug)]
-pub struct Program {
-    pub name: &'static str,
-    pub version: &'static str,
-    pub about: &'static str,
-    pub default_port: u16,
-    /// The flag that sets how many threads run handlers (`threads`, `workers`) and its help.
-    pub parallelism: (&'static str, &'static str),
-}
-
-/// What the command line asked for.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Config {
-    pub addr: SocketAddr,
-    pub limits: Limits,
-    /// How many threads run handlers: the value of the `parallelism` flag, 1 to 1024.
-    pub parallelism: usize,
-}
-
-#[derive(Parser, Debug)]
-struct Args {
+/// The flags every server takes besides its port.
+#[derive(Args, Clone, Debug)]
+pub struct Common {
     /// Address to bind
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = host)]
-    host: IpAddr,
-    /// Port to bind; 0 picks a free one
-    #[arg(short, long, value_name = "N")]
-    port: u16,
+    pub host: IpAddr,
     /// How long /sleep waits when the request names no duration
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds, allow_hyphen_values = true)]
-    sleep: Duration,
+    pub sleep: Duration,
     /// The longest wait a request may ask for (also the grace period at shutdown)
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds, allow_hyphen_values = true)]
-    max_sleep: Duration,
+    pub max_sleep: Duration,
 }
 
-impl Program {
-    /// Parses the process's arguments; on `--help` or `--version` prints and exits 0, on a bad
-    /// flag or value prints one line and exits 2.
-    pub fn parse_args(&self) -> Config {
-        self.try_parse_from(std::env::args_os())
-            .unwrap_or_else(|error| self.exit_on(error))
+impl Common {
+    pub fn addr(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.host, port)
     }
 
-    fn try_parse_from<I, T>(&self, args: I) -> Result<Config, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        let (flag, help) = self.parallelism;
-        let mut command = Args::command()
-            .name(self.name)
-            .bin_name(self.name)
-            .version(self.version)
-            .about(self.about)
-            .mut_arg("port", |port| {
-                port.default_value(self.default_port.to_string())
-                    .required(false)
-            })
-            .arg(
-                Arg::new(flag)
-                    .long(flag)
-                    .value_name("N")
-                    .default_value("1")
-                    .value_parser(value_parser!(u16).range(1..=1024))
-                    .help(help),
-            );
-        let matches = command.try_get_matches_from_mut(args)?;
-        let args = Args::from_arg_matches(&matches)?;
-        let parallelism = matches.get_one::<u16>(flag).copied().unwrap_or(1).into();
-        if args.sleep > args.max_sleep {
-            return Err(command.error(
-                ErrorKind::ArgumentConflict,
-                format!(
-                    "--sleep {} is above --max-sleep {}",
-                    args.sleep.as_secs_f64(),
-                    args.max_sleep.as_secs_f64()
-                ),
+    pub fn limits(&self) -> Limits {
+        Limits {
+            default_sleep: self.sleep,
+            max_sleep: self.max_sleep,
+        }
+    }
+
+    /// The checks that span several flags.
+    fn check(&self) -> Result<(), String> {
+        if self.sleep > self.max_sleep {
+            return Err(format!(
+                "--sleep {} is above --max-sleep {}",
+                self.sleep.as_secs_f64(),
+                self.max_sleep.as_secs_f64()
             ));
         }
-        Ok(Config {
-            addr: SocketAddr::new(args.host, args.port),
-            limits: Limits {
-                default_sleep: args.sleep,
-                max_sleep: args.max_sleep,
-            },
-            parallelism,
-        })
+        Ok(())
     }
+}
 
-    fn exit_on(&self, error: clap::Error) -> ! {
-        exit_on(self.name, error)
-    }
+/// A parser that flattens [`Common`].
+pub trait WithCommon: Parser {
+    fn common(&self) -> &Common;
+}
 
-    /// Prints `<name>: error: <message>` on one line and exits 1: for failures after parsing,
-    /// such as a port already in use.
-    pub fn fail(&self, message: impl std::fmt::Display) -> ! {
-        eprintln!("{}: error: {message}", self.name);
-        process::exit(1);
+/// Parses the process's arguments with `T`; on `--help` or `--version` prints and exits 0, on a
+/// bad flag or value prints one line and exits 2.
+pub fn parse<T: WithCommon>() -> T {
+    try_parse_from(std::env::args_os()).unwrap_or_else(|error| exit_on(error))
+}
+
+fn try_parse_from<T: WithCommon>(
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
+) -> Result<T, clap::Error> {
+    let parsed = T::try_parse_from(args)?;
+    match parsed.common().check() {
+        Ok(()) => Ok(parsed),
+        Err(message) => Err(T::command().error(ErrorKind::ArgumentConflict, message)),
     }
 }
 
 /// Ends the process for a command-line `error`: help and version print and exit 0; anything
 /// else prints the first line of clap's message, which says what was wrong, and exits 2.
-pub fn exit_on(program: &str, error: clap::Error) -> ! {
+pub fn exit_on(error: clap::Error) -> ! {
     if matches!(
         error.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
@@ -125,8 +86,29 @@ pub fn exit_on(program: &str, error: clap::Error) -> ! {
     }
     let rendered = error.render().to_string();
     let first = rendered.lines().next().unwrap_or("error: bad arguments");
-    eprintln!("{first} (see {program} --help)");
+    eprintln!("{first} (see {} --help)", program());
     process::exit(2);
+}
+
+/// Prints `<program>: error: <message>` on one line and exits 1: for failures after parsing,
+/// such as a port already in use.
+pub fn fail(message: impl Display) -> ! {
+    eprintln!("{}: error: {message}", program());
+    process::exit(1);
+}
+
+fn program() -> String {
+    let path = std::env::args_os().next().unwrap_or_default();
+    let name = std::path::Path::new(&path).file_name().unwrap_or_default();
+    name.to_string_lossy().into_owned()
+}
+
+/// A count flag's value: a whole number from 1 to 1024.
+pub fn count(text: &str) -> Result<usize, String> {
+    match text.parse() {
+        Ok(count @ 1..=1024) => Ok(count),
+        _ => Err("expected a whole number from 1 to 1024".to_owned()),
+    }
 }
 
 fn host(text: &str) -> Result<IpAddr, String> {
@@ -140,7 +122,16 @@ fn host(text: &str) -> Result<IpAddr, String> {
     }
 }
 
-fn seconds(text: &str) -> Result<Duration, String> {
+/// A timeout flag's value: a positive, finite number of seconds.
+pub fn timeout(text: &str) -> Result<Duration, String> {
+    match seconds(text)? {
+        Duration::ZERO => Err("must be more than 0".to_owned()),
+        timeout => Ok(timeout),
+    }
+}
+
+/// A duration flag's value: a non-negative, finite number of seconds.
+pub fn seconds(text: &str) -> Result<Duration, String> {
     let value: f64 = text
         .parse()
         .map_err(|_| "not a number of seconds".to_owned())?;
@@ -157,16 +148,28 @@ fn seconds(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
 
-    const PROGRAM: Program = Program {
-        name: "test-server",
-        version: "1.2.3",
-        about: "a server under test",
-        default_port: 8123,
-        parallelism: ("threads", "How many threads run handlers"),
-    };
+    /// A server's parser, as the binaries write theirs.
+    #[derive(Parser, Debug)]
+    #[command(name = "test-server", version = "1.2.3")]
+    struct TestServer {
+        #[command(flatten)]
+        common: Common,
+        /// Port to bind
+        #[arg(short, long, value_name = "N", default_value_t = 8123)]
+        port: u16,
+        /// How many threads
+        #[arg(long, value_name = "N", default_value = "1", value_parser = count)]
+        threads: usize,
+    }
 
-    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
-        PROGRAM.try_parse_from(std::iter::once("test-server").chain(args.iter().copied()))
+    impl WithCommon for TestServer {
+        fn common(&self) -> &Common {
+            &self.common
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<TestServer, clap::Error> {
+        try_parse_from(std::iter::once("test-server").chain(args.iter().copied()))
     }
 
     fn first_line(args: &[&str]) -> String {
@@ -183,16 +186,20 @@ mod tests {
 
     #[test]
     fn defaults_are_the_contracts() {
-        let config = parse(&[]).unwrap();
-        assert_eq!(config.addr, "127.0.0.1:8123".parse().unwrap());
-        assert_eq!(config.limits.default_sleep, Duration::from_secs(5));
-        assert_eq!(config.limits.max_sleep, Duration::from_secs(60));
-        assert_eq!(config.parallelism, 1);
+        let parsed = parse(&[]).unwrap();
+        assert_eq!(
+            parsed.common.addr(parsed.port),
+            "127.0.0.1:8123".parse().unwrap()
+        );
+        let limits = parsed.common.limits();
+        assert_eq!(limits.default_sleep, Duration::from_secs(5));
+        assert_eq!(limits.max_sleep, Duration::from_secs(60));
+        assert_eq!(parsed.threads, 1);
     }
 
     #[test]
     fn every_flag_is_read() {
-        let config = parse(&[
+        let args = [
             "--host",
             "::1",
             "-p",
@@ -201,14 +208,14 @@ mod tests {
             "0.5",
             "--max-sleep",
             "2",
-        ]);
-        let config = config.unwrap();
-        assert_eq!(config.addr, "[::1]:0".parse().unwrap());
-        assert_eq!(config.limits.default_sleep, Duration::from_millis(500));
-        assert_eq!(config.limits.max_sleep, Duration::from_secs(2));
-        assert_eq!(parse(&["--port", "9"]).unwrap().addr.port(), 9);
-        assert_eq!(parse(&["--threads", "1024"]).unwrap().parallelism, 1024);
-        let local = parse(&["--host", "localhost"]).unwrap().addr.ip();
+        ];
+        let parsed = parse(&args).unwrap();
+        assert_eq!(parsed.common.addr(parsed.port), "[::1]:0".parse().unwrap());
+        assert_eq!(parsed.common.sleep, Duration::from_millis(500));
+        assert_eq!(parsed.common.max_sleep, Duration::from_secs(2));
+        assert_eq!(parse(&["--port", "9"]).unwrap().port, 9);
+        assert_eq!(parse(&["--threads", "1024"]).unwrap().threads, 1024);
+        let local = parse(&["--host", "localhost"]).unwrap().common.host;
         assert!(local.is_loopback(), "{local}");
     }
 
@@ -228,9 +235,9 @@ mod tests {
                 "--sleep 10 is above --max-sleep 3",
             ),
             (&["extra"], "'extra'"),
-            (&["--threads", "0"], "'0'"),
-            (&["--threads", "1025"], "1..=1024"),
-            (&["--threads", "many"], "'many'"),
+            (&["--threads", "0"], "from 1 to 1024"),
+            (&["--threads", "1025"], "from 1 to 1024"),
+            (&["--threads", "many"], "from 1 to 1024"),
         ] {
             let line = first_line(args);
             assert!(line.starts_with("error: "), "{args:?}: {line}");
@@ -250,6 +257,7 @@ mod tests {
             "--port <N>",
             "--sleep <SECONDS>",
             "--max-sleep <SECONDS>",
+            "--threads <N>",
         ] {
             assert!(text.contains(flag), "{flag} missing from {text}");
         }

@@ -119,6 +119,7 @@ mod tests {
             body: "".into(),
             allow: None,
             work_tid: None,
+            retry_after: None,
         }
     }
 

@@ -76,6 +76,8 @@ pub struct Answer {
     /// The `X-Work-Tid` header: the thread that did an offloaded request's blocking work. The
     /// server fills it in once the work is done.
     pub work_tid: Option<u64>,
+    /// The `Retry-After` header, in seconds, on a `503`.
+    pub retry_after: Option<u64>,
 }
 
 /// The header fields an answer may carry, named as they appear on the wire.
@@ -86,6 +88,7 @@ pub enum Field {
     XPid,
     XTid,
     XWorkTid,
+    RetryAfter,
 }
 
 /// A header value: fixed text, or a number the server formats its own way.
@@ -103,46 +106,80 @@ impl Field {
             Field::XPid => "X-Pid",
             Field::XTid => "X-Tid",
             Field::XWorkTid => "X-Work-Tid",
+            Field::RetryAfter => "Retry-After",
         }
     }
 }
 
 impl Answer {
-    fn text(status: u16, body: &'static str) -> Answer {
+    pub(crate) fn text(status: u16, body: &'static str) -> Answer {
         Answer {
             status,
             body: Cow::Borrowed(body),
             allow: None,
             work_tid: None,
+            retry_after: None,
         }
     }
 
     /// `503` for a request a server has received but will not start, because it is shutting down.
     pub fn shutting_down() -> Answer {
-        Answer::text(503, "the server is shutting down; try again later\n")
+        Answer {
+            retry_after: Some(1),
+            ..Answer::text(503, "the server is shutting down; try again later\n")
+        }
+    }
+
+    /// `503` for a request on a connection beyond the server's limit.
+    pub fn overloaded() -> Answer {
+        Answer {
+            retry_after: Some(1),
+            ..Answer::text(503, "too many connections; try again in a second\n")
+        }
     }
 
     /// The headers to send besides those the HTTP library adds (`Content-Length`, `Date`).
     /// `answered_by` is the thread that ran the handler.
     pub fn headers(&self, answered_by: Identity) -> impl Iterator<Item = (Field, Value)> {
-        [
+        let always = [
             (Field::ContentType, Value::Text(CONTENT_TYPE)),
             (Field::XPid, Value::Number(answered_by.pid.into())),
             (Field::XTid, Value::Number(answered_by.tid)),
-        ]
-        .into_iter()
-        .chain(
+        ];
+        let sometimes = [
             self.allow
                 .map(|methods| (Field::Allow, Value::Text(methods))),
-        )
-        .chain(
             self.work_tid
                 .map(|tid| (Field::XWorkTid, Value::Number(tid))),
-        )
+            self.retry_after
+                .map(|secs| (Field::RetryAfter, Value::Number(secs))),
+        ];
+        always.into_iter().chain(sometimes.into_iter().flatten())
     }
 }
 
 impl Router {
+    /// The whole decision for one request: its head is [screened](crate::screen) (and its
+    /// HTTP version, `(1, 1)` say, checked), then it is [planned](Router::plan).
+    pub fn plan_request<'a>(
+        &self,
+        method: &str,
+        target: &str,
+        version: (u8, u8),
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Plan {
+        if version != (1, 0) && version != (1, 1) {
+            return now(Answer::text(
+                505,
+                "HTTP version not supported; use HTTP/1.1\n",
+            ));
+        }
+        match crate::screen(target, headers) {
+            Some(refusal) => now(refusal),
+            None => self.plan(method, target),
+        }
+    }
+
     /// Decides what to do with a request, given its method (`GET`) and its target as sent
     /// (`/sleep?seconds=1.5`).
     pub fn plan(&self, method: &str, target: &str) -> Plan {
@@ -542,6 +579,31 @@ mod tests {
     }
 
     #[test]
+    fn a_request_is_screened_before_it_is_planned() {
+        let none: [(&str, &[u8]); 0] = [];
+        let plain = ASYNC.plan_request("GET", "/sleep?seconds=1", (1, 1), none);
+        assert_eq!(plain, ASYNC.plan("GET", "/sleep?seconds=1"));
+        assert_eq!(
+            ASYNC
+                .plan_request("GET", "/nosleep", (1, 0), none)
+                .answer
+                .status,
+            200
+        );
+        for version in [(0, 9), (2, 0), (1, 2)] {
+            let refused = ASYNC.plan_request("GET", "/nosleep", version, none);
+            assert_eq!(
+                (refused.answer.status, refused.wait),
+                (505, None),
+                "{version:?}"
+            );
+        }
+        let body = [("Content-Length", &b"3"[..])];
+        let refused = SYNC.plan_request("GET", "/sleep?seconds=9", (1, 1), body);
+        assert_eq!((refused.answer.status, refused.wait), (400, None));
+    }
+
+    #[test]
     fn offloaded_work_is_named_in_a_header() {
         let mut answer = ASYNC.plan("GET", "/offload").answer;
         answer.work_tid = Some(11);
@@ -557,6 +619,11 @@ mod tests {
         let refused = plan_of("GET", "/sleep?seconds=2.5").within(grace);
         assert_eq!(refused.wait, None);
         assert_eq!(refused.answer.status, 503);
+        let headers: Vec<_> = refused
+            .answer
+            .headers(Identity { pid: 1, tid: 1 })
+            .collect();
+        assert!(headers.contains(&(Field::RetryAfter, Value::Number(1))));
         let fits = plan_of("GET", "/sleep?seconds=2").within(grace);
         assert_eq!(fits, plan_of("GET", "/sleep?seconds=2"));
         let quick = plan_of("GET", "/nosleep").within(Duration::ZERO);

@@ -14,58 +14,66 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
-use shared::cli::Program;
+use clap::Parser;
+use shared::cli::{self, Common, WithCommon};
 use shared::{Answer, Field, Flavor, Identity, LogBuffer, Router, Value};
 use tiny_http::{Header, Request, Response, Server, StatusCode};
 
 use crate::shutdown::Shutdown;
 
-const PROGRAM: Program = Program {
-    name: "sync-server",
-    version: env!("CARGO_PKG_VERSION"),
-    about: "Blocking, single-threaded HTTP server: one request at a time, like \
-            `runserver --nothreading`.",
-    default_port: 8000,
-    parallelism: (
-        "threads",
-        "How many threads run handlers; 1 is `runserver --nothreading`, more is threaded \
-         `runserver`",
-    ),
-};
+/// Blocking, single-threaded HTTP server: one request at a time, like `runserver --nothreading`.
+#[derive(Parser, Debug)]
+#[command(name = "sync-server", version)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    /// Port to bind; 0 picks a free one
+    #[arg(short, long, value_name = "N", default_value_t = 8000)]
+    port: u16,
+    /// How many threads run handlers; 1 is `runserver --nothreading`, more is threaded `runserver`
+    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::count)]
+    threads: usize,
+}
+
+impl WithCommon for Cli {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+}
 
 fn main() {
-    let config = PROGRAM.parse_args();
-    let listener = TcpListener::bind(config.addr).unwrap_or_else(|error| {
-        PROGRAM.fail(format_args!("cannot listen on {}: {error}", config.addr))
-    });
+    let args: Cli = cli::parse();
+    let addr = args.common.addr(args.port);
+    let listener = TcpListener::bind(addr)
+        .unwrap_or_else(|error| cli::fail(format_args!("cannot listen on {addr}: {error}")));
     let server = listener
         .try_clone()
         .and_then(|ours| Server::from_listener(ours, None).map_err(io::Error::other))
         .map(Arc::new)
-        .unwrap_or_else(|error| PROGRAM.fail(format_args!("cannot start tiny_http: {error}")));
+        .unwrap_or_else(|error| cli::fail(format_args!("cannot start tiny_http: {error}")));
+    let router = Router {
+        flavor: Flavor::Sync,
+        limits: args.common.limits(),
+    };
     let shutdown = Shutdown::on_signal(
         listener,
         Arc::clone(&server),
-        config.limits.max_sleep,
-        config.parallelism,
+        router.limits.max_sleep,
+        args.threads,
     )
-    .unwrap_or_else(|error| PROGRAM.fail(format_args!("cannot handle signals: {error}")));
+    .unwrap_or_else(|error| cli::fail(format_args!("cannot handle signals: {error}")));
     println!("sync-server listening on http://{}", server.server_addr());
 
-    let router = Router {
-        flavor: Flavor::Sync,
-        limits: config.limits,
-    };
     let handler_thread = || {
         if let Err(error) = serve(&server, &router, &shutdown) {
-            PROGRAM.fail(format_args!(
+            cli::fail(format_args!(
                 "tiny_http stopped accepting connections: {error}"
             ));
         }
     };
     // With --threads 1 (the default) this thread is the only one that runs handlers.
     thread::scope(|scope| {
-        for _ in 1..config.parallelism {
+        for _ in 1..args.threads {
             scope.spawn(handler_thread);
         }
         handler_thread();
@@ -102,7 +110,11 @@ fn handle(request: Request, router: &Router, shutdown: &Shutdown, log: &mut LogB
     let target = request.url();
     log.start(me, method, target);
 
-    let mut plan = router.plan(method, target);
+    let version = request.http_version();
+    let version = (version.0, version.1);
+    let headers = request.headers().iter();
+    let headers = headers.map(|header| (header.field.as_str().as_str(), header.value.as_bytes()));
+    let mut plan = router.plan_request(method, target, version, headers);
     if let Some(grace) = shutdown.grace_left() {
         plan = plan.within(grace);
     }

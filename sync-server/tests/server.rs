@@ -119,3 +119,14 @@ fn a_bad_thread_count_exits_2() {
         assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
     }
 }
+
+/// What tiny_http 0.12 gets wrong where no handler can see it (README, Robustness): it deadlocks
+/// a connection thread on an HTTP/2 request line, and it drops a request line's extra words.
+const TINY_HTTP_GAPS: [&str; 3] = ["HTTP/2 preface", "version 2.0", "extra word"];
+
+#[test]
+fn malformed_requests_are_refused_and_the_server_keeps_serving() {
+    let server = Server::start(BINARY, &[]);
+    let failures = testkit::corpus::failures(&server, &TINY_HTTP_GAPS);
+    assert!(failures.is_empty(), "{failures:#?}");
+}

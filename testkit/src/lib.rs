@@ -9,6 +9,7 @@
 //! `#[test]`s for one binary.
 
 pub mod contract;
+pub mod corpus;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -131,6 +132,10 @@ impl Server {
 
     pub fn addr(&self) -> SocketAddr {
         self.target.addr
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// Waits (boundedly) for a line on stdout that `wanted` accepts; any line printed so far
