@@ -9,8 +9,9 @@ use std::net::{SocketAddr, TcpListener};
 
 use socket2::{Domain, Socket, Type};
 
-/// Connections the kernel may hold for a worker before it accepts them.
-const BACKLOG: i32 = 1024;
+/// Connections the kernel may hold for a worker before it accepts them (Linux caps this at
+/// `net.core.somaxconn`, 4096 by default). The usual 128 overflows under a burst.
+const BACKLOG: i32 = 8192;
 
 /// Binds `workers` listening sockets to `addr` (the first one's port if `addr` asks for port 0).
 pub fn bind(addr: SocketAddr, workers: usize) -> io::Result<Vec<TcpListener>> {
