@@ -148,3 +148,36 @@ fn a_burst_of_connections_is_all_answered() {
         );
     }
 }
+
+#[test]
+fn running_out_of_file_descriptors_is_survived() {
+    let server = Server::start_with_file_limit(BINARY, &[], 64);
+    thread::scope(|scope| {
+        // Received before the descriptors run out: it must still be answered.
+        let received = scope.spawn(|| server.get("/sleep?seconds=1"));
+        server.wait_for_stdout(|line| line.starts_with("START") && line.contains("/sleep"));
+        let hogs: Vec<TcpStream> = (0..100)
+            .map(|_| TcpStream::connect(server.addr()).unwrap())
+            .collect();
+        server.wait_for_stderr(|line| line.contains("accept failed"));
+        drop(hogs);
+        let released = Instant::now();
+        loop {
+            let deadline = Instant::now() + Duration::from_millis(500);
+            if server
+                .target()
+                .get("/nosleep", deadline)
+                .is_ok_and(|r| r.status == 200)
+            {
+                break;
+            }
+            assert!(
+                released.elapsed() < Duration::from_secs(2),
+                "not serving again"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        let received = received.join().unwrap();
+        assert_eq!((received.status, received.body.as_str()), (200, "sleep"));
+    });
+}

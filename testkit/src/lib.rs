@@ -102,9 +102,25 @@ impl Lines {
 impl Server {
     /// Starts `binary --port 0 <args>` and waits for its `listening on` line.
     pub fn start(binary: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(binary)
-            .args(["--port", "0"])
-            .args(args)
+        let mut command = Command::new(binary);
+        command.args(["--port", "0"]).args(args);
+        Server::launch(command, binary)
+    }
+
+    /// As [`Server::start`], with at most `files` open file descriptors (`ulimit -n`).
+    pub fn start_with_file_limit(binary: &str, args: &[&str], files: u32) -> Server {
+        let mut command = Command::new("sh");
+        // `exec` keeps the process id: it is the server's.
+        command
+            .args(["-c", "ulimit -n \"$0\" && exec \"$@\""])
+            .arg(files.to_string())
+            .args([binary, "--port", "0"])
+            .args(args);
+        Server::launch(command, binary)
+    }
+
+    fn launch(mut command: Command, binary: &str) -> Server {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
