@@ -46,9 +46,6 @@ struct Cli {
     /// `uvicorn --workers N` (whose workers are processes)
     #[arg(long, value_name = "N", default_value = "1", value_parser = cli::count)]
     workers: usize,
-    /// How long a client may take to send a request head before its connection is closed
-    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = cli::timeout)]
-    header_timeout: Duration,
     /// The most connections served at once; past it, a new one is answered 503 and closed
     #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = value_parser!(u32).range(1..))]
     max_connections: u32,
@@ -79,7 +76,7 @@ fn main() {
             flavor: Flavor::Async,
             limits: args.common.limits(),
         },
-        header_timeout: args.header_timeout,
+        header_timeout: args.common.header_timeout,
         connections: Arc::new(Semaphore::new(args.max_connections as usize)),
     };
     let addr = args.common.addr(args.port);

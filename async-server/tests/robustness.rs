@@ -2,46 +2,20 @@
 //! `STRESS=1` (as `scripts/stress` runs them) the same tests use the heavy sizes: 500 stalled
 //! clients, 10,000 connections at once.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use testkit::Server;
+use testkit::{closed_by, stress_size, Server};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_async-server");
-
-/// `light` normally, `heavy` under `STRESS=1`.
-fn size(light: usize, heavy: usize) -> usize {
-    if std::env::var_os("STRESS").is_some_and(|value| value == "1") {
-        heavy
-    } else {
-        light
-    }
-}
-
-/// Whether the server has closed `stream` (or reset it) by `deadline`.
-fn closed_by(stream: &mut TcpStream, deadline: Instant) -> bool {
-    let left = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    stream.set_read_timeout(Some(left)).unwrap();
-    let mut byte = [0; 1];
-    loop {
-        match stream.read(&mut byte) {
-            Ok(0) => return true,
-            Ok(_) => continue, // an answer before the close is fine
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
-            Err(_) => return false,
-        }
-    }
-}
 
 #[test]
 fn slowloris_stalls_nobody_and_is_cut_off_at_the_header_timeout() {
     let server = Server::start(BINARY, &["--header-timeout", "1"]);
     let started = Instant::now();
-    let mut stalled: Vec<TcpStream> = (0..size(100, 500))
+    let mut stalled: Vec<TcpStream> = (0..stress_size(100, 500))
         .map(|_| {
             let mut stream = TcpStream::connect(server.addr()).unwrap();
             stream
@@ -121,7 +95,7 @@ fn sigterm_with_200_sleeps_in_flight_answers_them_all_then_exits_0() {
 #[test]
 fn a_burst_of_connections_is_all_answered() {
     let server = Server::start(BINARY, &[]);
-    let count = size(1000, 10_000);
+    let count = stress_size(1000, 10_000);
     // Connect them all first (the kernel completes each handshake from the listen backlog),
     // then ask on each, then read each answer.
     let mut streams: Vec<TcpStream> = (0..count)

@@ -27,6 +27,9 @@ pub struct Common {
     /// The longest wait a request may ask for (also the grace period at shutdown)
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds, allow_hyphen_values = true)]
     pub max_sleep: Duration,
+    /// How long a client may take to send a request head before its connection is closed
+    #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = timeout)]
+    pub header_timeout: Duration,
 }
 
 impl Common {
@@ -238,6 +241,7 @@ mod tests {
             (&["--threads", "0"], "from 1 to 1024"),
             (&["--threads", "1025"], "from 1 to 1024"),
             (&["--threads", "many"], "from 1 to 1024"),
+            (&["--header-timeout", "0"], "more than 0"),
         ] {
             let line = first_line(args);
             assert!(line.starts_with("error: "), "{args:?}: {line}");

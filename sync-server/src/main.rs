@@ -6,6 +6,7 @@
 //! `--threads N` runs N such handler threads on the one queue, like Django's threaded
 //! `runserver`: then N requests can sleep at once.
 
+mod http;
 mod shutdown;
 
 use std::io::{self, Cursor};
@@ -17,8 +18,9 @@ use std::time::Instant;
 use clap::Parser;
 use shared::cli::{self, Common, WithCommon};
 use shared::{Answer, Field, Flavor, Identity, LogBuffer, Router, Value};
-use tiny_http::{Header, Request, Response, Server, StatusCode};
+use tiny_http::{Header, Request, Response, StatusCode};
 
+use crate::http::Http;
 use crate::shutdown::Shutdown;
 
 /// Blocking, single-threaded HTTP server: one request at a time, like `runserver --nothreading`.
@@ -46,61 +48,51 @@ fn main() {
     let addr = args.common.addr(args.port);
     let listener = TcpListener::bind(addr)
         .unwrap_or_else(|error| cli::fail(format_args!("cannot listen on {addr}: {error}")));
-    let server = listener
-        .try_clone()
-        .and_then(|ours| Server::from_listener(ours, None).map_err(io::Error::other))
-        .map(Arc::new)
-        .unwrap_or_else(|error| cli::fail(format_args!("cannot start tiny_http: {error}")));
     let router = Router {
         flavor: Flavor::Sync,
         limits: args.common.limits(),
     };
-    let shutdown = Shutdown::on_signal(
+    let http = Http::new(
         listener,
-        Arc::clone(&server),
+        args.common.header_timeout,
         router.limits.max_sleep,
-        args.threads,
     )
-    .unwrap_or_else(|error| cli::fail(format_args!("cannot handle signals: {error}")));
-    println!("sync-server listening on http://{}", server.server_addr());
+    .map(Arc::new)
+    .unwrap_or_else(|error| cli::fail(format_args!("cannot start tiny_http: {error}")));
+    let shutdown = Shutdown::on_signal(Arc::clone(&http), router.limits.max_sleep, args.threads)
+        .unwrap_or_else(|error| cli::fail(format_args!("cannot handle signals: {error}")));
+    println!("sync-server listening on http://{}", http.addr());
 
-    let handler_thread = || {
-        if let Err(error) = serve(&server, &router, &shutdown) {
-            cli::fail(format_args!(
-                "tiny_http stopped accepting connections: {error}"
-            ));
-        }
-    };
     // With --threads 1 (the default) this thread is the only one that runs handlers.
+    // Handler threads are named: tiny_http's own threads are told apart by having no name.
     thread::scope(|scope| {
-        for _ in 1..args.threads {
-            scope.spawn(handler_thread);
+        for number in 1..args.threads {
+            thread::Builder::new()
+                .name(format!("handler-{number}"))
+                .spawn_scoped(scope, || serve(&http, &router, &shutdown))
+                .unwrap_or_else(|error| cli::fail(format_args!("cannot start a thread: {error}")));
         }
-        handler_thread();
+        serve(&http, &router, &shutdown);
     });
 }
 
 /// Answers requests one at a time until a shutdown has drained the queue.
-fn serve(server: &Server, router: &Router, shutdown: &Shutdown) -> io::Result<()> {
+fn serve(http: &Http, router: &Router, shutdown: &Shutdown) {
     let mut log = LogBuffer::new();
     loop {
-        let request = match server.try_recv() {
-            Ok(Some(request)) => request,
-            Ok(None) => {
+        let request = match http.try_recv() {
+            Some(request) => request,
+            None => {
                 write_out(&mut log); // the queue is empty: the thread is about to wait
-                match shutdown.wait_for_request(server)? {
+                match shutdown.wait_for_request(http) {
                     Some(request) => request,
                     None => break,
                 }
             }
-            // Closing the listener at shutdown ends tiny_http's accept thread with an error.
-            Err(_) if shutdown.has_begun() => continue,
-            Err(error) => return Err(error),
         };
         handle(request, router, shutdown, &mut log);
     }
     write_out(&mut log);
-    Ok(())
 }
 
 fn handle(request: Request, router: &Router, shutdown: &Shutdown, log: &mut LogBuffer) {

@@ -1,16 +1,18 @@
 //! Graceful shutdown for the blocking server.
 //!
 //! On `SIGINT` or `SIGTERM` the listening socket is shut, so new connections are refused, and the
-//! handler thread is woken if it is waiting. It then answers the requests tiny_http has already
-//! received, for at most `--max-sleep`, and the server exits 0. A second signal exits at once.
+//! handler threads are woken if they are waiting. They then answer the requests tiny_http has
+//! already received, for at most `--max-sleep`, and the server exits 0. A second signal exits at
+//! once.
 
 use std::io;
-use std::net::TcpListener;
 use std::process;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tiny_http::{Request, Server};
+use tiny_http::Request;
+
+use crate::http::Http;
 
 /// How long the queue must stay empty, once shutting down, before the server exits: requests on
 /// connections it accepted earlier may still be arriving.
@@ -26,12 +28,7 @@ pub struct Shutdown {
 
 impl Shutdown {
     /// Installs the signal handler, which wakes up to `threads` waiting handler threads.
-    pub fn on_signal(
-        listener: TcpListener,
-        server: Arc<Server>,
-        grace: Duration,
-        threads: usize,
-    ) -> io::Result<Self> {
+    pub fn on_signal(http: Arc<Http>, grace: Duration, threads: usize) -> io::Result<Self> {
         let began = Arc::new(OnceLock::new());
         let signalled = Arc::clone(&began);
         ctrlc::set_handler(move || {
@@ -39,24 +36,15 @@ impl Shutdown {
                 eprintln!("sync-server: second signal: exiting now");
                 process::exit(130);
             }
-            // Shutting the socket down (not just closing our copy of it) refuses new connections
-            // and makes tiny_http's accept thread give up.
-            let _ = socket2::SockRef::from(&listener).shutdown(std::net::Shutdown::Both);
+            http.stop(threads);
             eprintln!(
                 "sync-server: shutting down: answering the requests already received \
                  (for at most {} s), then exiting",
                 grace.as_secs_f64()
             );
-            for _ in 0..threads {
-                server.unblock();
-            }
         })
         .map_err(io::Error::other)?;
         Ok(Shutdown { began, grace })
-    }
-
-    pub fn has_begun(&self) -> bool {
-        self.began.get().is_some()
     }
 
     /// While shutting down, how much of the grace period is left.
@@ -68,25 +56,18 @@ impl Shutdown {
     /// Waits for the next request; `None` means it is time to exit. While serving, the wait ends
     /// only with a request or a signal. Once shutting down, it ends when the queue has stayed
     /// empty for a moment or the grace period is spent.
-    pub fn wait_for_request(&self, server: &Server) -> io::Result<Option<Request>> {
+    pub fn wait_for_request(&self, http: &Http) -> Option<Request> {
         loop {
-            let Some(grace) = self.grace_left() else {
+            match self.grace_left() {
                 // The signal handler wakes one waiting thread per handler thread, but a thread
                 // busy with a request may take a wake-up meant for another: so none waits for
                 // one longer than a second.
-                match server.recv_timeout(IDLE_CHECK) {
-                    Ok(Some(request)) => return Ok(Some(request)),
-                    Ok(None) => continue,
-                    Err(_) if self.has_begun() => continue,
-                    Err(error) => return Err(error),
-                }
-            };
-            if grace.is_zero() {
-                return Ok(None);
-            }
-            match server.recv_timeout(QUIET.min(grace)) {
-                Ok(request) => return Ok(request),
-                Err(_) => continue, // tiny_http's accept thread ending, as its socket was shut
+                None => match http.recv_timeout(IDLE_CHECK) {
+                    Some(request) => return Some(request),
+                    None => continue,
+                },
+                Some(grace) if grace.is_zero() => return None,
+                Some(grace) => return http.recv_timeout(QUIET.min(grace)),
             }
         }
     }

@@ -297,6 +297,33 @@ pub fn all_at_once(server: &Server, targets: &[&str]) -> Vec<Reply> {
     })
 }
 
+/// `light` normally, `heavy` when the environment has `STRESS=1` (`scripts/stress`).
+pub fn stress_size(light: usize, heavy: usize) -> usize {
+    if std::env::var_os("STRESS").is_some_and(|value| value == "1") {
+        heavy
+    } else {
+        light
+    }
+}
+
+/// Whether the server has closed `stream` (or reset it) by `deadline`; an answer before the
+/// close is fine.
+pub fn closed_by(stream: &mut std::net::TcpStream, deadline: Instant) -> bool {
+    let left = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    stream.set_read_timeout(Some(left)).unwrap();
+    let mut byte = [0; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// The `(pid, tid)` of a `START PID <pid> TID <tid> ...` line.
 pub fn start_ids(line: &str) -> Option<(u32, u64)> {
     let mut words = line.strip_prefix("START PID ")?.split(' ');
