@@ -7,46 +7,9 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use testkit::{closed_by, stress_size, Server};
+use testkit::{stress_size, Server};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_async-server");
-
-#[test]
-fn slowloris_stalls_nobody_and_is_cut_off_at_the_header_timeout() {
-    let server = Server::start(BINARY, &["--header-timeout", "1"]);
-    let started = Instant::now();
-    let mut stalled: Vec<TcpStream> = (0..stress_size(100, 500))
-        .map(|_| {
-            let mut stream = TcpStream::connect(server.addr()).unwrap();
-            stream
-                .write_all(b"GET /nosleep HTTP/1.1\r\nHost: x\r\n")
-                .unwrap(); // and no more
-            stream
-        })
-        .collect();
-    let reply = server.get("/nosleep");
-    assert_eq!(reply.status, 200);
-    assert!(
-        reply.latency() < Duration::from_millis(500),
-        "{:?}",
-        reply.latency()
-    );
-
-    let deadline = started + Duration::from_secs(6);
-    let open = stalled
-        .iter_mut()
-        .map(|stream| closed_by(stream, deadline))
-        .filter(|closed| !closed)
-        .count();
-    assert_eq!(
-        open, 0,
-        "stalled connections still open after the header timeout"
-    );
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "closed before the timeout"
-    );
-}
 
 #[test]
 fn connections_past_the_limit_get_503_with_retry_after() {
@@ -124,34 +87,15 @@ fn a_burst_of_connections_is_all_answered() {
 }
 
 #[test]
+fn slowloris_stalls_nobody_and_is_cut_off_at_the_header_timeout() {
+    testkit::hostile::slowloris_is_cut_off_at_the_header_timeout(BINARY, true);
+}
+
+#[test]
 fn running_out_of_file_descriptors_is_survived() {
-    let server = Server::start_with_file_limit(BINARY, &[], 64);
-    thread::scope(|scope| {
-        // Received before the descriptors run out: it must still be answered.
-        let received = scope.spawn(|| server.get("/sleep?seconds=1"));
-        server.wait_for_stdout(|line| line.starts_with("START") && line.contains("/sleep"));
-        let hogs: Vec<TcpStream> = (0..100)
-            .map(|_| TcpStream::connect(server.addr()).unwrap())
-            .collect();
-        server.wait_for_stderr(|line| line.contains("accept failed"));
-        drop(hogs);
-        let released = Instant::now();
-        loop {
-            let deadline = Instant::now() + Duration::from_millis(500);
-            if server
-                .target()
-                .get("/nosleep", deadline)
-                .is_ok_and(|r| r.status == 200)
-            {
-                break;
-            }
-            assert!(
-                released.elapsed() < Duration::from_secs(2),
-                "not serving again"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-        let received = received.join().unwrap();
-        assert_eq!((received.status, received.body.as_str()), (200, "sleep"));
-    });
+    testkit::hostile::running_out_of_file_descriptors_is_survived(
+        BINARY,
+        &[],
+        Some("accept failed"),
+    );
 }

@@ -10,6 +10,7 @@
 
 pub mod contract;
 pub mod corpus;
+pub mod hostile;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
