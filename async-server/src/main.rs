@@ -273,6 +273,10 @@ fn header_name(field: Field) -> HeaderName {
         Field::XTid => HeaderName::from_static("x-tid"),
         Field::XWorkTid => HeaderName::from_static("x-work-tid"),
         Field::RetryAfter => header::RETRY_AFTER,
+        Field::CacheControl => header::CACHE_CONTROL,
+        Field::AccessControlAllowOrigin => header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        Field::AccessControlExposeHeaders => header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        Field::Vary => header::VARY,
     }
 }
 
@@ -280,6 +284,8 @@ fn header_value(value: Value) -> HeaderValue {
     match value {
         Value::Text(text) => HeaderValue::from_static(text),
         Value::Number(number) => HeaderValue::from(number),
+        // Taken from a request header, so it is a valid header value.
+        Value::Echo(text) => HeaderValue::from_str(text).expect("a request header's value"),
     }
 }
 

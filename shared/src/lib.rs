@@ -9,12 +9,13 @@
 pub mod cli;
 mod identity;
 mod log;
+mod page;
 mod plan;
 mod screen;
 
 pub use identity::Identity;
 pub use log::LogBuffer;
 pub use plan::{
-    Answer, Field, Flavor, Limits, Plan, Router, Value, Wait, ALLOWED_METHODS, CONTENT_TYPE,
+    Answer, Field, Flavor, Limits, Plan, Router, Value, Wait, ALLOWED_METHODS, CONTENT_TYPE, HTML,
 };
 pub use screen::{screen, MAX_HEAD, MAX_HEADERS};

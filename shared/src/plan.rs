@@ -8,6 +8,12 @@ use crate::Identity;
 /// The `Content-Type` of every answer.
 pub const CONTENT_TYPE: &str = "text/plain; charset=utf-8";
 
+/// The headers a page from another origin may read.
+const EXPOSED: &str = "X-Pid, X-Tid, X-Work-Tid";
+
+/// The `Content-Type` of the index page.
+pub const HTML: &str = "text/html; charset=utf-8";
+
 /// The methods every route accepts, as the `Allow` header of a `405` lists them.
 pub const ALLOWED_METHODS: &str = "GET, HEAD";
 
@@ -70,7 +76,11 @@ impl Wait {
 #[derive(Debug, PartialEq)]
 pub struct Answer {
     pub status: u16,
+    pub content_type: &'static str,
     pub body: Cow<'static, str>,
+    /// The `Access-Control-Allow-Origin` header: the request's `Origin`, if it is a loopback
+    /// one, so that a page from the other server may read this answer.
+    pub allow_origin: Option<String>,
     /// The `Allow` header, on a `405` only.
     pub allow: Option<&'static str>,
     /// The `X-Work-Tid` header: the thread that did an offloaded request's blocking work. The
@@ -89,13 +99,19 @@ pub enum Field {
     XTid,
     XWorkTid,
     RetryAfter,
+    CacheControl,
+    AccessControlAllowOrigin,
+    AccessControlExposeHeaders,
+    Vary,
 }
 
-/// A header value: fixed text, or a number the server formats its own way.
+/// A header value: fixed text, a number the server formats its own way, or text taken from the
+/// request (a CORS origin).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Value {
+pub enum Value<'a> {
     Text(&'static str),
     Number(u64),
+    Echo(&'a str),
 }
 
 impl Field {
@@ -107,6 +123,10 @@ impl Field {
             Field::XTid => "X-Tid",
             Field::XWorkTid => "X-Work-Tid",
             Field::RetryAfter => "Retry-After",
+            Field::CacheControl => "Cache-Control",
+            Field::AccessControlAllowOrigin => "Access-Control-Allow-Origin",
+            Field::AccessControlExposeHeaders => "Access-Control-Expose-Headers",
+            Field::Vary => "Vary",
         }
     }
 }
@@ -115,7 +135,9 @@ impl Answer {
     pub(crate) fn text(status: u16, body: &'static str) -> Answer {
         Answer {
             status,
+            content_type: CONTENT_TYPE,
             body: Cow::Borrowed(body),
+            allow_origin: None,
             allow: None,
             work_tid: None,
             retry_after: None,
@@ -140,12 +162,22 @@ impl Answer {
 
     /// The headers to send besides those the HTTP library adds (`Content-Length`, `Date`).
     /// `answered_by` is the thread that ran the handler.
-    pub fn headers(&self, answered_by: Identity) -> impl Iterator<Item = (Field, Value)> {
+    pub fn headers(&self, answered_by: Identity) -> impl Iterator<Item = (Field, Value<'_>)> {
         let always = [
-            (Field::ContentType, Value::Text(CONTENT_TYPE)),
+            (Field::ContentType, Value::Text(self.content_type)),
             (Field::XPid, Value::Number(answered_by.pid.into())),
             (Field::XTid, Value::Number(answered_by.tid)),
+            // Every request of the experiment must reach the server: a browser holds back a
+            // second request for a URL whose answer it might cache.
+            (Field::CacheControl, Value::Text("no-store")),
+            (Field::Vary, Value::Text("Origin")),
         ];
+        let cors = self.allow_origin.as_deref().map(|origin| {
+            [
+                (Field::AccessControlAllowOrigin, Value::Echo(origin)),
+                (Field::AccessControlExposeHeaders, Value::Text(EXPOSED)),
+            ]
+        });
         let sometimes = [
             self.allow
                 .map(|methods| (Field::Allow, Value::Text(methods))),
@@ -154,7 +186,10 @@ impl Answer {
             self.retry_after
                 .map(|secs| (Field::RetryAfter, Value::Number(secs))),
         ];
-        always.into_iter().chain(sometimes.into_iter().flatten())
+        always
+            .into_iter()
+            .chain(cors.into_iter().flatten())
+            .chain(sometimes.into_iter().flatten())
     }
 }
 
@@ -174,10 +209,21 @@ impl Router {
                 "HTTP version not supported; use HTTP/1.1\n",
             ));
         }
-        match crate::screen(target, headers) {
+        let mut origin = None;
+        let headers = headers.into_iter().inspect(|&(name, value)| {
+            if name.eq_ignore_ascii_case("origin") {
+                origin = Some(value);
+            }
+        });
+        let mut plan = match crate::screen(target, headers) {
             Some(refusal) => now(refusal),
             None => self.plan(method, target),
-        }
+        };
+        let loopback = origin
+            .and_then(|value| std::str::from_utf8(value).ok())
+            .filter(|o| is_loopback(o));
+        plan.answer.allow_origin = loopback.map(str::to_owned);
+        plan
     }
 
     /// Decides what to do with a request, given its method (`GET`) and its target as sent
@@ -191,9 +237,9 @@ impl Router {
             return now(Answer::text(
                 404,
                 match self.flavor {
-                    Flavor::Sync => "not found; the routes are /sleep and /nosleep\n",
+                    Flavor::Sync => "not found; the routes are /, /sleep and /nosleep\n",
                     Flavor::Async => {
-                        "not found; the routes are /sleep, /nosleep, /block and /offload\n"
+                        "not found; the routes are /, /sleep, /nosleep, /block and /offload\n"
                     }
                 },
             ));
@@ -205,6 +251,14 @@ impl Router {
             });
         }
         let (wait, body): (fn(Duration) -> Wait, _) = match route {
+            Route::Index => {
+                return now(Answer {
+                    content_type: HTML,
+                    body: Cow::Owned(crate::page::index(self.flavor, Identity::current())),
+                    ..Answer::text(200, "")
+                })
+            }
+            Route::Favicon => return now(Answer::text(204, "")),
             Route::NoSleep => return now(Answer::text(200, "no sleep")),
             Route::Sleep => (Wait::Sleep, "sleep"),
             Route::Block => (Wait::Block, "block"),
@@ -234,11 +288,28 @@ impl Plan {
     }
 }
 
+/// Whether `origin` (`http://127.0.0.1:8000`, say) is a page served from this machine.
+fn is_loopback(origin: &str) -> bool {
+    let Some(authority) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn now(answer: Answer) -> Plan {
     Plan { wait: None, answer }
 }
 
 enum Route {
+    Index,
+    Favicon,
     Sleep,
     NoSleep,
     Block,
@@ -253,6 +324,8 @@ impl Route {
             _ => path,
         };
         match (path, flavor) {
+            ("/", _) => Some(Route::Index),
+            ("/favicon.ico", _) => Some(Route::Favicon),
             ("/sleep", _) => Some(Route::Sleep),
             ("/nosleep", _) => Some(Route::NoSleep),
             // A sync server has no event loop to block, nor a thread to spare for offloading.
@@ -435,7 +508,6 @@ mod tests {
     #[test]
     fn unknown_paths_are_404_whatever_the_method() {
         for (method, target) in [
-            ("GET", "/"),
             ("GET", "/sleeps"),
             ("GET", "/SLEEP"),
             ("POST", "/nope"),
@@ -528,25 +600,83 @@ mod tests {
     }
 
     #[test]
-    fn every_answer_carries_type_pid_and_tid() {
+    fn every_answer_carries_type_pid_tid_and_no_store() {
         let me = Identity { pid: 7, tid: 9 };
         for target in ["/sleep", "/nosleep", "/nope", "/sleep?seconds=x"] {
-            let headers: Vec<_> = plan_of("GET", target).answer.headers(me).collect();
+            let answer = plan_of("GET", target).answer;
+            let headers: Vec<_> = answer.headers(me).collect();
             assert_eq!(
-                headers[..3],
+                headers[..5],
                 [
                     (Field::ContentType, Value::Text("text/plain; charset=utf-8")),
                     (Field::XPid, Value::Number(7)),
                     (Field::XTid, Value::Number(9)),
+                    (Field::CacheControl, Value::Text("no-store")),
+                    (Field::Vary, Value::Text("Origin")),
                 ],
                 "{target}"
             );
         }
-        let refused: Vec<_> = plan_of("PUT", "/sleep").answer.headers(me).collect();
+        let refused = plan_of("PUT", "/sleep").answer;
+        let headers: Vec<_> = refused.headers(me).collect();
         assert_eq!(
-            refused.last(),
+            headers.last(),
             Some(&(Field::Allow, Value::Text("GET, HEAD")))
         );
+    }
+
+    #[test]
+    fn the_index_page_is_html_and_the_favicon_is_empty() {
+        let page = ASYNC.plan("GET", "/").answer;
+        assert_eq!((page.status, page.content_type), (200, HTML));
+        assert!(page.body.starts_with("<!doctype html>"));
+        assert!(page.body.contains(&format!(
+            "<code id=\"tid\">{}</code>",
+            Identity::current().tid
+        )));
+        assert_eq!(SYNC.plan("HEAD", "/").answer.status, 200);
+        assert_eq!(SYNC.plan("POST", "/").answer.status, 405);
+        let icon = SYNC.plan("GET", "/favicon.ico").answer;
+        assert_eq!((icon.status, icon.body.as_ref()), (204, ""));
+    }
+
+    #[test]
+    fn cors_is_allowed_for_loopback_origins_only() {
+        let origin = |value: &'static str| {
+            let headers = [("Origin", value.as_bytes())];
+            SYNC.plan_request("GET", "/nosleep", (1, 1), headers)
+                .answer
+                .allow_origin
+        };
+        for allowed in [
+            "http://127.0.0.1:8001",
+            "http://localhost:8000",
+            "http://[::1]:8001",
+            "http://127.1.2.3",
+        ] {
+            assert_eq!(origin(allowed).as_deref(), Some(allowed), "{allowed}");
+        }
+        for refused in [
+            "http://example.com",
+            "https://127.0.0.1:8001",
+            "http://127.0.0.1.evil.com",
+            "http://10.0.0.1:8000",
+            "null",
+            "",
+        ] {
+            assert_eq!(origin(refused), None, "{refused}");
+        }
+        let mut answer = ASYNC.plan("GET", "/nosleep").answer;
+        answer.allow_origin = Some("http://localhost:8000".to_owned());
+        let headers: Vec<_> = answer.headers(Identity { pid: 1, tid: 1 }).collect();
+        assert!(headers.contains(&(
+            Field::AccessControlAllowOrigin,
+            Value::Echo("http://localhost:8000")
+        )));
+        assert!(headers.contains(&(
+            Field::AccessControlExposeHeaders,
+            Value::Text("X-Pid, X-Tid, X-Work-Tid")
+        )));
     }
 
     #[test]
@@ -554,7 +684,7 @@ mod tests {
         for target in ["/block", "/offload/", "/block?seconds=1"] {
             let plan = SYNC.plan("GET", target);
             assert_eq!((plan.answer.status, plan.wait), (404, None), "{target}");
-            assert!(plan.answer.body.contains("/sleep and /nosleep"));
+            assert!(plan.answer.body.contains("/, /sleep and /nosleep"));
         }
         let block = ASYNC.plan("GET", "/block?seconds=1.5");
         assert_eq!(block.wait, Some(Wait::Block(Duration::from_millis(1500))));

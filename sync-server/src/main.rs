@@ -145,6 +145,7 @@ fn header((field, value): (Field, Value)) -> Header {
     let value = match value {
         Value::Text(text) => text.to_owned(),
         Value::Number(number) => number.to_string(),
+        Value::Echo(text) => text.to_owned(),
     };
     Header::from_bytes(field.as_str(), value).expect("header names and values are ASCII")
 }

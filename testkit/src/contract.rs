@@ -29,6 +29,8 @@ macro_rules! contract_tests {
             a_port_in_use_is_one_clear_line,
             sigterm_during_a_sleep_still_answers_it_then_exits_0,
             sigint_exits_0,
+            the_index_page_runs_the_experiment_and_answers_are_never_cached,
+            cors_lets_loopback_pages_read_answers_and_no_other,
             shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period,
         );
     };
@@ -103,7 +105,6 @@ pub fn bad_seconds_are_refused_at_once(binary: &str) {
 pub fn unknown_paths_are_404(binary: &str) {
     let server = Server::start(binary, &[]);
     for target in [
-        "/",
         "/nope",
         "/sleep/x",
         "/SLEEP",
@@ -307,6 +308,77 @@ pub fn sigint_exits_0(binary: &str) {
     server.signal(libc::SIGINT);
     let status = server.wait_for_exit();
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+pub fn the_index_page_runs_the_experiment_and_answers_are_never_cached(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let page = server.get("/");
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
+    let name = std::path::Path::new(binary)
+        .file_name()
+        .unwrap()
+        .to_string_lossy();
+    assert!(
+        page.body.contains(&format!("<code>{name}</code>")),
+        "says which server it is"
+    );
+    assert!(page
+        .body
+        .contains(&format!("<code id=\"pid\">{}</code>", server.pid())));
+    let tid = page.tid().unwrap();
+    assert!(page
+        .body
+        .contains(&format!("<code id=\"tid\">{tid}</code>")));
+    assert!(page.body.contains(r#"id="run""#) && page.body.contains(r#"href="/nosleep""#));
+    for target in ["/", "/nosleep", "/sleep?seconds=0", "/nope"] {
+        assert_eq!(
+            server.get(target).header("Cache-Control"),
+            Some("no-store"),
+            "{target}"
+        );
+    }
+    let icon = server.get("/favicon.ico");
+    assert_eq!((icon.status, icon.body.as_str()), (204, ""));
+}
+
+pub fn cors_lets_loopback_pages_read_answers_and_no_other(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let ask = |origin: &str| {
+        server.send_raw(
+            format!(
+                "GET /nosleep HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    for loopback in [
+        "http://127.0.0.1:8001",
+        "http://localhost:8000",
+        "http://[::1]:8000",
+    ] {
+        let reply = ask(loopback);
+        assert_eq!(reply.header("Access-Control-Allow-Origin"), Some(loopback));
+        assert!(reply
+            .header("Access-Control-Expose-Headers")
+            .is_some_and(|h| h.contains("X-Tid")));
+    }
+    for foreign in [
+        "http://example.com",
+        "http://192.168.1.5:8000",
+        "https://127.0.0.1:8001",
+    ] {
+        let reply = ask(foreign);
+        assert_eq!(reply.status, 200);
+        assert_eq!(
+            reply.header("Access-Control-Allow-Origin"),
+            None,
+            "{foreign}"
+        );
+    }
 }
 
 pub fn shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period(binary: &str) {
