@@ -2,7 +2,7 @@
 //! the async one not, write sound JSON and SVG, and leave no server behind however it ends.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,20 +11,8 @@ use testkit::{run, Server};
 
 const COMPARE: &str = env!("CARGO_BIN_EXE_compare");
 
-/// A server binary from this workspace, built beside `compare` (as `--spawn` expects), built
-/// now if `cargo test` was asked for this package alone.
 fn server_binary(name: &str) -> PathBuf {
-    let binary = Path::new(COMPARE).with_file_name(name);
-    if !binary.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--bin", name]);
-        if binary.parent().is_some_and(|dir| dir.ends_with("release")) {
-            build.arg("--release");
-        }
-        assert!(build.status().unwrap().success(), "cannot build {name}");
-    }
-    binary
+    testkit::workspace_binary(name)
 }
 
 fn spawnable() {

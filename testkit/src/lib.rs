@@ -298,6 +298,28 @@ pub fn all_at_once(server: &Server, targets: &[&str]) -> Vec<Reply> {
     })
 }
 
+/// A binary of this workspace (`sync-server`, say), for a test in another package: found beside
+/// the running test's own build, and built there now if `cargo test` was asked for that package
+/// alone.
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let test = std::env::current_exe().expect("the test's own path");
+    let profile = test
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let binary = profile.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    if !binary.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--bin", name]);
+        if profile.ends_with("release") {
+            build.arg("--release");
+        }
+        assert!(build.status().unwrap().success(), "cannot build {name}");
+    }
+    binary
+}
+
 /// `light` normally, `heavy` when the environment has `STRESS=1` (`scripts/stress`).
 pub fn stress_size(light: usize, heavy: usize) -> usize {
     if std::env::var_os("STRESS").is_some_and(|value| value == "1") {
