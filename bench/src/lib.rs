@@ -1,0 +1,18 @@
+//! What the fixtures share: reading `--port N` and a `/sleep` query's `seconds`.
+
+/// The value of `--port N` on the command line, or 0.
+pub fn port_arg() -> u16 {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|arg| arg == "--port");
+    at.and_then(|at| args.get(at + 1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `seconds` from a query such as `seconds=2`, if the request is a `/sleep`.
+pub fn sleep_seconds(query: Option<&str>) -> Option<f64> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("seconds="))?
+        .parse()
+        .ok()
+}
