@@ -185,7 +185,6 @@ fn serve_connection(stream: TcpStream, settings: &Settings, connections: &Gracef
     http.timer(TokioTimer::new()) // without a timer, the header read timeout does nothing
         .header_read_timeout(settings.header_timeout)
         .max_buf_size(shared::MAX_HEAD) // a longer request head gets 431
-        .title_case_headers(true)
         .keep_alive(permit.is_some());
     let connection = http.serve_connection(
         TokioIo::new(stream),
@@ -276,7 +275,6 @@ fn header_name(field: Field) -> HeaderName {
         Field::CacheControl => header::CACHE_CONTROL,
         Field::AccessControlAllowOrigin => header::ACCESS_CONTROL_ALLOW_ORIGIN,
         Field::AccessControlExposeHeaders => header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        Field::Vary => header::VARY,
     }
 }
 

@@ -47,27 +47,43 @@ impl LogBuffer {
         took: Duration,
     ) {
         self.push_head(b"DONE", who, method, target);
-        // Writing into a Vec cannot fail.
-        let _ = write!(self.bytes, " -> {} in ", answer.status);
-        let micros = took.as_micros();
-        let _ = if micros < 1_000_000 {
-            write!(self.bytes, "{}.{:03} ms", micros / 1000, micros % 1000)
+        self.bytes.extend_from_slice(b" -> ");
+        self.push_number(answer.status.into());
+        self.bytes.extend_from_slice(b" in ");
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let (whole, thousandths, unit) = if micros < 1_000_000 {
+            (micros / 1000, micros % 1000, &b" ms"[..])
         } else {
-            let millis = micros / 1000;
-            write!(self.bytes, "{}.{:03} s", millis / 1000, millis % 1000)
+            (micros / 1_000_000, micros / 1000 % 1000, &b" s"[..])
         };
+        self.push_number(whole);
+        self.bytes.push(b'.');
+        let digits = [thousandths / 100, thousandths / 10 % 10, thousandths % 10];
+        self.bytes.extend(digits.map(|digit| b'0' + digit as u8));
+        self.bytes.extend_from_slice(unit);
         if let Some(tid) = answer.work_tid {
-            let _ = write!(self.bytes, " (work on TID {tid})");
+            self.bytes.extend_from_slice(b" (work on TID ");
+            self.push_number(tid);
+            self.bytes.push(b')');
         }
         self.bytes.push(b'\n');
     }
 
     fn push_head(&mut self, tag: &[u8], who: Identity, method: &str, target: &str) {
         self.bytes.extend_from_slice(tag);
-        let _ = write!(self.bytes, " PID {} TID {} ", who.pid, who.tid);
+        self.bytes.extend_from_slice(b" PID ");
+        self.push_number(who.pid.into());
+        self.bytes.extend_from_slice(b" TID ");
+        self.push_number(who.tid);
+        self.bytes.push(b' ');
         self.push_printable(method);
         self.bytes.push(b' ');
         self.push_printable(target);
+    }
+
+    fn push_number(&mut self, number: u64) {
+        self.bytes
+            .extend_from_slice(itoa::Buffer::new().format(number).as_bytes());
     }
 
     /// Copies `text` so that it cannot break or forge a line: bytes other than visible ASCII are
@@ -78,7 +94,13 @@ impl LogBuffer {
             if byte.is_ascii_graphic() {
                 self.bytes.push(byte);
             } else {
-                let _ = write!(self.bytes, "%{byte:02X}");
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                let escape = [
+                    b'%',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 15)],
+                ];
+                self.bytes.extend_from_slice(&escape);
             }
         }
         if bytes.len() > MAX_LOGGED {

@@ -46,6 +46,8 @@ pub struct Http {
 struct State {
     /// Servers on the socket, oldest first; only the newest may still be accepting.
     servers: Vec<Generation>,
+    /// The same servers, as the request path reads them: taken without copying the list.
+    snapshot: Arc<Vec<Arc<Server>>>,
     /// When to try again to start a server, after a failure (out of descriptors, say).
     retry_at: Option<Instant>,
 }
@@ -78,6 +80,7 @@ impl Http {
             listener,
             addr,
             state: Mutex::new(State {
+                snapshot: Arc::new(vec![Arc::clone(&first.server)]),
                 servers: vec![first],
                 retry_at: None,
             }),
@@ -134,13 +137,8 @@ impl Http {
         }
     }
 
-    fn servers(&self) -> Vec<Arc<Server>> {
-        let state = self.state.lock().unwrap();
-        state
-            .servers
-            .iter()
-            .map(|g| Arc::clone(&g.server))
-            .collect()
+    fn servers(&self) -> Arc<Vec<Arc<Server>>> {
+        Arc::clone(&self.state.lock().unwrap().snapshot)
     }
 
     /// Runs `receive` on `server`; an error from it means its accept thread has ended.
@@ -168,7 +166,7 @@ impl Http {
     /// Starts a new server if the newest one's accept thread has ended (unless stopping), and
     /// forgets the servers whose connections must all have timed out. Returns the servers, and
     /// whether one is accepting.
-    fn keep_accepting(&self) -> (Vec<Arc<Server>>, bool) {
+    fn keep_accepting(&self) -> (Arc<Vec<Arc<Server>>>, bool) {
         let mut state = self.state.lock().unwrap();
         let now = Instant::now();
         let lifetime = self.lifetime;
@@ -206,12 +204,15 @@ impl Http {
             .servers
             .last()
             .is_some_and(|newest| newest.ended.is_none());
-        let servers = state
-            .servers
-            .iter()
-            .map(|g| Arc::clone(&g.server))
-            .collect();
-        (servers, accepting)
+        let current = state.servers.iter().map(|g| &g.server);
+        if !current
+            .clone()
+            .map(Arc::as_ptr)
+            .eq(state.snapshot.iter().map(Arc::as_ptr))
+        {
+            state.snapshot = Arc::new(current.cloned().collect());
+        }
+        (Arc::clone(&state.snapshot), accepting)
     }
 }
 
