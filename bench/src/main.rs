@@ -7,6 +7,8 @@
 //! under it, and writes it to `docs/performance.md` and `docs/performance.json` (with
 //! `--quick`, a shorter run that checks the runner, to `target/bench/`).
 
+mod fanout;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -25,7 +27,23 @@ struct Report {
     machine: String,
     method: String,
     throughput: Vec<Throughput>,
+    fanout_method: String,
+    fanout: Vec<FanOut>,
 }
+
+#[derive(Serialize)]
+struct FanOut {
+    server: String,
+    #[serde(flatten)]
+    measured: fanout::Measured,
+    idle_rss_kib: u64,
+    peak_rss_kib: u64,
+    /// (peak - idle) / requests.
+    per_connection_kib: f64,
+}
+
+/// How long each fan-out request sleeps.
+const FANOUT_SLEEP: f64 = 2.0;
 
 #[derive(Serialize)]
 struct Throughput {
@@ -49,7 +67,15 @@ struct Run {
 }
 
 fn main() {
-    let quick = std::env::args().any(|arg| arg == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|arg| arg == "fanout-client") {
+        // The runner starts this process as its own fan-out client, pinned to a core of its own.
+        let addr = args[2].parse().expect("an address");
+        let measured = fanout::run(addr, args[3].parse().unwrap(), args[4].parse().unwrap());
+        println!("{}", serde_json::to_string(&measured).unwrap());
+        return;
+    }
+    let quick = args.iter().any(|arg| arg == "--quick");
     let (rounds, seconds) = if quick { (2, 3) } else { (5, 10) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -107,6 +133,32 @@ fn main() {
         });
     }
 
+    let sizes: &[usize] = if quick {
+        &[100, 1000]
+    } else {
+        &[100, 1000, 10_000]
+    };
+    let mut fanouts = Vec::new();
+    for (name, counts) in [
+        ("async-server", sizes),
+        ("hello-hyper", sizes),
+        ("sync-server", &[5][..]),
+    ] {
+        for &count in counts {
+            let measured = fan_out(
+                &bin.join(name),
+                &logs.join(format!("{name}.log")),
+                count,
+                cores,
+            );
+            eprintln!(
+                "{name}: {count} sleeps: {} answered in {:.2} s",
+                measured.measured.answered, measured.measured.wall_s
+            );
+            fanouts.push(measured);
+        }
+    }
+
     let pinned = if cores >= 2 {
         "each server pinned to core 0 and wrk to core 1 (taskset)"
     } else {
@@ -121,6 +173,13 @@ fn main() {
             if quick { "; --quick" } else { "" }
         ),
         throughput,
+        fanout_method: format!(
+            "N connections at once, each GET /sleep?seconds={FANOUT_SLEEP} (Connection: close), from \
+             one tokio current_thread client pinned apart from the server; meanwhile /nosleep asked \
+             one at a time on new connections; peak RSS is the server's VmHWM, idle RSS its VmRSS \
+             before"
+        ),
+        fanout: fanouts,
     };
     let table = markdown(&report);
     println!("{table}");
@@ -154,15 +213,101 @@ fn markdown(report: &Report) -> String {
             t.ratio
         );
     }
+    table += &format!("\nMethod: {}.\n\n", report.method);
+    table += "| server | concurrent 2 s sleeps | answered | wall | latency p50 | p99 | max \
+              | peak RSS | per connection | /nosleep p99 meanwhile |\n\
+              | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    for f in &report.fanout {
+        let m = &f.measured;
+        table += &format!(
+            "| {} | {} | {} | {:.2} s | {:.3} s | {:.3} s | {:.3} s | {:.1} MiB | {:.1} KiB | \
+             {:.2} ms ({} asked, {} unanswered in 5 s) |\n",
+            f.server,
+            m.requests,
+            m.answered,
+            m.wall_s,
+            m.latency_p50_s,
+            m.latency_p99_s,
+            m.latency_max_s,
+            f.peak_rss_kib as f64 / 1024.0,
+            f.per_connection_kib,
+            m.nosleep_p99_ms,
+            m.nosleep_count,
+            m.nosleep_unanswered
+        );
+    }
     table
         + &format!(
             "\nMethod: {}.\n\nMachine: {}.\n",
-            report.method, report.machine
+            report.fanout_method, report.machine
         )
 }
 
 /// Runs `binary` (its stdout to `log`) and wrk against its `/nosleep`.
 fn measure(binary: &Path, log: &Path, seconds: u32, cores: usize) -> Run {
+    let (server, url) = start(binary, log, cores);
+    let mut wrk = pinned(Path::new("wrk"), 1, cores);
+    let output = wrk
+        .args([
+            "-t1",
+            "-c64",
+            &format!("-d{seconds}s"),
+            "--latency",
+            &format!("{url}/nosleep"),
+        ])
+        .output()
+        .expect("wrk runs");
+    drop(server);
+    parse_wrk(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Runs `count` concurrent sleeps against `binary`, with this program as the client.
+fn fan_out(binary: &Path, log: &Path, count: usize, cores: usize) -> FanOut {
+    let (server, url) = start(binary, log, cores);
+    let pid = server.0.id();
+    let idle = rss(pid, "VmRSS:");
+    let client = pinned(&std::env::current_exe().unwrap(), 1, cores)
+        .args([
+            "fanout-client",
+            url.trim_start_matches("http://"),
+            &count.to_string(),
+        ])
+        .arg(FANOUT_SLEEP.to_string())
+        .output()
+        .expect("the fan-out client runs");
+    let peak = rss(pid, "VmHWM:");
+    drop(server);
+    let measured: fanout::Measured = serde_json::from_slice(&client.stdout).unwrap_or_else(|e| {
+        panic!(
+            "fan-out client: {e}: {}",
+            String::from_utf8_lossy(&client.stderr)
+        )
+    });
+    FanOut {
+        server: binary.file_name().unwrap().to_string_lossy().into_owned(),
+        per_connection_kib: peak.saturating_sub(idle) as f64 / count as f64,
+        measured,
+        idle_rss_kib: idle,
+        peak_rss_kib: peak,
+    }
+}
+
+/// A field of `/proc/<pid>/status`, in KiB.
+fn rss(pid: u32, field: &str) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .unwrap_or("0 kB");
+    line.split_whitespace()
+        .next()
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0)
+}
+
+/// Starts `binary` pinned to core 0, its log going to `log`; returns it and its URL.
+fn start(binary: &Path, log: &Path, cores: usize) -> (Server, String) {
     let mut server = pinned(binary, 0, cores);
     server
         .args(["--port", "0"])
@@ -180,21 +325,8 @@ fn measure(binary: &Path, log: &Path, seconds: u32, cores: usize) -> Run {
         .to_owned();
     // The rest of its output (the request log) goes to a file, as a logging server's would.
     let mut sink = fs::File::create(log).unwrap();
-    let drain = std::thread::spawn(move || std::io::copy(&mut output, &mut sink).ok());
-    let mut wrk = pinned(Path::new("wrk"), 1, cores);
-    let output = wrk
-        .args([
-            "-t1",
-            "-c64",
-            &format!("-d{seconds}s"),
-            "--latency",
-            &format!("{url}/nosleep"),
-        ])
-        .output()
-        .expect("wrk runs");
-    drop(child);
-    let _ = drain.join();
-    parse_wrk(&String::from_utf8_lossy(&output.stdout))
+    std::thread::spawn(move || std::io::copy(&mut output, &mut sink).ok());
+    (child, url)
 }
 
 struct Server(Child);
@@ -257,24 +389,28 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// Builds the servers and the floors (not this runner, which is running).
 fn build(root: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--bins",
-            "-p",
-            "sync-server",
-            "-p",
-            "async-server",
+    for targets in [
+        &["-p", "sync-server", "-p", "async-server"][..],
+        &[
             "-p",
             "bench",
-        ])
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "the release build failed");
+            "--bin",
+            "hello-hyper",
+            "--bin",
+            "hello-tiny-http",
+        ],
+    ] {
+        let status = Command::new(&cargo)
+            .current_dir(root)
+            .args(["build", "--release"])
+            .args(targets)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "the release build failed");
+    }
 }
 
 fn ensure_wrk() {

@@ -20,10 +20,13 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The sleep the page is asked for, in seconds: short, but far above a browser's noise.
 const SLEEP: &str = "0.8";
 
-/// ChromeDriver on a free port, stopped when dropped.
+/// ChromeDriver on a free port; when dropped, it and the browser it started are killed (a failed
+/// test never reaches `close`, and Chromium outlives ChromeDriver: it runs in a session of its
+/// own, so it is found by its profile directory, which is this test's alone).
 struct Driver {
     process: Child,
     url: String,
+    profile: PathBuf,
 }
 
 impl Driver {
@@ -53,10 +56,12 @@ impl Driver {
         Driver {
             process,
             url: format!("http://127.0.0.1:{port}"),
+            profile: std::env::temp_dir().join(format!("pages-test-{}", std::process::id())),
         }
     }
 
-    async fn browser(&self, profile: &Path) -> Client {
+    async fn browser(&self) -> Client {
+        let profile = &self.profile;
         let options = json!({
             "binary": CHROMIUM,
             // Headless, and nothing that would reach for the network beyond loopback.
@@ -83,6 +88,17 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        let profile = self.profile.to_string_lossy().into_owned();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let ours = String::from_utf8_lossy(&cmdline).contains(&profile);
+            let pid = entry.file_name().to_string_lossy().parse::<i32>();
+            if let (true, Ok(pid)) = (ours, pid) {
+                // SAFETY: kill(2) on a browser process this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
@@ -167,8 +183,7 @@ async fn the_pages_find_sync_blocked_and_async_not_alone_and_side_by_side() {
     let sync = Server::start(workspace_binary("sync-server").to_str().unwrap(), &[]);
     let asynchronous = Server::start(workspace_binary("async-server").to_str().unwrap(), &[]);
     let driver = Driver::start();
-    let profile = std::env::temp_dir().join(format!("pages-test-{}", std::process::id()));
-    let browser = driver.browser(&profile).await;
+    let browser = driver.browser().await;
 
     assert_eq!(
         run_here(&browser, &sync).await,
@@ -227,5 +242,4 @@ async fn the_pages_find_sync_blocked_and_async_not_alone_and_side_by_side() {
     screenshot(&browser, "narrow").await;
 
     browser.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(profile);
 }
