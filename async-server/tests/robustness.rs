@@ -36,6 +36,7 @@ fn connections_past_the_limit_get_503_with_retry_after() {
 
 #[test]
 fn sigterm_with_200_sleeps_in_flight_answers_them_all_then_exits_0() {
+    let _alone = testkit::hostile::one_crowd_at_a_time();
     let mut server = Server::start(BINARY, &[]);
     let replies = thread::scope(|scope| {
         let sleepers = scope.spawn(|| testkit::all_at_once(&server, &["/sleep?seconds=1"; 200]));
@@ -57,6 +58,7 @@ fn sigterm_with_200_sleeps_in_flight_answers_them_all_then_exits_0() {
 
 #[test]
 fn a_burst_of_connections_is_all_answered() {
+    let _alone = testkit::hostile::one_crowd_at_a_time();
     let server = Server::start(BINARY, &[]);
     let count = stress_size(1000, 10_000);
     // Connect them all first (the kernel completes each handshake from the listen backlog),

@@ -3,16 +3,29 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::{closed_by, stress_size, Server};
+
+/// Held by each test here, so that the tests of one binary that open crowds of connections
+/// run one at a time: each is a load on the machine, and a loaded machine is what makes
+/// tiny_http's pool queue connections behind stalled ones.
+static ONE_CROWD_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub fn one_crowd_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_CROWD_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Many connections send half a request and stall: each is closed after `--header-timeout`,
 /// and `/nosleep` is answered at once: during the attack if `prompt_during_attack`, else (for
 /// tiny_http, whose thread pool can queue a new connection behind the stalled ones on a busy
 /// machine) as soon as the stalled connections are cut off.
 pub fn slowloris_is_cut_off_at_the_header_timeout(binary: &str, prompt_during_attack: bool) {
+    let _alone = one_crowd_at_a_time();
     let server = Server::start(binary, &["--header-timeout", "1"]);
     let started = Instant::now();
     let mut stalled: Vec<TcpStream> = (0..stress_size(100, 500))
@@ -36,7 +49,8 @@ pub fn slowloris_is_cut_off_at_the_header_timeout(binary: &str, prompt_during_at
         prompt(server.get("/nosleep"));
     }
 
-    let deadline = started + Duration::from_secs(10);
+    // tiny_http may take the stalled connections a few at a time, a header timeout each.
+    let deadline = started + Duration::from_secs(if prompt_during_attack { 10 } else { 60 });
     let open = stalled
         .iter_mut()
         .map(|stream| closed_by(stream, deadline))
@@ -61,6 +75,7 @@ pub fn running_out_of_file_descriptors_is_survived(
     args: &[&str],
     ran_out: Option<&str>,
 ) {
+    let _alone = one_crowd_at_a_time();
     let server = Server::start_with_file_limit(binary, args, 64);
     thread::scope(|scope| {
         let received = scope.spawn(|| server.get("/sleep?seconds=1"));
