@@ -176,16 +176,15 @@ impl Http {
                 newest.ended.get_or_insert(now);
             }
         }
-        let newest_ended = state
-            .servers
-            .last()
-            .is_some_and(|newest| newest.ended.is_some());
+        let newest_ended = state.servers.last().is_some_and(|g| g.ended.is_some());
         let due = state.retry_at.is_none_or(|at| now >= at);
+        let mut changed = false;
         if newest_ended && due && !self.stopped.load(Ordering::SeqCst) {
             match start_server(&self.listener) {
                 Ok(generation) => {
                     state.servers.push(generation);
                     state.retry_at = None;
+                    changed = true;
                 }
                 Err(error) => {
                     // Out of descriptors, say: meanwhile connections wait in the listen backlog.
@@ -194,23 +193,22 @@ impl Http {
                 }
             }
         }
-        let newest = state.servers.len() - 1;
-        let mut index = 0;
-        state.servers.retain(|g| {
-            index += 1;
-            index - 1 == newest || g.ended.is_none_or(|ended| now - ended < lifetime)
-        });
-        let accepting = state
+        // The newest stays whatever happens; an older one goes once its connections must be gone.
+        let newest = state.servers.pop().expect("there is always a server");
+        let before = state.servers.len();
+        state
             .servers
-            .last()
-            .is_some_and(|newest| newest.ended.is_none());
-        let current = state.servers.iter().map(|g| &g.server);
-        if !current
-            .clone()
-            .map(Arc::as_ptr)
-            .eq(state.snapshot.iter().map(Arc::as_ptr))
-        {
-            state.snapshot = Arc::new(current.cloned().collect());
+            .retain(|g| g.ended.is_none_or(|ended| now - ended < lifetime));
+        changed |= state.servers.len() != before;
+        let accepting = newest.ended.is_none();
+        state.servers.push(newest);
+        if changed {
+            let servers = state
+                .servers
+                .iter()
+                .map(|g| Arc::clone(&g.server))
+                .collect();
+            state.snapshot = Arc::new(servers);
         }
         (Arc::clone(&state.snapshot), accepting)
     }
