@@ -7,8 +7,10 @@
 //! sleep on tokio's blocking pool, awaited). `--workers N` runs N such runtimes, each on a thread
 //! of its own with a socket of its own on the same port, like `uvicorn --workers N`.
 
-// Measured holding 10,000 sleeping connections (bench): peak RSS 124 MiB with jemalloc, 161 MiB
-// with the system allocator (glibc), 250 MiB or more with mimalloc; throughput the same.
+// Peak RSS (VmHWM) holding 10,000 sleeping connections, measured with the bench runner's
+// fan-out client (`bench fanout-client ADDR 10000 2`) with each allocator swapped in here:
+// 124 MiB with jemalloc, 157 to 161 MiB with the system allocator (glibc), 250 MiB or more with
+// mimalloc. Throughput the same. The runner's own table shows the allocator in use.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -14,6 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use probe::Target;
 use serde::Serialize;
 
 /// A server under measurement, and the floor it is compared with.
@@ -317,12 +318,7 @@ fn start(binary: &Path, log: &Path, cores: usize) -> (Server, String) {
     let mut output = BufReader::new(child.0.stdout.take().unwrap());
     let mut first = String::new();
     output.read_line(&mut first).unwrap();
-    let url = first
-        .split("listening on ")
-        .nth(1)
-        .expect("a listening line")
-        .trim()
-        .to_owned();
+    let url = Target::announced_by(&first).expect("a listening line").url;
     // The rest of its output (the request log) goes to a file, as a logging server's would.
     let mut sink = fs::File::create(log).unwrap();
     std::thread::spawn(move || std::io::copy(&mut output, &mut sink).ok());

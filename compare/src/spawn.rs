@@ -82,14 +82,14 @@ impl Servers {
         thread::spawn(move || {
             let mut found = Some(found);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("listening on ").nth(1) {
+                if let Some(target) = Target::announced_by(&line) {
                     if let Some(found) = found.take() {
-                        let _ = found.send(url.trim().to_owned());
+                        let _ = found.send(target);
                     }
                 }
             }
         });
-        let url = listening
+        let target = listening
             .recv_timeout(STARTUP)
             .map_err(|error| match error {
                 mpsc::RecvTimeoutError::Timeout => {
@@ -103,8 +103,8 @@ impl Servers {
             .copied()
             .collect::<Vec<_>>()
             .join(" ");
-        println!("started {command} (PID {pid}) at {url}");
-        Target::parse(&url)
+        println!("started {command} (PID {pid}) at {}", target.url);
+        Ok(target)
     }
 }
 

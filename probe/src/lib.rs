@@ -44,6 +44,13 @@ impl Target {
         })
     }
 
+    /// The server a start-up line announces: the contract has each server print one line with
+    /// `listening on http://HOST:PORT`. `None` if `line` is not that line.
+    pub fn announced_by(line: &str) -> Option<Target> {
+        let url = line.split("listening on ").nth(1)?;
+        Target::parse(url.trim()).ok()
+    }
+
     /// A target for a known socket address.
     pub fn at(addr: SocketAddr) -> Target {
         Target {
@@ -237,6 +244,14 @@ mod tests {
             let now = Instant::now();
             assert!(parse(raw, now, now).is_none(), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn reads_the_listening_line() {
+        let line = "async-server listening on http://127.0.0.1:8001\n";
+        let target = Target::announced_by(line).unwrap();
+        assert_eq!(target.url, "http://127.0.0.1:8001");
+        assert_eq!(Target::announced_by("START PID 1 TID 1 GET /"), None);
     }
 
     #[test]

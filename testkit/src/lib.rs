@@ -135,10 +135,8 @@ impl Server {
             stdout,
             stderr,
         };
-        let line = server.wait_for_stdout(|line| line.contains("listening on http://"));
-        let url = line.text.split("listening on ").nth(1).unwrap_or_default();
-        server.target = Target::parse(url.trim_end())
-            .unwrap_or_else(|error| panic!("no address in {:?}: {error}", line.text));
+        let line = server.wait_for_stdout(|line| Target::announced_by(line).is_some());
+        server.target = Target::announced_by(&line.text).expect("the line just matched");
         assert_ne!(server.addr().port(), 0, "the real port, not 0");
         server
     }
