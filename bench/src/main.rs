@@ -10,17 +10,23 @@
 mod fanout;
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use probe::Target;
 use serde::Serialize;
 
-/// A server under measurement, and the floor it is compared with.
-const PAIRS: [(&str, &str); 2] = [
-    ("async-server", "hello-hyper"),
-    ("sync-server", "hello-tiny-http"),
+/// The throughput groups, each measured in one alternation: a server of ours, the floor it is
+/// held against, and references shown beside them.
+const GROUPS: [(&str, &str, &[&str]); 2] = [
+    ("async-server", "hello-hyper", &[]),
+    (
+        "sync-server",
+        "hello-tiny-http",
+        // What sync-server would cost with tiny_http's own Response (sync-server/src/respond.rs).
+        &["hello-tiny-http-response"],
+    ),
 ];
 
 #[derive(Serialize)]
@@ -49,16 +55,15 @@ const FANOUT_SLEEP: f64 = 2.0;
 #[derive(Serialize)]
 struct Throughput {
     server: String,
+    /// `ours`, `floor` or `reference`.
+    role: &'static str,
     floor: String,
     /// Requests per second, one figure per round.
-    server_rps: Vec<f64>,
-    floor_rps: Vec<f64>,
-    /// The median of `server_rps` over the median of `floor_rps`.
+    rps: Vec<f64>,
+    /// The median of `rps` over the floor's.
     ratio: f64,
-    server_p50_us: f64,
-    server_p99_us: f64,
-    floor_p50_us: f64,
-    floor_p99_us: f64,
+    p50_us: f64,
+    p99_us: f64,
 }
 
 struct Run {
@@ -90,16 +95,16 @@ fn main() {
     fs::create_dir_all(&logs).unwrap();
 
     let mut throughput = Vec::new();
-    for (server, floor) in PAIRS {
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for (server, floor, references) in GROUPS {
+        let group: Vec<&str> = [server, floor]
+            .into_iter()
+            .chain(references.iter().copied())
+            .collect();
+        let mut runs: Vec<Vec<Run>> = group.iter().map(|_| Vec::new()).collect();
         for round in 0..rounds {
-            // Alternate which goes first, so neither always meets a warmer or cooler machine.
-            let order = if round % 2 == 0 {
-                [server, floor]
-            } else {
-                [floor, server]
-            };
-            for name in order {
+            // Rotate which goes first, so none always meets a warmer or cooler machine.
+            for at in (0..group.len()).map(|i| (i + round) % group.len()) {
+                let name = group[at];
                 let run = measure(
                     &bin.join(name),
                     &logs.join(format!("{name}.log")),
@@ -110,28 +115,21 @@ fn main() {
                     "{name}: {:.0} req/s, p50 {:.0} us, p99 {:.0} us",
                     run.rps, run.p50_us, run.p99_us
                 );
-                if name == server {
-                    ours.push(run)
-                } else {
-                    theirs.push(run)
-                }
+                runs[at].push(run);
             }
         }
-        let (ours_rps, theirs_rps) = (
-            median(ours.iter().map(|r| r.rps)),
-            median(theirs.iter().map(|r| r.rps)),
-        );
-        throughput.push(Throughput {
-            server: server.to_owned(),
-            floor: floor.to_owned(),
-            server_rps: ours.iter().map(|r| r.rps.round()).collect(),
-            floor_rps: theirs.iter().map(|r| r.rps.round()).collect(),
-            ratio: ours_rps / theirs_rps,
-            server_p50_us: median(ours.iter().map(|r| r.p50_us)),
-            server_p99_us: median(ours.iter().map(|r| r.p99_us)),
-            floor_p50_us: median(theirs.iter().map(|r| r.p50_us)),
-            floor_p99_us: median(theirs.iter().map(|r| r.p99_us)),
-        });
+        let floor_rps = median(runs[1].iter().map(|r| r.rps));
+        for (at, (name, runs)) in group.iter().zip(&runs).enumerate() {
+            throughput.push(Throughput {
+                server: name.to_string(),
+                role: ["ours", "floor"].get(at).copied().unwrap_or("reference"),
+                floor: floor.to_owned(),
+                rps: runs.iter().map(|r| r.rps.round()).collect(),
+                ratio: median(runs.iter().map(|r| r.rps)) / floor_rps,
+                p50_us: median(runs.iter().map(|r| r.p50_us)),
+                p99_us: median(runs.iter().map(|r| r.p99_us)),
+            });
+        }
     }
 
     let sizes: &[usize] = if quick {
@@ -169,8 +167,8 @@ fn main() {
         machine: machine(cores),
         method: format!(
             "wrk -t1 -c64 -d{seconds}s --latency on /nosleep (keep-alive, 64 connections), {pinned}; \
-             {rounds} rounds alternating each server with its floor, medians reported; logging on, \
-             stdout to a file; release build{}",
+             {rounds} rounds rotating each server with its floor (and reference), medians reported; \
+             logging on, stdout to a file; release build{}",
             if quick { "; --quick" } else { "" }
         ),
         throughput,
@@ -197,21 +195,20 @@ fn main() {
 
 fn markdown(report: &Report) -> String {
     let mut table = String::from(
-        "| server | req/s | p50 | p99 | minimal server | req/s | p50 | p99 | ratio |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| server | req/s | p50 | p99 | of the floor's req/s |\n| --- | --- | --- | --- | --- |\n",
     );
     for t in &report.throughput {
-        let median_rps = |all: &[f64]| median(all.iter().copied());
+        let against = match t.role {
+            "floor" => "the floor".to_owned(),
+            _ => format!("{:.2} of {}", t.ratio, t.floor),
+        };
         table += &format!(
-            "| {} | {:.0} | {:.0} µs | {:.0} µs | {} | {:.0} | {:.0} µs | {:.0} µs | {:.2} |\n",
+            "| {} | {:.0} | {:.0} µs | {:.0} µs | {} |\n",
             t.server,
-            median_rps(&t.server_rps),
-            t.server_p50_us,
-            t.server_p99_us,
-            t.floor,
-            median_rps(&t.floor_rps),
-            t.floor_p50_us,
-            t.floor_p99_us,
-            t.ratio
+            median(t.rps.iter().copied()),
+            t.p50_us,
+            t.p99_us,
+            against
         );
     }
     table += &format!("\nMethod: {}.\n\n", report.method);
@@ -309,20 +306,26 @@ fn rss(pid: u32, field: &str) -> u64 {
 
 /// Starts `binary` pinned to core 0, its log going to `log`; returns it and its URL.
 fn start(binary: &Path, log: &Path, cores: usize) -> (Server, String) {
+    // Its output, the request log, goes straight to a file, as a logging server's would.
     let mut server = pinned(binary, 0, cores);
     server
         .args(["--port", "0"])
-        .stdout(Stdio::piped())
+        .stdout(fs::File::create(log).unwrap())
         .stderr(Stdio::null());
-    let mut child = Server(server.spawn().expect("the server starts"));
-    let mut output = BufReader::new(child.0.stdout.take().unwrap());
-    let mut first = String::new();
-    output.read_line(&mut first).unwrap();
-    let url = Target::announced_by(&first).expect("a listening line").url;
-    // The rest of its output (the request log) goes to a file, as a logging server's would.
-    let mut sink = fs::File::create(log).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut output, &mut sink).ok());
-    (child, url)
+    let child = Server(server.spawn().expect("the server starts"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let output = fs::read_to_string(log).unwrap_or_default();
+        if let Some(target) = output.lines().find_map(Target::announced_by) {
+            return (child, target.url);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} did not say where it listens",
+            binary.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 struct Server(Child);
@@ -397,6 +400,8 @@ fn build(root: &Path) {
             "hello-hyper",
             "--bin",
             "hello-tiny-http",
+            "--bin",
+            "hello-tiny-http-response",
         ],
     ] {
         let status = Command::new(&cargo)

@@ -7,9 +7,10 @@
 //! `runserver`: then N requests can sleep at once.
 
 mod http;
+mod respond;
 mod shutdown;
 
-use std::io::{self, Cursor};
+use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::thread;
@@ -17,10 +18,11 @@ use std::time::Instant;
 
 use clap::Parser;
 use shared::cli::{self, Common, WithCommon};
-use shared::{Answer, Field, Flavor, Identity, LogBuffer, Router, Value};
-use tiny_http::{Header, Request, Response, StatusCode};
+use shared::{Flavor, Identity, LogBuffer, Router};
+use tiny_http::Request;
 
 use crate::http::Http;
+use crate::respond::Responder;
 use crate::shutdown::Shutdown;
 
 /// Blocking, single-threaded HTTP server: one request at a time, like `runserver --nothreading`.
@@ -79,6 +81,7 @@ fn main() {
 /// Answers requests one at a time until a shutdown has drained the queue.
 fn serve(http: &Http, router: &Router, shutdown: &Shutdown) {
     let mut log = LogBuffer::new();
+    let mut responder = Responder::new();
     loop {
         let request = match http.try_recv() {
             Some(request) => request,
@@ -90,12 +93,18 @@ fn serve(http: &Http, router: &Router, shutdown: &Shutdown) {
                 }
             }
         };
-        handle(request, router, shutdown, &mut log);
+        handle(request, router, shutdown, &mut log, &mut responder);
     }
     write_out(&mut log);
 }
 
-fn handle(request: Request, router: &Router, shutdown: &Shutdown, log: &mut LogBuffer) {
+fn handle(
+    request: Request,
+    router: &Router,
+    shutdown: &Shutdown,
+    log: &mut LogBuffer,
+    responder: &mut Responder,
+) {
     let started = Instant::now();
     let me = Identity::current();
     let method = request.method().as_str();
@@ -120,32 +129,10 @@ fn handle(request: Request, router: &Router, shutdown: &Shutdown, log: &mut LogB
         write_out(log);
     }
     // A client that hung up before its answer is no error of ours.
-    let _ = request.respond(into_response(plan.answer, me));
+    let _ = responder.respond(request, &plan.answer, me);
 }
 
 fn write_out(log: &mut LogBuffer) {
     // A closed stdout must not stop the server.
     let _ = log.write_to(&mut io::stdout().lock());
-}
-
-fn into_response(answer: Answer, me: Identity) -> Response<Cursor<Vec<u8>>> {
-    let headers = answer.headers(me).map(header).collect();
-    let body = answer.body.into_owned().into_bytes();
-    let length = body.len();
-    Response::new(
-        StatusCode(answer.status),
-        headers,
-        Cursor::new(body),
-        Some(length),
-        None,
-    )
-}
-
-fn header((field, value): (Field, Value)) -> Header {
-    let value = match value {
-        Value::Text(text) => text.to_owned(),
-        Value::Number(number) => number.to_string(),
-        Value::Echo(text) => text.to_owned(),
-    };
-    Header::from_bytes(field.as_str(), value).expect("header names and values are ASCII")
 }
