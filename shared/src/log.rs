@@ -89,21 +89,26 @@ impl LogBuffer {
     /// Copies `text` so that it cannot break or forge a line: bytes other than visible ASCII are
     /// written as `%XX`, and it is cut at [`MAX_LOGGED`] bytes.
     fn push_printable(&mut self, text: &str) {
-        let bytes = text.as_bytes();
-        for &byte in &bytes[..bytes.len().min(MAX_LOGGED)] {
-            if byte.is_ascii_graphic() {
-                self.bytes.push(byte);
-            } else {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                let escape = [
-                    b'%',
-                    HEX[usize::from(byte >> 4)],
-                    HEX[usize::from(byte & 15)],
-                ];
-                self.bytes.extend_from_slice(&escape);
+        let bytes = &text.as_bytes()[..text.len().min(MAX_LOGGED)];
+        if bytes.iter().all(u8::is_ascii_graphic) {
+            // The usual case: nothing to escape, so one copy.
+            self.bytes.extend_from_slice(bytes);
+        } else {
+            for &byte in bytes {
+                if byte.is_ascii_graphic() {
+                    self.bytes.push(byte);
+                } else {
+                    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                    let escape = [
+                        b'%',
+                        HEX[usize::from(byte >> 4)],
+                        HEX[usize::from(byte & 15)],
+                    ];
+                    self.bytes.extend_from_slice(&escape);
+                }
             }
         }
-        if bytes.len() > MAX_LOGGED {
+        if text.len() > MAX_LOGGED {
             self.bytes.extend_from_slice(b"...");
         }
     }
