@@ -1,21 +1,24 @@
-//! The benchmark runner: `cargo run --release -p bench -- [--quick]`.
+//! The benchmark runner: `cargo run --release -p bench -- [--quick] [--seed]`.
 //!
 //! Builds everything in release mode, installs wrk if it is missing, pins each server to one
 //! core and its load generator to another (with two cores or more), and measures `/nosleep`
-//! throughput and latency of each server and of the minimal server it is built on, alternating
-//! the two so that both see the same machine. Prints a table with the method and the machine
-//! under it, and writes it to `docs/performance.md` and `docs/performance.json` (with
-//! `--quick`, a shorter run that checks the runner, to `target/bench/`).
+//! throughput and latency of each server and of the minimal server it is built on, rotating
+//! them so that all see the same machine; then many concurrent sleeps (fan-out). With `--seed`,
+//! the seed's own Django stack too. Prints the tables with the method and the machine under
+//! them, and writes them to `docs/performance.md` and `docs/performance.json` (with `--quick`,
+//! a shorter run that checks the runner, to `target/bench/`).
 
 mod fanout;
+mod launch;
+mod seed;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use probe::Target;
 use serde::Serialize;
+
+use crate::launch::{pinned, Launch};
 
 /// The throughput groups, each measured in one alternation: a server of ours, the floor it is
 /// held against, and references shown beside them.
@@ -55,8 +58,10 @@ const FANOUT_SLEEP: f64 = 2.0;
 #[derive(Serialize)]
 struct Throughput {
     server: String,
-    /// `ours`, `floor` or `reference`.
+    /// `ours`, `floor`, `reference` or `seed`.
     role: &'static str,
+    /// What `ratio` compares with: the floor, or for the seed's servers the one of ours that
+    /// stands for them.
     floor: String,
     /// Requests per second, one figure per round.
     rps: Vec<f64>,
@@ -64,12 +69,16 @@ struct Throughput {
     ratio: f64,
     p50_us: f64,
     p99_us: f64,
+    /// What wrk counted as errors over all rounds, by kind; empty when none.
+    errors: String,
 }
 
 struct Run {
     rps: f64,
     p50_us: f64,
     p99_us: f64,
+    /// wrk's `Socket errors` and `Non-2xx or 3xx responses` lines, if it printed them.
+    errors: Vec<String>,
 }
 
 fn main() {
@@ -82,6 +91,14 @@ fn main() {
         return;
     }
     let quick = args.iter().any(|arg| arg == "--quick");
+    let with_seed = args.iter().any(|arg| arg == "--seed");
+    if let Some(unknown) = args[1..]
+        .iter()
+        .find(|arg| !["--quick", "--seed"].contains(&arg.as_str()))
+    {
+        eprintln!("bench: unknown argument {unknown:?}; usage: bench [--quick] [--seed]");
+        std::process::exit(2);
+    }
     let (rounds, seconds) = if quick { (2, 3) } else { (5, 10) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -96,39 +113,31 @@ fn main() {
 
     let mut throughput = Vec::new();
     for (server, floor, references) in GROUPS {
-        let group: Vec<&str> = [server, floor]
+        let names = [server, floor]
             .into_iter()
-            .chain(references.iter().copied())
-            .collect();
-        let mut runs: Vec<Vec<Run>> = group.iter().map(|_| Vec::new()).collect();
-        for round in 0..rounds {
-            // Rotate which goes first, so none always meets a warmer or cooler machine.
-            for at in (0..group.len()).map(|i| (i + round) % group.len()) {
-                let name = group[at];
-                let run = measure(
-                    &bin.join(name),
-                    &logs.join(format!("{name}.log")),
-                    seconds,
-                    cores,
-                );
-                eprintln!(
-                    "{name}: {:.0} req/s, p50 {:.0} us, p99 {:.0} us",
-                    run.rps, run.p50_us, run.p99_us
-                );
-                runs[at].push(run);
-            }
-        }
+            .chain(references.iter().copied());
+        let group: Vec<Launch> = names.map(|name| Launch::ours(&bin, name)).collect();
+        let runs = rotate(&group, rounds, seconds, &logs, cores);
         let floor_rps = median(runs[1].iter().map(|r| r.rps));
-        for (at, (name, runs)) in group.iter().zip(&runs).enumerate() {
-            throughput.push(Throughput {
-                server: name.to_string(),
-                role: ["ours", "floor"].get(at).copied().unwrap_or("reference"),
-                floor: floor.to_owned(),
-                rps: runs.iter().map(|r| r.rps.round()).collect(),
-                ratio: median(runs.iter().map(|r| r.rps)) / floor_rps,
-                p50_us: median(runs.iter().map(|r| r.p50_us)),
-                p99_us: median(runs.iter().map(|r| r.p99_us)),
-            });
+        for (at, (launch, runs)) in group.iter().zip(&runs).enumerate() {
+            let role = ["ours", "floor"].get(at).copied().unwrap_or("reference");
+            throughput.push(Throughput::of(launch.name, role, floor, floor_rps, runs));
+        }
+    }
+    // The seed's servers, [runserver, uvicorn], each held against the one of ours standing for it.
+    let seed = with_seed.then(|| seed::prepare(&root));
+    if let Some(servers) = &seed {
+        let runs = rotate(servers, rounds, seconds, &logs, cores);
+        for ((launch, runs), ours) in servers
+            .iter()
+            .zip(&runs)
+            .zip(["sync-server", "async-server"])
+        {
+            let ours_rps = throughput
+                .iter()
+                .find(|t| t.server == ours)
+                .map_or(f64::NAN, |t| median(t.rps.iter().copied()));
+            throughput.push(Throughput::of(launch.name, "seed", ours, ours_rps, runs));
         }
     }
 
@@ -138,21 +147,23 @@ fn main() {
         &[100, 1000, 10_000]
     };
     let mut fanouts = Vec::new();
-    for (name, counts) in [
-        ("async-server", sizes),
-        ("hello-hyper", sizes),
-        ("sync-server", &[5][..]),
-    ] {
-        for &count in counts {
-            let measured = fan_out(
-                &bin.join(name),
-                &logs.join(format!("{name}.log")),
-                count,
-                cores,
-            );
+    let mut crowds = vec![
+        (Launch::ours(&bin, "async-server"), sizes),
+        (Launch::ours(&bin, "hello-hyper"), sizes),
+        (Launch::ours(&bin, "sync-server"), &[5][..]),
+    ];
+    if let Some([runserver, uvicorn]) = seed {
+        // Not 10,000 for uvicorn: its backlog of 2048 and its pace would make that minutes.
+        crowds.push((uvicorn, &sizes[..sizes.len().min(2)]));
+        crowds.push((runserver, &[5][..]));
+    }
+    for (launch, counts) in &crowds {
+        for &count in counts.iter() {
+            let log = logs.join(format!("{}.log", launch.name));
+            let measured = fan_out(launch, &log, count, cores);
             eprintln!(
-                "{name}: {count} sleeps: {} answered in {:.2} s",
-                measured.measured.answered, measured.measured.wall_s
+                "{}: {count} sleeps: {} answered in {:.2} s",
+                launch.name, measured.measured.answered, measured.measured.wall_s
             );
             fanouts.push(measured);
         }
@@ -168,8 +179,9 @@ fn main() {
         method: format!(
             "wrk -t1 -c64 -d{seconds}s --latency on /nosleep (keep-alive, 64 connections), {pinned}; \
              {rounds} rounds rotating each server with its floor (and reference), medians reported; \
-             logging on, stdout to a file; release build{}",
-            if quick { "; --quick" } else { "" }
+             logging on, stdout to a file; release build{}{}",
+            if quick { "; --quick" } else { "" },
+            if with_seed { SEED_METHOD } else { "" }
         ),
         throughput,
         fanout_method: format!(
@@ -193,22 +205,36 @@ fn main() {
     );
 }
 
+/// How the seed's servers were run, for the method line.
+const SEED_METHOD: &str = "; the seed's stack (--seed): its views in bench/seed, Django and \
+    uvicorn from PyPI (bench/seed/requirements.txt), `manage.py runserver --nothreading \
+    --noreload` and `uvicorn --workers 1`, each logging to its file; their ratio is to the server \
+    of ours that stands for them; runserver closes the connection after every answer, which wrk \
+    counts as a read error";
+
 fn markdown(report: &Report) -> String {
     let mut table = String::from(
-        "| server | req/s | p50 | p99 | of the floor's req/s |\n| --- | --- | --- | --- | --- |\n",
+        "| server | req/s | p50 | p99 | of the floor's req/s | errors (wrk) |\n\
+         | --- | --- | --- | --- | --- | --- |\n",
     );
     for t in &report.throughput {
         let against = match t.role {
             "floor" => "the floor".to_owned(),
             _ => format!("{:.2} of {}", t.ratio, t.floor),
         };
+        let errors = if t.errors.is_empty() {
+            "none"
+        } else {
+            &t.errors
+        };
         table += &format!(
-            "| {} | {:.0} | {:.0} µs | {:.0} µs | {} |\n",
+            "| {} | {:.0} | {} | {} | {} | {} |\n",
             t.server,
             median(t.rps.iter().copied()),
-            t.p50_us,
-            t.p99_us,
-            against
+            latency(t.p50_us),
+            latency(t.p99_us),
+            against,
+            errors
         );
     }
     table += &format!("\nMethod: {}.\n\n", report.method);
@@ -219,7 +245,7 @@ fn markdown(report: &Report) -> String {
         let m = &f.measured;
         table += &format!(
             "| {} | {} | {} | {:.2} s | {:.3} s | {:.3} s | {:.3} s | {:.1} MiB | {:.1} KiB | \
-             {:.2} ms ({} asked, {} unanswered in 5 s) |\n",
+             {} |\n",
             f.server,
             m.requests,
             m.answered,
@@ -229,9 +255,7 @@ fn markdown(report: &Report) -> String {
             m.latency_max_s,
             f.peak_rss_kib as f64 / 1024.0,
             f.per_connection_kib,
-            m.nosleep_p99_ms,
-            m.nosleep_count,
-            m.nosleep_unanswered
+            meanwhile(m)
         );
     }
     table
@@ -241,9 +265,80 @@ fn markdown(report: &Report) -> String {
         )
 }
 
-/// Runs `binary` (its stdout to `log`) and wrk against its `/nosleep`.
-fn measure(binary: &Path, log: &Path, seconds: u32, cores: usize) -> Run {
-    let (server, url) = start(binary, log, cores);
+/// A latency in the unit that reads best: `640 µs`, `32.4 ms`, `1.20 s`.
+fn latency(micros: f64) -> String {
+    match micros {
+        us if us < 1e3 => format!("{us:.0} µs"),
+        us if us < 1e6 => format!("{:.1} ms", us / 1e3),
+        us => format!("{:.2} s", us / 1e6),
+    }
+}
+
+/// The fan-out table's last cell: how the `/nosleep` asked during the sleeps fared.
+fn meanwhile(m: &fanout::Measured) -> String {
+    let asked = m.nosleep_count;
+    if m.nosleep_unanswered == asked {
+        return format!("none answered ({asked} asked, unanswered in 5 s)");
+    }
+    format!(
+        "{:.2} ms ({asked} asked, {} unanswered in 5 s)",
+        m.nosleep_p99_ms, m.nosleep_unanswered
+    )
+}
+
+/// Measures each of `group` `rounds` times, rotating which goes first so that none always meets
+/// a warmer or cooler machine; returns each one's runs, in the group's order.
+fn rotate(
+    group: &[Launch],
+    rounds: usize,
+    seconds: u32,
+    logs: &Path,
+    cores: usize,
+) -> Vec<Vec<Run>> {
+    let mut runs: Vec<Vec<Run>> = group.iter().map(|_| Vec::new()).collect();
+    for round in 0..rounds {
+        for at in (0..group.len()).map(|i| (i + round) % group.len()) {
+            let launch = &group[at];
+            let run = measure(
+                launch,
+                &logs.join(format!("{}.log", launch.name)),
+                seconds,
+                cores,
+            );
+            eprintln!(
+                "{}: {:.0} req/s, p50 {:.0} us, p99 {:.0} us",
+                launch.name, run.rps, run.p50_us, run.p99_us
+            );
+            runs[at].push(run);
+        }
+    }
+    runs
+}
+
+impl Throughput {
+    fn of(
+        server: &str,
+        role: &'static str,
+        floor: &str,
+        floor_rps: f64,
+        runs: &[Run],
+    ) -> Throughput {
+        Throughput {
+            server: server.to_owned(),
+            role,
+            floor: floor.to_owned(),
+            rps: runs.iter().map(|r| r.rps.round()).collect(),
+            ratio: median(runs.iter().map(|r| r.rps)) / floor_rps,
+            p50_us: median(runs.iter().map(|r| r.p50_us)),
+            p99_us: median(runs.iter().map(|r| r.p99_us)),
+            errors: errors(runs),
+        }
+    }
+}
+
+/// Runs `launch` (its output to `log`) and wrk against its `/nosleep`.
+fn measure(launch: &Launch, log: &Path, seconds: u32, cores: usize) -> Run {
+    let (server, url) = launch.start(log, cores);
     let mut wrk = pinned(Path::new("wrk"), 1, cores);
     let output = wrk
         .args([
@@ -259,10 +354,10 @@ fn measure(binary: &Path, log: &Path, seconds: u32, cores: usize) -> Run {
     parse_wrk(&String::from_utf8_lossy(&output.stdout))
 }
 
-/// Runs `count` concurrent sleeps against `binary`, with this program as the client.
-fn fan_out(binary: &Path, log: &Path, count: usize, cores: usize) -> FanOut {
-    let (server, url) = start(binary, log, cores);
-    let pid = server.0.id();
+/// Runs `count` concurrent sleeps against `launch`, with this program as the client.
+fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -> FanOut {
+    let (server, url) = launch.start(log, cores);
+    let pid = server.pid();
     let idle = rss(pid, "VmRSS:");
     let client = pinned(&std::env::current_exe().unwrap(), 1, cores)
         .args([
@@ -282,7 +377,7 @@ fn fan_out(binary: &Path, log: &Path, count: usize, cores: usize) -> FanOut {
         )
     });
     FanOut {
-        server: binary.file_name().unwrap().to_string_lossy().into_owned(),
+        server: launch.name.to_owned(),
         per_connection_kib: peak.saturating_sub(idle) as f64 / count as f64,
         measured,
         idle_rss_kib: idle,
@@ -304,49 +399,6 @@ fn rss(pid: u32, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Starts `binary` pinned to core 0, its log going to `log`; returns it and its URL.
-fn start(binary: &Path, log: &Path, cores: usize) -> (Server, String) {
-    // Its output, the request log, goes straight to a file, as a logging server's would.
-    let mut server = pinned(binary, 0, cores);
-    server
-        .args(["--port", "0"])
-        .stdout(fs::File::create(log).unwrap())
-        .stderr(Stdio::null());
-    let child = Server(server.spawn().expect("the server starts"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let output = fs::read_to_string(log).unwrap_or_default();
-        if let Some(target) = output.lines().find_map(Target::announced_by) {
-            return (child, target.url);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} did not say where it listens",
-            binary.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn pinned(program: &Path, core: usize, cores: usize) -> Command {
-    if cores >= 2 {
-        let mut command = Command::new("taskset");
-        command.arg("-c").arg(core.to_string()).arg(program);
-        command
-    } else {
-        Command::new(program)
-    }
-}
-
 fn parse_wrk(output: &str) -> Run {
     let field = |prefix: &str| {
         output
@@ -356,11 +408,50 @@ fn parse_wrk(output: &str) -> Run {
             .map(str::trim)
             .unwrap_or_else(|| panic!("wrk printed no {prefix:?}:\n{output}"))
     };
+    let errors = ["Socket errors:", "Non-2xx or 3xx responses:"];
     Run {
         rps: field("Requests/sec:").parse().unwrap(),
         p50_us: micros(field("50%")),
         p99_us: micros(field("99%")),
+        errors: output
+            .lines()
+            .map(str::trim)
+            .filter(|line| errors.iter().any(|kind| line.starts_with(kind)))
+            .map(str::to_owned)
+            .collect(),
     }
+}
+
+/// The errors wrk counted over `runs`, summed by kind: `read 9621, timeout 3`.
+fn errors(runs: &[Run]) -> String {
+    let mut totals: Vec<(String, u64)> = Vec::new();
+    for line in runs.iter().flat_map(|run| &run.errors) {
+        // "Socket errors: connect 0, read 9621, write 0, timeout 0" or "Non-2xx or 3xx responses: 5"
+        let counts = match line.strip_prefix("Socket errors:") {
+            Some(rest) => rest
+                .split(',')
+                .filter_map(|kind| kind.trim().rsplit_once(' '))
+                .map(|(k, n)| (k.to_owned(), n))
+                .collect(),
+            None => line
+                .rsplit_once(':')
+                .map(|(_, n)| ("non-2xx".to_owned(), n.trim()))
+                .into_iter()
+                .collect::<Vec<_>>(),
+        };
+        for (kind, count) in counts {
+            let count: u64 = count.parse().unwrap_or(0);
+            match totals.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, total)) => *total += count,
+                None => totals.push((kind, count)),
+            }
+        }
+    }
+    let nonzero = totals.iter().filter(|(_, n)| *n > 0);
+    nonzero
+        .map(|(kind, n)| format!("{kind} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `54.00us`, `1.20ms`, `2.00s` in microseconds.
@@ -448,4 +539,51 @@ fn machine(cores: usize) -> String {
         .to_owned();
     let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     format!("{cores} cores, {model}, Linux {}", kernel.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What wrk 4 prints for a server that closes every connection, trimmed.
+    const WRK: &str = "Running 3s test @ http://127.0.0.1:40000/nosleep
+  1 threads and 64 connections
+  Latency Distribution
+     50%  662.00us
+     75%    1.02ms
+     90%    3.10ms
+     99%    1.20s
+  6870 requests in 3.00s, 1.10MB read
+  Socket errors: connect 0, read 6873, write 0, timeout 2
+  Non-2xx or 3xx responses: 4
+Requests/sec:   2290.12
+Transfer/sec:    375.71KB
+";
+
+    #[test]
+    fn reads_throughput_latency_and_errors_from_wrk() {
+        let run = parse_wrk(WRK);
+        assert_eq!(run.rps, 2290.12);
+        assert_eq!(run.p50_us, 662.0);
+        assert_eq!(run.p99_us, 1_200_000.0);
+        let twice = [parse_wrk(WRK), parse_wrk(WRK)];
+        assert_eq!(errors(&twice), "read 13746, timeout 4, non-2xx 8");
+    }
+
+    #[test]
+    fn no_errors_is_an_empty_list() {
+        let clean = WRK.replace(
+            "  Socket errors: connect 0, read 6873, write 0, timeout 2\n",
+            "",
+        );
+        let clean = clean.replace("  Non-2xx or 3xx responses: 4\n", "");
+        assert_eq!(errors(&[parse_wrk(&clean)]), "");
+    }
+
+    #[test]
+    fn latencies_read_in_a_fitting_unit() {
+        assert_eq!(latency(642.4), "642 µs");
+        assert_eq!(latency(32_410.0), "32.4 ms");
+        assert_eq!(latency(1_200_000.0), "1.20 s");
+    }
 }

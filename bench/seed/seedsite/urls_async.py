@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("sleep", views.AsyncSleep.as_view()),
+    path("nosleep", views.AsyncNoSleep.as_view()),
+]

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("sleep", views.SyncSleep.as_view()),
+    path("nosleep", views.SyncNoSleep.as_view()),
+]
