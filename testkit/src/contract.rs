@@ -21,6 +21,7 @@ macro_rules! contract_tests {
             unknown_paths_are_404,
             other_methods_are_405_with_allow,
             head_is_get_without_a_body,
+            answers_on_one_connection_are_framed_one_after_another,
             answers_name_the_process_and_the_handler_thread,
             every_request_is_logged_as_it_happens,
             malformed_requests_get_a_4xx_and_the_server_keeps_serving,
@@ -145,6 +146,77 @@ pub fn head_is_get_without_a_body(binary: &str) {
             assert_eq!(head.header(name), get.header(name), "{target}: {name}");
         }
     }
+}
+
+/// Requests sent together on one connection get their answers in order, each framed so that
+/// the next can be found: a `Date`, and a `Content-Length` equal to the body sent, except for a
+/// `HEAD` (the length, no body) and a `204` (neither).
+pub fn answers_on_one_connection_are_framed_one_after_another(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let asked = [
+        ("GET", "/nosleep", 200),
+        ("HEAD", "/sleep?seconds=0", 200),
+        ("GET", "/favicon.ico", 204),
+        ("GET", "/nope", 404),
+        ("GET", "/", 200), // the page: larger than a write buffer
+        ("GET", "/sleep?seconds=0", 200),
+    ];
+    let mut raw = String::new();
+    for (at, (method, target, _)) in asked.iter().enumerate() {
+        let last = if at + 1 == asked.len() {
+            "Connection: close\r\n"
+        } else {
+            ""
+        };
+        raw += &format!("{method} {target} HTTP/1.1\r\nHost: test\r\n{last}\r\n");
+    }
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut bytes).expect("the server closes after the last");
+
+    let mut rest = &bytes[..];
+    for (method, target, status) in asked {
+        let end = rest.windows(4).position(|w| w == b"\r\n\r\n");
+        let end = end.unwrap_or_else(|| panic!("{method} {target}: no answer head in {rest:?}"));
+        let head = std::str::from_utf8(&rest[..end]).unwrap();
+        rest = &rest[end + 4..];
+        let mut lines = head.lines();
+        let status_line = lines.next().unwrap();
+        assert!(
+            status_line.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{method} {target}: {status_line}"
+        );
+        let field = |name: &str| {
+            let prefix = format!("{}:", name.to_ascii_lowercase());
+            let found = lines
+                .clone()
+                .find(|line| line.to_ascii_lowercase().starts_with(&prefix));
+            found.map(|line| line[prefix.len()..].trim().to_owned())
+        };
+        assert!(
+            field("Date").is_some(),
+            "{method} {target}: no Date in {head}"
+        );
+        let length = field("Content-Length").map(|length| length.parse::<usize>().unwrap());
+        if status == 204 {
+            assert_eq!(
+                length, None,
+                "{method} {target}: a 204 has no Content-Length"
+            );
+            continue;
+        }
+        let length = length.unwrap_or_else(|| panic!("{method} {target}: no Content-Length"));
+        assert!(length > 0, "{method} {target}");
+        if method == "GET" {
+            assert!(rest.len() >= length, "{method} {target}: body cut short");
+            rest = &rest[length..];
+        }
+    }
+    assert!(rest.is_empty(), "bytes after the last answer: {rest:?}");
 }
 
 pub fn answers_name_the_process_and_the_handler_thread(binary: &str) {
