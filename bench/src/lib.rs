@@ -1,5 +1,7 @@
 //! What the fixtures share: reading `--port N` and a `/sleep` query's `seconds`.
 
+use std::time::Duration;
+
 /// The value of `--port N` on the command line, or 0.
 pub fn port_arg() -> u16 {
     let args: Vec<String> = std::env::args().collect();
@@ -15,4 +17,16 @@ pub fn sleep_seconds(query: Option<&str>) -> Option<f64> {
         .find_map(|pair| pair.strip_prefix("seconds="))?
         .parse()
         .ok()
+}
+
+/// What a blocking fixture does for `url`: sleeps first if it is a `/sleep`, then returns the body.
+pub fn blocking_answer(url: &str) -> &'static str {
+    let query = url.split_once('?').map(|(_, query)| query);
+    match sleep_seconds(query) {
+        Some(seconds) => {
+            std::thread::sleep(Duration::from_secs_f64(seconds));
+            "sleep"
+        }
+        None => "no sleep",
+    }
 }

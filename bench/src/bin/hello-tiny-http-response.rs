@@ -1,8 +1,6 @@
 //! hello-tiny-http as tiny_http's documentation would write it, with its `Response`: a reference
 //! beside the floor, to show what that `Response` costs (sync-server writes its answers itself).
 
-use std::time::Duration;
-
 use tiny_http::{Response, Server};
 
 fn main() {
@@ -13,14 +11,7 @@ fn main() {
         server.server_addr()
     );
     for request in server.incoming_requests() {
-        let query = request.url().split_once('?').map(|(_, query)| query);
-        let body = match bench::sleep_seconds(query) {
-            Some(seconds) => {
-                std::thread::sleep(Duration::from_secs_f64(seconds));
-                "sleep"
-            }
-            None => "no sleep",
-        };
+        let body = bench::blocking_answer(request.url());
         let _ = request.respond(Response::from_string(body));
     }
 }
