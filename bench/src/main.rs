@@ -77,9 +77,12 @@ struct Run {
     rps: f64,
     p50_us: f64,
     p99_us: f64,
-    /// wrk's `Socket errors` and `Non-2xx or 3xx responses` lines, if it printed them.
-    errors: Vec<String>,
+    /// What wrk counted, by the kinds of [`ERROR_KINDS`].
+    errors: [u64; 5],
 }
+
+/// wrk's `Socket errors` (connect, read, write, timeout) and its `Non-2xx or 3xx responses`.
+const ERROR_KINDS: [&str; 5] = ["connect", "read", "write", "timeout", "non-2xx"];
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -408,50 +411,42 @@ fn parse_wrk(output: &str) -> Run {
             .map(str::trim)
             .unwrap_or_else(|| panic!("wrk printed no {prefix:?}:\n{output}"))
     };
-    let errors = ["Socket errors:", "Non-2xx or 3xx responses:"];
+    // "Socket errors: connect 0, read 9621, write 0, timeout 0", "Non-2xx or 3xx responses: 5"
+    let mut errors = [0; 5];
+    for line in output.lines().map(str::trim) {
+        let counts = match line.strip_prefix("Non-2xx or 3xx responses:") {
+            Some(count) => format!("non-2xx {count}"),
+            None => line.strip_prefix("Socket errors:").unwrap_or("").to_owned(),
+        };
+        for (kind, count) in counts
+            .split(',')
+            .filter_map(|part| part.trim().split_once(' '))
+        {
+            if let Some(at) = ERROR_KINDS.iter().position(|known| *known == kind) {
+                errors[at] = count.trim().parse().unwrap_or(0);
+            }
+        }
+    }
     Run {
         rps: field("Requests/sec:").parse().unwrap(),
         p50_us: micros(field("50%")),
         p99_us: micros(field("99%")),
-        errors: output
-            .lines()
-            .map(str::trim)
-            .filter(|line| errors.iter().any(|kind| line.starts_with(kind)))
-            .map(str::to_owned)
-            .collect(),
+        errors,
     }
 }
 
-/// The errors wrk counted over `runs`, summed by kind: `read 9621, timeout 3`.
+/// The errors wrk counted over `runs`, summed by kind, the kinds it never counted left out:
+/// `read 9621, timeout 3`.
 fn errors(runs: &[Run]) -> String {
-    let mut totals: Vec<(String, u64)> = Vec::new();
-    for line in runs.iter().flat_map(|run| &run.errors) {
-        // "Socket errors: connect 0, read 9621, write 0, timeout 0" or "Non-2xx or 3xx responses: 5"
-        let counts = match line.strip_prefix("Socket errors:") {
-            Some(rest) => rest
-                .split(',')
-                .filter_map(|kind| kind.trim().rsplit_once(' '))
-                .map(|(k, n)| (k.to_owned(), n))
-                .collect(),
-            None => line
-                .rsplit_once(':')
-                .map(|(_, n)| ("non-2xx".to_owned(), n.trim()))
-                .into_iter()
-                .collect::<Vec<_>>(),
-        };
-        for (kind, count) in counts {
-            let count: u64 = count.parse().unwrap_or(0);
-            match totals.iter_mut().find(|(k, _)| *k == kind) {
-                Some((_, total)) => *total += count,
-                None => totals.push((kind, count)),
-            }
-        }
-    }
-    let nonzero = totals.iter().filter(|(_, n)| *n > 0);
-    nonzero
-        .map(|(kind, n)| format!("{kind} {n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let totals = ERROR_KINDS.iter().enumerate().map(|(at, kind)| {
+        let total: u64 = runs.iter().map(|run| run.errors[at]).sum();
+        (kind, total)
+    });
+    let counted: Vec<String> = totals
+        .filter(|(_, total)| *total > 0)
+        .map(|(kind, total)| format!("{kind} {total}"))
+        .collect();
+    counted.join(", ")
 }
 
 /// `54.00us`, `1.20ms`, `2.00s` in microseconds.
