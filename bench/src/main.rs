@@ -13,8 +13,13 @@ mod launch;
 mod seed;
 
 use std::fs;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, ExitCode};
+
+use anyhow::{ensure, Context};
+use clap::{Parser, Subcommand};
+use shared::cli::{self, Arguments};
 
 use serde::Serialize;
 
@@ -27,7 +32,7 @@ const GROUPS: [(&str, &str, &[&str]); 2] = [
     (
         "sync-server",
         "hello-tiny-http",
-        // What sync-server would cost with tiny_http's own Response (sync-server/src/respond.rs).
+        // What sync-server would cost with tiny_http's own Response (sync-server/src/http.rs).
         &["hello-tiny-http-response"],
     ),
 ];
@@ -84,35 +89,62 @@ struct Run {
 /// wrk's `Socket errors` (connect, read, write, timeout) and its `Non-2xx or 3xx responses`.
 const ERROR_KINDS: [&str; 5] = ["connect", "read", "write", "timeout", "non-2xx"];
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).is_some_and(|arg| arg == "fanout-client") {
-        // The runner starts this process as its own fan-out client, pinned to a core of its own.
-        let addr = args[2].parse().expect("an address");
-        let measured = fanout::run(addr, args[3].parse().unwrap(), args[4].parse().unwrap());
-        println!("{}", serde_json::to_string(&measured).unwrap());
-        return;
-    }
-    let quick = args.iter().any(|arg| arg == "--quick");
-    let with_seed = args.iter().any(|arg| arg == "--seed");
-    if let Some(unknown) = args[1..]
-        .iter()
-        .find(|arg| !["--quick", "--seed"].contains(&arg.as_str()))
+/// Measures both servers against the minimal servers they are built on, and writes
+/// docs/performance.md and docs/performance.json.
+#[derive(Parser, Debug)]
+#[command(name = "bench", version)]
+struct Cli {
+    /// A short run that checks the runner: 2 rounds of 3 s, fan-out to 1,000, figures written to
+    /// target/bench/ instead of docs/
+    #[arg(long)]
+    quick: bool,
+    /// Also measure the seed's own stack (Django's runserver and uvicorn, from PyPI)
+    #[arg(long)]
+    seed: bool,
+    #[command(subcommand)]
+    role: Option<Role>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Role {
+    /// The runner's own fan-out client, which it starts pinned to a core of its own
+    #[command(hide = true)]
+    FanoutClient {
+        addr: SocketAddr,
+        count: usize,
+        seconds: f64,
+    },
+}
+
+impl Arguments for Cli {}
+
+fn main() -> ExitCode {
+    cli::finish(run(cli::parse()))
+}
+
+fn run(args: Cli) -> anyhow::Result<()> {
+    if let Some(Role::FanoutClient {
+        addr,
+        count,
+        seconds,
+    }) = args.role
     {
-        eprintln!("bench: unknown argument {unknown:?}; usage: bench [--quick] [--seed]");
-        std::process::exit(2);
+        let measured = fanout::run(addr, count, seconds);
+        println!("{}", serde_json::to_string(&measured)?);
+        return Ok(());
     }
+    let (quick, with_seed) = (args.quick, args.seed);
     let (rounds, seconds) = if quick { (2, 3) } else { (5, 10) };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_owned();
-    build(&root);
-    ensure_wrk();
+    build(&root)?;
+    ensure_wrk()?;
     let bin = root.join("target/release");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let logs = root.join("target/bench");
-    fs::create_dir_all(&logs).unwrap();
+    fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
 
     let mut throughput = Vec::new();
     for (server, floor, references) in GROUPS {
@@ -199,13 +231,16 @@ fn main() {
     println!("{table}");
     // A quick run checks the runner; only a full one replaces the figures the README quotes.
     let out = if quick { logs } else { root.join("docs") };
-    fs::write(out.join("performance.md"), &table).unwrap();
-    let json = serde_json::to_string_pretty(&report).unwrap();
-    fs::write(out.join("performance.json"), json + "\n").unwrap();
+    let json = serde_json::to_string_pretty(&report)? + "\n";
+    for (name, text) in [("performance.md", table), ("performance.json", json)] {
+        let path = out.join(name);
+        fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     eprintln!(
         "wrote {0}/performance.md and {0}/performance.json",
         out.display()
     );
+    Ok(())
 }
 
 /// How the seed's servers were run, for the method line.
@@ -475,7 +510,7 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// Builds the servers and the floors (not this runner, which is running).
-fn build(root: &Path) {
+fn build(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     for targets in [
         &["-p", "sync-server", "-p", "async-server"][..],
@@ -495,14 +530,15 @@ fn build(root: &Path) {
             .args(["build", "--release"])
             .args(targets)
             .status()
-            .expect("cargo runs");
-        assert!(status.success(), "the release build failed");
+            .context("cannot run cargo")?;
+        ensure!(status.success(), "the release build failed");
     }
+    Ok(())
 }
 
-fn ensure_wrk() {
+fn ensure_wrk() -> anyhow::Result<()> {
     if Command::new("wrk").arg("--version").output().is_ok() {
-        return;
+        return Ok(());
     }
     eprintln!("installing wrk (Debian package)");
     let root = Command::new("id")
@@ -521,7 +557,8 @@ fn ensure_wrk() {
         .args(["install", "-y", "-qq", "wrk"])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status();
-    assert!(status.is_ok_and(|s| s.success()), "cannot install wrk");
+    ensure!(status.is_ok_and(|s| s.success()), "cannot install wrk");
+    Ok(())
 }
 
 fn machine(cores: usize) -> String {

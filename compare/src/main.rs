@@ -18,8 +18,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use anyhow::{anyhow, bail, Context};
 use clap::{Parser, ValueEnum};
 use probe::Target;
+use shared::cli::{self, Arguments};
 
 use crate::report::{Report, ScenarioReport, METHOD};
 use crate::scenario::{Role, Scenario, THREADS};
@@ -72,27 +74,18 @@ enum Name {
     Offload,
 }
 
+impl Arguments for Cli {}
+
 fn main() -> ExitCode {
-    let cli = Cli::try_parse().unwrap_or_else(|error| shared::cli::exit_on(error));
-    let outcome = run(&cli);
+    let outcome = run(&cli::parse());
     if spawn::interrupted() {
         eprintln!("\ncompare: interrupted");
         return ExitCode::from(130);
     }
-    match outcome {
-        Ok(report) if report.all_answered() => ExitCode::SUCCESS,
-        Ok(_) => {
-            eprintln!("compare: error: not every request was answered; see the verdicts above");
-            ExitCode::FAILURE
-        }
-        Err(message) => {
-            eprintln!("compare: error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::finish(outcome)
 }
 
-fn run(cli: &Cli) -> Result<Report, String> {
+fn run(cli: &Cli) -> anyhow::Result<()> {
     let scenarios: Vec<Scenario> = cli
         .scenarios
         .iter()
@@ -155,22 +148,25 @@ fn run(cli: &Cli) -> Result<Report, String> {
     if let Some(path) = &cli.json {
         let json = serde_json::to_string_pretty(&report).expect("the report serializes");
         std::fs::write(path, json + "\n")
-            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+            .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &cli.svg {
         svg::save(path, &timeline::draw(&report))
-            .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+            .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    Ok(report)
+    if !report.all_answered() {
+        bail!("not every request was answered; see the verdicts above");
+    }
+    Ok(())
 }
 
 /// Checks that a server answers at all before timing it, for a clear message if it does not.
-fn reachable(role: Role, server: &Target) -> Result<(), String> {
+fn reachable(role: Role, server: &Target) -> anyhow::Result<()> {
     match server.get("/nosleep", Instant::now() + Duration::from_secs(3)) {
         Ok(_) => Ok(()),
-        Err(failure) => Err(format!(
+        Err(failure) => Err(anyhow!(
             "{} at {} does not answer ({failure}); start it ({}) or pass --spawn",
             role.command(),
             server.url,

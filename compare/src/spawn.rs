@@ -2,6 +2,7 @@
 //! left running when `compare` ends: on return or panic ([`Drop`]) and on Ctrl-C or `SIGTERM`
 //! (a signal handler), whether the requests succeeded or not.
 
+use anyhow::{anyhow, bail, Context};
 use std::io::{BufRead, BufReader};
 use std::process::{self, Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +32,7 @@ pub struct Servers {
 
 impl Servers {
     /// Prepares to start servers, and arranges for them to be killed on Ctrl-C or `SIGTERM`.
-    pub fn new() -> Result<Servers, String> {
+    pub fn new() -> anyhow::Result<Servers> {
         let children = Arc::new(Mutex::new(Vec::new()));
         let on_signal = Arc::clone(&children);
         ctrlc::set_handler(move || {
@@ -40,21 +41,21 @@ impl Servers {
             eprintln!("\ncompare: interrupted");
             process::exit(130);
         })
-        .map_err(|error| format!("cannot handle Ctrl-C: {error}"))?;
+        .context("cannot handle Ctrl-C")?;
         Ok(Servers { children })
     }
 
     /// Starts `name` (a binary beside this one) with `args` on a free port of 127.0.0.1 and
     /// waits for it to listen. Flags not given keep their defaults, which suit every `--scale`.
-    pub fn start(&self, name: &str, args: &[&str]) -> Result<Target, String> {
+    pub fn start(&self, name: &str, args: &[&str]) -> anyhow::Result<Target> {
         let binary = std::env::current_exe()
-            .map_err(|error| format!("cannot locate this binary: {error}"))?
+            .context("cannot locate this binary")?
             .with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
         if !binary.exists() {
-            return Err(format!(
+            bail!(
                 "{} not found; build the servers first: cargo build --release",
                 binary.display()
-            ));
+            );
         }
         let mut command = Command::new(&binary);
         command
@@ -71,7 +72,7 @@ impl Servers {
         }
         let mut child = command
             .spawn()
-            .map_err(|error| format!("cannot start {}: {error}", binary.display()))?;
+            .with_context(|| format!("cannot start {}", binary.display()))?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let pid = child.id();
         self.children.lock().unwrap().push(child);
@@ -93,9 +94,9 @@ impl Servers {
             .recv_timeout(STARTUP)
             .map_err(|error| match error {
                 mpsc::RecvTimeoutError::Timeout => {
-                    format!("{name} did not start listening within {STARTUP:?}")
+                    anyhow!("{name} did not start listening within {STARTUP:?}")
                 }
-                mpsc::RecvTimeoutError::Disconnected => format!("{name} exited before listening"),
+                mpsc::RecvTimeoutError::Disconnected => anyhow!("{name} exited before listening"),
             })?;
         let command = [name]
             .iter()

@@ -9,7 +9,7 @@ use std::io::sink;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use shared::{Flavor, Identity, Limits, LogBuffer, Router};
+use shared::{Flavor, Head, Identity, Limits, LogBuffer, Plan, Router, Version};
 
 const ROUTER: Router = Router {
     flavor: Flavor::Async,
@@ -22,18 +22,32 @@ const ROUTER: Router = Router {
 /// The head wrk sends.
 const HEADERS: [(&str, &[u8]); 1] = [("host", b"127.0.0.1:8001")];
 
+fn plan(target: &str, me: Identity) -> Plan {
+    let head = Head {
+        method: "GET",
+        target,
+        version: Version::Http11,
+    };
+    ROUTER.plan(head, HEADERS, me, None)
+}
+
 fn core(c: &mut Criterion) {
     let me = Identity::current();
     c.bench_function("plan /nosleep", |b| {
-        b.iter(|| ROUTER.plan_request("GET", black_box("/nosleep"), (1, 1), HEADERS))
+        b.iter(|| plan(black_box("/nosleep"), me))
     });
     c.bench_function("plan /sleep?seconds=1.5", |b| {
-        b.iter(|| ROUTER.plan_request("GET", black_box("/sleep?seconds=1.5"), (1, 1), HEADERS))
+        b.iter(|| plan(black_box("/sleep?seconds=1.5"), me))
     });
     c.bench_function("plan a bad seconds (400)", |b| {
-        b.iter(|| ROUTER.plan_request("GET", black_box("/sleep?seconds=abc"), (1, 1), HEADERS))
+        b.iter(|| plan(black_box("/sleep?seconds=abc"), me))
     });
-    let answer = ROUTER.plan("GET", "/nosleep").answer;
+    let answer = plan("/nosleep", me).answer;
+    let head = Head {
+        method: "GET",
+        target: "/nosleep",
+        version: Version::Http11,
+    };
     c.bench_function("list the answer's headers", |b| {
         b.iter(|| black_box(&answer).headers(me).count())
     });
@@ -41,8 +55,8 @@ fn core(c: &mut Criterion) {
     let took = Duration::from_micros(7);
     c.bench_function("log START and DONE", |b| {
         b.iter(|| {
-            log.start(me, "GET", black_box("/nosleep"));
-            log.done(me, "GET", black_box("/nosleep"), &answer, took);
+            log.start(me, black_box(head));
+            log.done(me, black_box(head), &answer, took);
             if log.is_full() {
                 let _ = log.write_to(&mut sink());
             }
@@ -50,10 +64,10 @@ fn core(c: &mut Criterion) {
     });
     c.bench_function("a whole /nosleep (plan, headers, log)", |b| {
         b.iter(|| {
-            let plan = ROUTER.plan_request("GET", black_box("/nosleep"), (1, 1), HEADERS);
-            log.start(me, "GET", "/nosleep");
+            let plan = plan(black_box("/nosleep"), me);
+            log.start(me, head);
             let headers = plan.answer.headers(me).count();
-            log.done(me, "GET", "/nosleep", &plan.answer, took);
+            log.done(me, head, &plan.answer, took);
             if log.is_full() {
                 let _ = log.write_to(&mut sink());
             }

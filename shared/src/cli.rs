@@ -1,13 +1,14 @@
-//! The command line both servers share (`CONTRACT.md`, Command line), and their one-line errors.
+//! The command line both servers share (docs/interface.md, Command line), and the one way every
+//! binary of the project ends with an error.
 //!
 //! Each server defines its own `clap` parser (for its default port and its own flags) and
-//! flattens [`Common`] into it. [`parse`] runs that parser the contract's way: a bad flag prints
-//! one line and exits with 2, instead of clap's several lines. This is the one part of the crate
-//! that touches the process.
+//! flattens [`Common`] into it. [`parse`] runs that parser the interface's way: a bad flag prints
+//! one line and exits with 2, instead of clap's several lines. Failures after parsing go up to
+//! `main` as an [`anyhow::Error`] with the context of what was being done, and [`finish`] prints
+//! them on one line and exits 1.
 
-use std::fmt::Display;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::process;
+use std::process::{self, ExitCode};
 use std::time::Duration;
 
 use clap::error::ErrorKind;
@@ -45,7 +46,7 @@ impl Common {
     }
 
     /// The checks that span several flags.
-    fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         if self.sleep > self.max_sleep {
             return Err(format!(
                 "--sleep {} is above --max-sleep {}",
@@ -57,22 +58,25 @@ impl Common {
     }
 }
 
-/// A parser that flattens [`Common`].
-pub trait WithCommon: Parser {
-    fn common(&self) -> &Common;
+/// A binary's command line: a clap parser, with the checks that span several flags.
+pub trait Arguments: Parser {
+    /// What is wrong with these flags taken together, if anything.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Parses the process's arguments with `T`; on `--help` or `--version` prints and exits 0, on a
 /// bad flag or value prints one line and exits 2.
-pub fn parse<T: WithCommon>() -> T {
+pub fn parse<T: Arguments>() -> T {
     try_parse_from(std::env::args_os()).unwrap_or_else(|error| exit_on(error))
 }
 
-fn try_parse_from<T: WithCommon>(
+fn try_parse_from<T: Arguments>(
     args: impl IntoIterator<Item = impl Into<std::ffi::OsString> + Clone>,
 ) -> Result<T, clap::Error> {
     let parsed = T::try_parse_from(args)?;
-    match parsed.common().check() {
+    match parsed.check() {
         Ok(()) => Ok(parsed),
         Err(message) => Err(T::command().error(ErrorKind::ArgumentConflict, message)),
     }
@@ -80,7 +84,7 @@ fn try_parse_from<T: WithCommon>(
 
 /// Ends the process for a command-line `error`: help and version print and exit 0; anything
 /// else prints the first line of clap's message, which says what was wrong, and exits 2.
-pub fn exit_on(error: clap::Error) -> ! {
+fn exit_on(error: clap::Error) -> ! {
     if matches!(
         error.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
@@ -93,11 +97,16 @@ pub fn exit_on(error: clap::Error) -> ! {
     process::exit(2);
 }
 
-/// Prints `<program>: error: <message>` on one line and exits 1: for failures after parsing,
-/// such as a port already in use.
-pub fn fail(message: impl Display) -> ! {
-    eprintln!("{}: error: {message}", program());
-    process::exit(1);
+/// How `main` ends in every binary: 0, or `<program>: error: <what failed>: <why>` on one line
+/// and 1 (for failures after parsing, such as a port already in use).
+pub fn finish(outcome: anyhow::Result<()>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{}: error: {error:#}", program());
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn program() -> String {
@@ -165,9 +174,9 @@ mod tests {
         threads: usize,
     }
 
-    impl WithCommon for TestServer {
-        fn common(&self) -> &Common {
-            &self.common
+    impl Arguments for TestServer {
+        fn check(&self) -> Result<(), String> {
+            self.common.check()
         }
     }
 

@@ -1,21 +1,37 @@
-//! The core both servers share, with no I/O of its own.
+//! The core both servers share, with no socket or clock waiting of its own.
 //!
-//! A server hands this crate a request's method and target and gets back a [`Plan`]: how long to
-//! wait (if at all) and what to answer. It formats the log lines into a [`LogBuffer`] that the
-//! server writes out when it chooses, and it knows who is answering ([`Identity`]: process id and
-//! native thread id). Sockets, clocks and sleeping belong to the servers, each in its own style,
-//! so that the one difference this project is about stays visible there.
+//! A server hands [`Router::plan`] a request's [`Head`], its header lines and who is answering,
+//! and gets back a [`Plan`]: how long to wait (if at all) and what to [`Answer`]. It formats the
+//! log lines ([`log`]) that the server writes out when it chooses, and it knows who is answering
+//! ([`Identity`]: process id and native thread id). Sockets and sleeping belong to the servers,
+//! each in its own style, so that the one difference this project is about stays visible there.
+//!
+//! | module | concern |
+//! | --- | --- |
+//! | [`request`](Head) | the way in: version, screening, routing, CORS, the shutdown's grace |
+//! | `screen` | a request head's size, syntax and body framing |
+//! | `routes` | what each path means and the wait it asks for |
+//! | `query` | the `seconds` a request asks for |
+//! | `answer` | the answer and its header fields, each named once |
+//! | [`log`] | the `START` and `DONE` lines |
+//! | [`Shutdown`] | when a shutdown began, and the grace left |
+//! | [`cli`] | the command line and how a binary ends with an error |
 
+mod answer;
 pub mod cli;
 mod identity;
-mod log;
+pub mod log;
 mod page;
-mod plan;
+mod query;
+mod request;
+mod routes;
 mod screen;
+mod shutdown;
 
+pub use answer::{Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML};
 pub use identity::Identity;
 pub use log::LogBuffer;
-pub use plan::{
-    Answer, Field, Flavor, Limits, Plan, Router, Value, Wait, ALLOWED_METHODS, CONTENT_TYPE, HTML,
-};
-pub use screen::{screen, MAX_HEAD, MAX_HEADERS};
+pub use request::{Head, Version};
+pub use routes::{Flavor, Limits, Plan, Router, Wait};
+pub use screen::{MAX_HEAD, MAX_HEADERS};
+pub use shutdown::Shutdown;

@@ -3,12 +3,36 @@
 //! Lines gather in a [`LogBuffer`] and the server writes them out in one go. A `write` system call
 //! per line would cost more than a whole minimal request, so the contract lets lines wait while
 //! the server is busy, as long as each is out before the server waits for anything. The server
-//! decides when that is; this buffer only says when it has grown big enough to write regardless.
+//! decides when that is and calls [`write_out`]; this buffer only says when it has grown big
+//! enough to write regardless. Each thread that runs handlers has a buffer of its own
+//! ([`lines`]), so no lock is taken per line. Where the lines go (stdout) is the one thing about
+//! them that is not the server's choice.
 
+use std::cell::RefCell;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::{Answer, Identity};
+use crate::{Answer, Head, Identity};
+
+thread_local! {
+    static LOG: RefCell<LogBuffer> = RefCell::new(LogBuffer::new());
+}
+
+/// Adds lines to this thread's log; writes it out at once if it has filled up.
+pub fn lines(add: impl FnOnce(&mut LogBuffer)) {
+    LOG.with_borrow_mut(|log| {
+        add(log);
+        if log.is_full() {
+            let _ = log.write_to(&mut io::stdout().lock());
+        }
+    });
+}
+
+/// Writes out this thread's gathered lines: the server calls it before it waits for anything.
+pub fn write_out() {
+    // A closed stdout must not stop the server.
+    LOG.with_borrow_mut(|log| log.write_to(&mut io::stdout().lock()).ok());
+}
 
 /// The longest a method or target is logged; anything longer is cut and marked with `...`.
 const MAX_LOGGED: usize = 256;
@@ -31,22 +55,15 @@ impl LogBuffer {
     }
 
     /// `START PID <pid> TID <tid> <method> <target>`: the seed's line, then what was asked.
-    pub fn start(&mut self, who: Identity, method: &str, target: &str) {
-        self.push_head(b"START", who, method, target);
+    pub fn start(&mut self, who: Identity, head: Head<'_>) {
+        self.push_head(b"START", who, head);
         self.bytes.push(b'\n');
     }
 
     /// `DONE PID <pid> TID <tid> <method> <target> -> <status> in <elapsed>`, and for offloaded
     /// work ` (work on TID <tid>)`.
-    pub fn done(
-        &mut self,
-        who: Identity,
-        method: &str,
-        target: &str,
-        answer: &Answer,
-        took: Duration,
-    ) {
-        self.push_head(b"DONE", who, method, target);
+    pub fn done(&mut self, who: Identity, head: Head<'_>, answer: &Answer, took: Duration) {
+        self.push_head(b"DONE", who, head);
         self.bytes.extend_from_slice(b" -> ");
         self.push_number(answer.status.into());
         self.bytes.extend_from_slice(b" in ");
@@ -69,16 +86,16 @@ impl LogBuffer {
         self.bytes.push(b'\n');
     }
 
-    fn push_head(&mut self, tag: &[u8], who: Identity, method: &str, target: &str) {
+    fn push_head(&mut self, tag: &[u8], who: Identity, head: Head<'_>) {
         self.bytes.extend_from_slice(tag);
         self.bytes.extend_from_slice(b" PID ");
         self.push_number(who.pid.into());
         self.bytes.extend_from_slice(b" TID ");
         self.push_number(who.tid);
         self.bytes.push(b' ');
-        self.push_printable(method);
+        self.push_printable(head.method);
         self.bytes.push(b' ');
-        self.push_printable(target);
+        self.push_printable(head.target);
     }
 
     fn push_number(&mut self, number: u64) {
@@ -140,6 +157,14 @@ mod tests {
 
     const ME: Identity = Identity { pid: 41, tid: 43 };
 
+    fn head<'a>(method: &'a str, target: &'a str) -> Head<'a> {
+        Head {
+            method,
+            target,
+            version: crate::Version::Http11,
+        }
+    }
+
     fn answer(status: u16) -> Answer {
         Answer {
             status,
@@ -162,7 +187,7 @@ mod tests {
     #[test]
     fn start_line_begins_exactly_as_the_seeds() {
         let mut log = LogBuffer::new();
-        log.start(ME, "GET", "/sleep?seconds=1");
+        log.start(ME, head("GET", "/sleep?seconds=1"));
         assert_eq!(
             written(&mut log),
             "START PID 41 TID 43 GET /sleep?seconds=1\n"
@@ -173,15 +198,11 @@ mod tests {
     fn done_line_has_method_path_status_and_elapsed_time() {
         let mut log = LogBuffer::new();
         let (ok, refused) = (answer(200), answer(405));
-        log.done(ME, "GET", "/nosleep", &ok, Duration::from_micros(41));
-        log.done(ME, "HEAD", "/sleep", &ok, Duration::from_micros(5_001_234));
-        log.done(
-            ME,
-            "PUT",
-            "/sleep",
-            &refused,
-            Duration::from_micros(999_999),
-        );
+        log.done(ME, head("GET", "/nosleep"), &ok, Duration::from_micros(41));
+        let long = Duration::from_micros(5_001_234);
+        log.done(ME, head("HEAD", "/sleep"), &ok, long);
+        let short = Duration::from_micros(999_999);
+        log.done(ME, head("PUT", "/sleep"), &refused, short);
         assert_eq!(
             written(&mut log),
             "DONE PID 41 TID 43 GET /nosleep -> 200 in 0.041 ms\n\
@@ -197,13 +218,8 @@ mod tests {
             work_tid: Some(44),
             ..answer(200)
         };
-        log.done(
-            ME,
-            "GET",
-            "/offload",
-            &offloaded,
-            Duration::from_millis(1500),
-        );
+        let took = Duration::from_millis(1500);
+        log.done(ME, head("GET", "/offload"), &offloaded, took);
         assert_eq!(
             written(&mut log),
             "DONE PID 41 TID 43 GET /offload -> 200 in 1.500 s (work on TID 44)\n"
@@ -213,7 +229,7 @@ mod tests {
     #[test]
     fn hostile_text_cannot_break_or_forge_a_line() {
         let mut log = LogBuffer::new();
-        log.start(ME, "G\nET", "/x\r\nSTART PID 1 TID 1 GET /é");
+        log.start(ME, head("G\nET", "/x\r\nSTART PID 1 TID 1 GET /é"));
         let text = written(&mut log);
         assert_eq!(
             text,
@@ -224,7 +240,7 @@ mod tests {
     #[test]
     fn long_targets_are_cut() {
         let mut log = LogBuffer::new();
-        log.start(ME, "GET", &format!("/{}", "a".repeat(100_000)));
+        log.start(ME, head("GET", &format!("/{}", "a".repeat(100_000))));
         let text = written(&mut log);
         assert!(text.len() < MAX_LOGGED + 64, "{} bytes", text.len());
         assert!(text.ends_with("aaa...\n"));
@@ -235,7 +251,7 @@ mod tests {
         let mut log = LogBuffer::new();
         let mut lines = 0;
         while !log.is_full() {
-            log.start(ME, "GET", "/nosleep");
+            log.start(ME, head("GET", "/nosleep"));
             lines += 1;
         }
         assert!(lines > 10, "gathers many lines: {lines}");
@@ -268,14 +284,9 @@ mod tests {
         }
         let mut log = LogBuffer::new();
         for _ in 0..20 {
-            log.start(ME, "GET", "/nosleep");
-            log.done(
-                ME,
-                "GET",
-                "/nosleep",
-                &answer(200),
-                Duration::from_micros(3),
-            );
+            log.start(ME, head("GET", "/nosleep"));
+            let took = Duration::from_micros(3);
+            log.done(ME, head("GET", "/nosleep"), &answer(200), took);
         }
         let mut out = Counting(0);
         log.write_to(&mut out).unwrap();

@@ -17,7 +17,7 @@ pub const MAX_HEADERS: usize = 100;
 
 /// Checks a request's target and header lines (name, value); returns the answer to send
 /// instead of routing it, or `None` if it may go on.
-pub fn screen<'a>(
+pub(crate) fn screen<'a>(
     target: &str,
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
 ) -> Option<Answer> {

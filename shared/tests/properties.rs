@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use shared::{Flavor, Identity, Limits, LogBuffer, Router, Wait};
+use shared::{Flavor, Head, Identity, Limits, LogBuffer, Plan, Router, Version, Wait};
 
 const MAX: Duration = Duration::from_secs(60);
 
@@ -18,6 +18,17 @@ fn router(flavor: Flavor) -> Router {
             max_sleep: MAX,
         },
     }
+}
+
+/// A request with no header lines, planned by a server that is not shutting down.
+fn plan(router: Router, method: &str, target: &str) -> Plan {
+    let head = Head {
+        method,
+        target,
+        version: Version::Http11,
+    };
+    let me = Identity { pid: 1, tid: 2 };
+    router.plan(head, std::iter::empty(), me, None)
 }
 
 fn routers() -> impl Strategy<Value = Router> {
@@ -66,7 +77,7 @@ proptest! {
         method in methods(),
         target in targets(),
     ) {
-        let plan = router.plan(&method, &target);
+        let plan = plan(router, &method, &target);
         let answer = &plan.answer;
         prop_assert!([200, 204, 400, 404, 405].contains(&answer.status), "{}", answer.status);
         prop_assert_eq!(answer.allow.is_some(), answer.status == 405);
@@ -91,7 +102,7 @@ proptest! {
         router in routers(),
         seconds in prop_oneof![-100.0..100.0f64, 0.0..=60.0f64, Just(60.0), Just(0.0)],
     ) {
-        let plan = router.plan("GET", &format!("/sleep?seconds={seconds}"));
+        let plan = plan(router, "GET", &format!("/sleep?seconds={seconds}"));
         if (0.0..=60.0).contains(&seconds) {
             prop_assert_eq!(plan.wait, Some(Wait::Sleep(Duration::from_secs_f64(seconds))));
         } else {
@@ -103,9 +114,10 @@ proptest! {
     fn log_lines_are_single_printable_and_bounded(method in methods(), target in targets()) {
         let me = Identity { pid: 1, tid: 2 };
         let mut log = LogBuffer::new();
-        let answer = router(Flavor::Async).plan(&method, &target).answer;
-        log.start(me, &method, &target);
-        log.done(me, &method, &target, &answer, Duration::from_millis(3));
+        let answer = plan(router(Flavor::Async), &method, &target).answer;
+        let head = Head { method: &method, target: &target, version: Version::Http11 };
+        log.start(me, head);
+        log.done(me, head, &answer, Duration::from_millis(3));
         let mut out = Vec::new();
         log.write_to(&mut out).unwrap();
         let text = String::from_utf8(out).expect("ASCII");

@@ -1,224 +1,115 @@
-//! tiny_http on one listening socket, kept accepting.
+//! tiny_http's types to and from the core's: a request's head and header lines in, an answer out.
 //!
-//! tiny_http's accept thread ends for good on its first accept error, and then the server takes
-//! no new connection (nor says so, but for one error in its queue). Two things make it end here:
-//! running out of file descriptors, and the receive timeout this module sets on the listening
-//! socket on purpose. Sockets accepted from a listener inherit that timeout, which is the only
-//! way to give tiny_http's connections a read timeout (its own API has none): a client that
-//! stalls mid-request is cut off after `--header-timeout`. But `accept` obeys the timeout too, so
-//! the accept thread ends after each idle spell of that length.
-//!
-//! Out of descriptors at the wrong moment, the accept thread does not even report its end: it
-//! panics (it unwraps a failed `try_clone`). A panic hook notices that: tiny_http's threads are
-//! the only unnamed ones in this process.
-//!
-//! So whenever the accept thread of the newest tiny_http server ends, a new server takes over
-//! the socket. The older ones are still read, for requests on connections they accepted, until
-//! those connections must have timed out.
+//! An answer goes out as status line, headers and body, put together in one buffer and written
+//! once.
+//! tiny_http's own `Response` would do it, at a cost that shows next to a request this small: it
+//! allocates two strings for every header and writes each header in four calls through a lock.
+//! Against a request of a few microseconds that cost more than the log and the routing together
+//! (the benchmark runner shows it: `hello-tiny-http-response` against `hello-tiny-http`). tiny_http
+//! offers the connection's writer for answers it should not format itself
+//! ([`Request::into_writer`]); what its `Response` would add is added here: `Date`,
+//! `Content-Length`, and no body for `HEAD` or a status that has none.
 
-use std::io;
-use std::net::{Shutdown, SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::{self, Write};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use socket2::SockRef;
-use tiny_http::{Request, Server};
+use shared::{Answer, Head, Identity, Value, Version};
+use tiny_http::{Method, Request, StatusCode};
 
-/// The pause before trying again to start a server, when that failed (out of descriptors).
-const RETRY: Duration = Duration::from_millis(100);
-
-/// Set by the panic hook when a thread of tiny_http's panics.
-static TINY_HTTP_PANICKED: AtomicBool = AtomicBool::new(false);
-
-/// How often a waiting thread looks at the older servers' queues.
-const OLDER_CHECK: Duration = Duration::from_millis(50);
-
-pub struct Http {
-    listener: TcpListener,
-    addr: SocketAddr,
-    state: Mutex<State>,
-    /// How long after its accept thread ended a server can still have live connections.
-    lifetime: Duration,
-    stopped: AtomicBool,
+pub fn head(request: &Request) -> Head<'_> {
+    let version = request.http_version();
+    Head {
+        method: request.method().as_str(),
+        target: request.url(),
+        version: Version::of(version.0, version.1),
+    }
 }
 
-struct State {
-    /// Servers on the socket, oldest first; only the newest may still be accepting.
-    servers: Vec<Generation>,
-    /// The same servers, as the request path reads them: taken without copying the list.
-    snapshot: Arc<Vec<Arc<Server>>>,
-    /// When to try again to start a server, after a failure (out of descriptors, say).
-    retry_at: Option<Instant>,
+pub fn headers(request: &Request) -> impl Iterator<Item = (&str, &[u8])> {
+    let headers = request.headers().iter();
+    headers.map(|header| (header.field.as_str().as_str(), header.value.as_bytes()))
 }
 
-struct Generation {
-    server: Arc<Server>,
-    /// When its accept thread was seen to end, if it has.
-    ended: Option<Instant>,
+/// What one handler thread keeps between answers: the buffer, and the `Date` of this second.
+pub struct Responder {
+    buffer: Vec<u8>,
+    date: Date,
 }
 
-impl Http {
-    /// Starts serving `listener`, whose connections time out after `read_timeout` without a
-    /// byte; `lifetime` bounds how long a connection can live past that (the longest sleep).
-    pub fn new(
-        listener: TcpListener,
-        read_timeout: Duration,
-        lifetime: Duration,
-    ) -> io::Result<Http> {
-        SockRef::from(&listener).set_read_timeout(Some(read_timeout))?;
-        let addr = listener.local_addr()?;
-        let report = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |panic| {
-            if std::thread::current().name().is_none() {
-                TINY_HTTP_PANICKED.store(true, Ordering::SeqCst);
-            }
-            report(panic);
-        }));
-        let first = start_server(&listener)?;
-        Ok(Http {
-            listener,
-            addr,
-            state: Mutex::new(State {
-                snapshot: Arc::new(vec![Arc::clone(&first.server)]),
-                servers: vec![first],
-                retry_at: None,
-            }),
-            lifetime: read_timeout * 2 + lifetime,
-            stopped: AtomicBool::new(false),
-        })
+struct Date {
+    second: u64,
+    text: String,
+}
+
+impl Responder {
+    pub fn new() -> Responder {
+        Responder {
+            buffer: Vec::with_capacity(1024),
+            date: Date {
+                second: u64::MAX,
+                text: String::new(),
+            },
+        }
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// A request received by any of the servers, if one is waiting.
-    pub fn try_recv(&self) -> Option<Request> {
-        let servers = self.servers();
-        servers
-            .iter()
-            .find_map(|server| self.take(server, Server::try_recv))
-    }
-
-    /// Waits up to `wait` for a request.
-    pub fn recv_timeout(&self, wait: Duration) -> Option<Request> {
-        let deadline = Instant::now() + wait;
-        loop {
-            if let Some(request) = self.try_recv() {
-                return Some(request);
-            }
-            let (servers, accepting) = self.keep_accepting();
-            let newest = servers.last().expect("there is always a server");
-            let left = deadline.saturating_duration_since(Instant::now());
-            // While older servers may still hold connections, or none accepts, look often.
-            let slice = if servers.len() > 1 || !accepting {
-                left.min(OLDER_CHECK)
-            } else {
-                left
+    /// Sends `answer` to the client of `request`, as answered by the thread `me`.
+    pub fn respond(&mut self, request: Request, answer: &Answer, me: Identity) -> io::Result<()> {
+        let mut number = itoa::Buffer::new();
+        let out = &mut self.buffer;
+        out.clear();
+        // Answer in the request's version, as tiny_http and hyper do (1.0 for a 1.0 client).
+        let version = match head(&request).version {
+            Version::Http10 => "HTTP/1.0 ",
+            Version::Http11 | Version::Other => "HTTP/1.1 ",
+        };
+        out.extend_from_slice(version.as_bytes());
+        out.extend_from_slice(number.format(answer.status).as_bytes());
+        out.push(b' ');
+        let reason = StatusCode(answer.status).default_reason_phrase();
+        out.extend_from_slice(reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for (field, value) in answer.headers(me) {
+            let value = match value {
+                Value::Text(text) | Value::Echo(text) => text,
+                Value::Number(value) => number.format(value),
             };
-            if let Some(request) = self.take(newest, |server| server.recv_timeout(slice)) {
-                return Some(request);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
+            line(out, field.as_str(), value);
         }
-    }
+        line(out, "Date", self.date.now());
+        // A 1xx, 204 or 304 has no body; nor a Content-Length, which a 1xx or 204 must not have.
+        let bodiless = matches!(answer.status, 100..=199 | 204 | 304);
+        if !bodiless {
+            line(out, "Content-Length", number.format(answer.body.len()));
+        }
+        out.extend_from_slice(b"\r\n");
+        if !bodiless && *request.method() != Method::Head {
+            out.extend_from_slice(answer.body.as_bytes());
+        }
 
-    /// Stops accepting (new connections are refused) and wakes up to `threads` waiting threads.
-    pub fn stop(&self, threads: usize) {
-        self.stopped.store(true, Ordering::SeqCst);
-        let _ = SockRef::from(&self.listener).shutdown(Shutdown::Both);
-        if let Some(newest) = self.servers().last() {
-            for _ in 0..threads {
-                newest.unblock();
-            }
-        }
-    }
-
-    fn servers(&self) -> Arc<Vec<Arc<Server>>> {
-        Arc::clone(&self.state.lock().unwrap().snapshot)
-    }
-
-    /// Runs `receive` on `server`; an error from it means its accept thread has ended.
-    fn take(
-        &self,
-        server: &Arc<Server>,
-        receive: impl FnOnce(&Server) -> io::Result<Option<Request>>,
-    ) -> Option<Request> {
-        match receive(server) {
-            Ok(request) => request,
-            Err(_) => {
-                let mut state = self.state.lock().unwrap();
-                if let Some(ended) = state
-                    .servers
-                    .iter_mut()
-                    .find(|g| Arc::ptr_eq(&g.server, server))
-                {
-                    ended.ended.get_or_insert(Instant::now());
-                }
-                None
-            }
-        }
-    }
-
-    /// Starts a new server if the newest one's accept thread has ended (unless stopping), and
-    /// forgets the servers whose connections must all have timed out. Returns the servers, and
-    /// whether one is accepting.
-    fn keep_accepting(&self) -> (Arc<Vec<Arc<Server>>>, bool) {
-        let mut state = self.state.lock().unwrap();
-        let now = Instant::now();
-        let lifetime = self.lifetime;
-        if TINY_HTTP_PANICKED.swap(false, Ordering::SeqCst) {
-            // Perhaps only a connection's thread: then a new server is merely one too many.
-            if let Some(newest) = state.servers.last_mut() {
-                newest.ended.get_or_insert(now);
-            }
-        }
-        let newest_ended = state.servers.last().is_some_and(|g| g.ended.is_some());
-        let due = state.retry_at.is_none_or(|at| now >= at);
-        let mut changed = false;
-        if newest_ended && due && !self.stopped.load(Ordering::SeqCst) {
-            match start_server(&self.listener) {
-                Ok(generation) => {
-                    state.servers.push(generation);
-                    state.retry_at = None;
-                    changed = true;
-                }
-                Err(error) => {
-                    // Out of descriptors, say: meanwhile connections wait in the listen backlog.
-                    eprintln!("sync-server: cannot accept for now ({error}); retrying shortly");
-                    state.retry_at = Some(now + RETRY);
-                }
-            }
-        }
-        // The newest stays whatever happens; an older one goes once its connections must be gone.
-        let newest = state.servers.pop().expect("there is always a server");
-        let before = state.servers.len();
-        state
-            .servers
-            .retain(|g| g.ended.is_none_or(|ended| now - ended < lifetime));
-        changed |= state.servers.len() != before;
-        let accepting = newest.ended.is_none();
-        state.servers.push(newest);
-        if changed {
-            let servers = state
-                .servers
-                .iter()
-                .map(|g| Arc::clone(&g.server))
-                .collect();
-            state.snapshot = Arc::new(servers);
-        }
-        (Arc::clone(&state.snapshot), accepting)
+        let mut connection = request.into_writer();
+        connection.write_all(out)?;
+        connection.flush()
     }
 }
 
-fn start_server(listener: &TcpListener) -> io::Result<Generation> {
-    let ours = listener.try_clone()?;
-    let server = Server::from_listener(ours, None).map_err(io::Error::other)?;
-    Ok(Generation {
-        server: Arc::new(server),
-        ended: None,
-    })
+fn line(out: &mut Vec<u8>, field: &str, value: &str) {
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+impl Date {
+    /// The `Date` header's value, formatted once a second at most.
+    fn now(&mut self) -> &str {
+        let now = SystemTime::now();
+        let second = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        if second != self.second {
+            self.second = second;
+            self.text = httpdate::fmt_http_date(now);
+        }
+        &self.text
+    }
 }

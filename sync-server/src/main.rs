@@ -7,23 +7,24 @@
 //! `runserver`: then N requests can sleep at once.
 
 mod http;
-mod respond;
+mod listen;
+mod server;
 mod shutdown;
+mod supervisor;
 
-use std::io;
-use std::net::TcpListener;
-use std::sync::Arc;
+use std::process::ExitCode;
 use std::thread;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::Parser;
-use shared::cli::{self, Common, WithCommon};
-use shared::{Flavor, Identity, LogBuffer, Router};
+use shared::cli::{self, Arguments, Common};
+use shared::{log, Flavor, Identity, Router, Shutdown};
 use tiny_http::Request;
 
-use crate::http::Http;
-use crate::respond::Responder;
-use crate::shutdown::Shutdown;
+use crate::http::Responder;
+use crate::server::Server;
+use crate::supervisor::Supervisor;
 
 /// Blocking, single-threaded HTTP server: one request at a time, like `runserver --nothreading`.
 #[derive(Parser, Debug)]
@@ -39,100 +40,71 @@ struct Cli {
     threads: usize,
 }
 
-impl WithCommon for Cli {
-    fn common(&self) -> &Common {
-        &self.common
+impl Arguments for Cli {
+    fn check(&self) -> Result<(), String> {
+        self.common.check()
     }
 }
 
-fn main() {
-    let args: Cli = cli::parse();
+fn main() -> ExitCode {
+    cli::finish(run(cli::parse()))
+}
+
+fn run(args: Cli) -> anyhow::Result<()> {
+    let limits = args.common.limits();
     let addr = args.common.addr(args.port);
-    let listener = TcpListener::bind(addr)
-        .unwrap_or_else(|error| cli::fail(format_args!("cannot listen on {addr}: {error}")));
-    let router = Router {
-        flavor: Flavor::Sync,
-        limits: args.common.limits(),
-    };
-    let http = Http::new(
-        listener,
-        args.common.header_timeout,
-        router.limits.max_sleep,
-    )
-    .map(Arc::new)
-    .unwrap_or_else(|error| cli::fail(format_args!("cannot start tiny_http: {error}")));
-    let shutdown = Shutdown::on_signal(Arc::clone(&http), router.limits.max_sleep, args.threads)
-        .unwrap_or_else(|error| cli::fail(format_args!("cannot handle signals: {error}")));
-    println!("sync-server listening on http://{}", http.addr());
+    let listener = listen::bind(addr, args.common.header_timeout)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let supervisor = Supervisor::new(listener, args.common.header_timeout, limits.max_sleep)
+        .context("cannot start tiny_http")?;
+    // Every handler thread and the signal handler serve with it until the process ends.
+    let server: &'static Server = Box::leak(Box::new(Server {
+        router: Router {
+            flavor: Flavor::Sync,
+            limits,
+        },
+        shutdown: Shutdown::new(limits.max_sleep),
+        supervisor,
+    }));
+    shutdown::on_signal(server, args.threads).context("cannot handle signals")?;
+    println!(
+        "sync-server listening on http://{}",
+        server.supervisor.addr()
+    );
 
     // With --threads 1 (the default) this thread is the only one that runs handlers.
     // Handler threads are named: tiny_http's own threads are told apart by having no name.
-    thread::scope(|scope| {
-        for number in 1..args.threads {
-            thread::Builder::new()
-                .name(format!("handler-{number}"))
-                .spawn_scoped(scope, || serve(&http, &router, &shutdown))
-                .unwrap_or_else(|error| cli::fail(format_args!("cannot start a thread: {error}")));
-        }
-        serve(&http, &router, &shutdown);
-    });
-}
-
-/// Answers requests one at a time until a shutdown has drained the queue.
-fn serve(http: &Http, router: &Router, shutdown: &Shutdown) {
-    let mut log = LogBuffer::new();
-    let mut responder = Responder::new();
-    loop {
-        let request = match http.try_recv() {
-            Some(request) => request,
-            None => {
-                write_out(&mut log); // the queue is empty: the thread is about to wait
-                match shutdown.wait_for_request(http) {
-                    Some(request) => request,
-                    None => break,
-                }
-            }
-        };
-        handle(request, router, shutdown, &mut log, &mut responder);
+    let spawn = |number| {
+        let handler = thread::Builder::new().name(format!("handler-{number}"));
+        handler.spawn(|| server::run(server))
+    };
+    let handlers = (1..args.threads).map(spawn).collect::<Result<Vec<_>, _>>();
+    let handlers = handlers.context("cannot start a handler thread")?;
+    server::run(server);
+    for handler in handlers {
+        let _ = handler.join();
     }
-    write_out(&mut log);
+    Ok(())
 }
 
-fn handle(
-    request: Request,
-    router: &Router,
-    shutdown: &Shutdown,
-    log: &mut LogBuffer,
-    responder: &mut Responder,
-) {
+/// One request: log its start, plan it, wait as the plan says, log its end, answer.
+fn handle(request: Request, server: &Server, responder: &mut Responder) {
     let started = Instant::now();
     let me = Identity::current();
-    let method = request.method().as_str();
-    let target = request.url();
-    log.start(me, method, target);
-
-    let version = request.http_version();
-    let version = (version.0, version.1);
-    let headers = request.headers().iter();
-    let headers = headers.map(|header| (header.field.as_str().as_str(), header.value.as_bytes()));
-    let mut plan = router.plan_request(method, target, version, headers);
-    if let Some(grace) = shutdown.grace_left() {
-        plan = plan.within(grace);
+    let head = http::head(&request);
+    log::lines(|log| log.start(me, head));
+    let headers = http::headers(&request);
+    let plan = server
+        .router
+        .plan(head, headers, me, server.shutdown.grace_left());
+    match plan.wait {
+        None => {}
+        Some(wait) => {
+            log::write_out();
+            thread::sleep(wait.duration()); // blocks this handler thread: with one, everyone waits
+        }
     }
-    if let Some(wait) = plan.wait {
-        write_out(log);
-        thread::sleep(wait.duration()); // blocks this handler thread: with one, everyone waits
-    }
-
-    log.done(me, method, target, &plan.answer, started.elapsed());
-    if log.is_full() {
-        write_out(log);
-    }
+    log::lines(|log| log.done(me, head, &plan.answer, started.elapsed()));
     // A client that hung up before its answer is no error of ours.
     let _ = responder.respond(request, &plan.answer, me);
-}
-
-fn write_out(log: &mut LogBuffer) {
-    // A closed stdout must not stop the server.
-    let _ = log.write_to(&mut io::stdout().lock());
 }

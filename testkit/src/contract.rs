@@ -1,4 +1,4 @@
-//! The checks of `CONTRACT.md` that hold for both servers alike, each a function of the binary.
+//! The checks of the interface (docs/interface.md) that hold for both servers alike, each a function of the binary.
 //!
 //! What differs between the servers (whether a `/sleep` holds the others up) is measured by
 //! [`nosleep_during_sleep`] and [`sleeps_sent_together`], and judged in each server's own tests.

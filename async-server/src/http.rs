@@ -1,0 +1,64 @@
+//! hyper's types to and from the core's: a request's head and header lines in, an answer out.
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode, Version as HyperVersion};
+use shared::{Answer, Field, Head, Identity, Value, Version};
+
+pub fn head(request: &Request<Incoming>) -> Head<'_> {
+    let target = request.uri().path_and_query();
+    Head {
+        method: request.method().as_str(),
+        target: target.map_or("/", |target| target.as_str()),
+        version: match request.version() {
+            HyperVersion::HTTP_10 => Version::Http10,
+            HyperVersion::HTTP_11 => Version::Http11,
+            _ => Version::Other,
+        },
+    }
+}
+
+pub fn headers(request: &Request<Incoming>) -> impl Iterator<Item = (&str, &[u8])> {
+    let headers = request.headers().iter();
+    headers.map(|(name, value)| (name.as_str(), value.as_bytes()))
+}
+
+pub fn response(answer: Answer, me: Identity) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = StatusCode::from_u16(answer.status).expect("a valid status");
+    let headers = response.headers_mut();
+    for (field, value) in answer.headers(me) {
+        headers.insert(header_name(field), header_value(value));
+    }
+    *response.body_mut() = Full::new(match answer.body {
+        Cow::Borrowed(text) => Bytes::from_static(text.as_bytes()),
+        Cow::Owned(text) => Bytes::from(text),
+    });
+    response
+}
+
+/// The core's field as hyper's name, made once per field (hyper keeps names in lower case).
+fn header_name(field: Field) -> HeaderName {
+    static NAMES: LazyLock<Vec<HeaderName>> = LazyLock::new(|| {
+        let name = |field: &Field| HeaderName::from_bytes(field.as_str().as_bytes());
+        Field::ALL
+            .iter()
+            .map(name)
+            .collect::<Result<_, _>>()
+            .expect("valid names")
+    });
+    NAMES[field as usize].clone()
+}
+
+fn header_value(value: Value) -> HeaderValue {
+    match value {
+        Value::Text(text) => HeaderValue::from_static(text),
+        Value::Number(number) => HeaderValue::from(number),
+        // Taken from a request header, so it is a valid header value.
+        Value::Echo(text) => HeaderValue::from_str(text).expect("a request header's value"),
+    }
+}

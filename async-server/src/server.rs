@@ -1,0 +1,91 @@
+//! Serving one listening socket on this thread's runtime: the accept loop, hyper on each
+//! connection, and the graceful end.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use shared::{log, Answer, Identity, Router, Shutdown};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::Semaphore;
+
+use crate::shutdown::Stopped;
+
+/// What every connection of every worker is served with.
+pub struct Server {
+    pub router: Router,
+    pub shutdown: Shutdown,
+    /// How long a client may take to send a request head.
+    pub header_timeout: Duration,
+    /// One permit per connection being served, across all workers.
+    pub connections: Semaphore,
+}
+
+/// The pause after a failed `accept` (say, out of file descriptors), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A worker's runtime: one thread, which writes out the log whenever it is about to wait.
+pub fn runtime() -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .on_thread_park(log::write_out)
+        .build()
+}
+
+/// Accepts and serves connections until stopped, then lets the requests in progress finish,
+/// for at most the grace period.
+pub async fn run(server: &'static Server, listener: std::net::TcpListener, mut stopped: Stopped) {
+    let listener = TcpListener::from_std(listener).expect("a non-blocking listener");
+    let connections = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => serve(server, stream, &connections),
+                Err(error) => {
+                    eprintln!("async-server: accept failed: {error}; retrying shortly");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            () = stopped.wait() => break,
+        }
+    }
+
+    drop(listener); // from here on, new connections are refused
+    server.shutdown.announce("async-server");
+    // A request may have begun the longest sleep just before the signal: a moment more lets its
+    // answer go out.
+    let grace = server.shutdown.grace() + Duration::from_secs(1);
+    tokio::select! {
+        () = connections.shutdown() => {}
+        () = tokio::time::sleep(grace) => eprintln!("async-server: grace period over; exiting"),
+    }
+}
+
+fn serve(server: &'static Server, stream: TcpStream, connections: &GracefulShutdown) {
+    // Past --max-connections a connection is still answered, with a 503, and then closed.
+    let permit = server.connections.try_acquire().ok();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new()) // without a timer, the header read timeout does nothing
+        .header_read_timeout(server.header_timeout)
+        .max_buf_size(shared::MAX_HEAD) // a longer request head gets 431
+        .keep_alive(permit.is_some());
+    let overloaded = permit.is_none();
+    let service = service_fn(move |request| async move {
+        let response = if overloaded {
+            crate::http::response(Answer::overloaded(), Identity::current())
+        } else {
+            crate::handle(request, server).await
+        };
+        Ok::<_, Infallible>(response)
+    });
+    let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+    tokio::spawn(async move {
+        // A client that sends garbage or hangs up has been answered or dropped by hyper already.
+        let _ = connection.await;
+        drop(permit);
+    });
+}

@@ -1,0 +1,211 @@
+//! An answer before a server turns it into bytes: its status, body and header fields.
+//!
+//! Each header field is named here once, as it goes on the wire; the servers write these names
+//! (sync-server) or turn them into their HTTP library's type (async-server), never spell them.
+
+use std::borrow::Cow;
+
+use crate::Identity;
+
+/// The `Content-Type` of every answer but the index page.
+pub const CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+
+/// The `Content-Type` of the index page.
+pub const HTML: &str = "text/html; charset=utf-8";
+
+/// The methods every route accepts, as the `Allow` header of a `405` lists them.
+pub const ALLOWED_METHODS: &str = "GET, HEAD";
+
+/// The headers a page from another origin may read.
+const EXPOSED: &str = "X-Pid, X-Tid, X-Work-Tid";
+
+/// A response, before a server turns it into bytes. A server that answers a `HEAD` request sends
+/// the same status and headers and leaves the body out.
+#[derive(Debug, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Cow<'static, str>,
+    /// The `Access-Control-Allow-Origin` header: the request's `Origin`, if it is a loopback
+    /// one, so that a page from the other server may read this answer.
+    pub allow_origin: Option<String>,
+    /// The `Allow` header, on a `405` only.
+    pub allow: Option<&'static str>,
+    /// The `X-Work-Tid` header: the thread that did an offloaded request's blocking work. The
+    /// server fills it in once the work is done.
+    pub work_tid: Option<u64>,
+    /// The `Retry-After` header, in seconds, on a `503`.
+    pub retry_after: Option<u64>,
+}
+
+macro_rules! fields {
+    ($($field:ident => $name:literal,)*) => {
+        /// The header fields an answer may carry.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Field {
+            $($field,)*
+        }
+
+        impl Field {
+            /// Every field, in the order of its declaration (so `Field::ALL[field as usize]` is
+            /// `field`).
+            pub const ALL: &[Field] = &[$(Field::$field,)*];
+
+            /// The field's name as it goes on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Field::$field => $name,)*
+                }
+            }
+        }
+    };
+}
+
+fields! {
+    ContentType => "Content-Type",
+    Allow => "Allow",
+    XPid => "X-Pid",
+    XTid => "X-Tid",
+    XWorkTid => "X-Work-Tid",
+    RetryAfter => "Retry-After",
+    CacheControl => "Cache-Control",
+    AccessControlAllowOrigin => "Access-Control-Allow-Origin",
+    AccessControlExposeHeaders => "Access-Control-Expose-Headers",
+}
+
+/// A header value: fixed text, a number the server formats its own way, or text taken from the
+/// request (a CORS origin).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value<'a> {
+    Text(&'static str),
+    Number(u64),
+    Echo(&'a str),
+}
+
+impl Answer {
+    pub(crate) fn text(status: u16, body: &'static str) -> Answer {
+        Answer {
+            status,
+            content_type: CONTENT_TYPE,
+            body: Cow::Borrowed(body),
+            allow_origin: None,
+            allow: None,
+            work_tid: None,
+            retry_after: None,
+        }
+    }
+
+    /// A refusal whose body says what was wrong (one line, ending in a newline).
+    pub(crate) fn refusal(status: u16, reason: String) -> Answer {
+        Answer {
+            body: Cow::Owned(reason),
+            ..Answer::text(status, "")
+        }
+    }
+
+    /// `503` for a request a server has received but will not start, because it is shutting down.
+    pub fn shutting_down() -> Answer {
+        Answer {
+            retry_after: Some(1),
+            ..Answer::text(503, "the server is shutting down; try again later\n")
+        }
+    }
+
+    /// `503` for a request on a connection beyond the server's limit.
+    pub fn overloaded() -> Answer {
+        Answer {
+            retry_after: Some(1),
+            ..Answer::text(503, "too many connections; try again in a second\n")
+        }
+    }
+
+    /// The headers to send besides those the HTTP library adds (`Content-Length`, `Date`).
+    /// `answered_by` is the thread that ran the handler.
+    pub fn headers(&self, answered_by: Identity) -> impl Iterator<Item = (Field, Value<'_>)> {
+        let always = [
+            (Field::ContentType, Value::Text(self.content_type)),
+            (Field::XPid, Value::Number(answered_by.pid.into())),
+            (Field::XTid, Value::Number(answered_by.tid)),
+            // Every request of the experiment must reach the server: a browser holds back a
+            // second request for a URL whose answer it might cache. (Nothing being stored, the
+            // CORS header below needs no `Vary: Origin`.)
+            (Field::CacheControl, Value::Text("no-store")),
+        ];
+        let cors = self.allow_origin.as_deref().map(|origin| {
+            [
+                (Field::AccessControlAllowOrigin, Value::Echo(origin)),
+                (Field::AccessControlExposeHeaders, Value::Text(EXPOSED)),
+            ]
+        });
+        let sometimes = [
+            self.allow
+                .map(|methods| (Field::Allow, Value::Text(methods))),
+            self.work_tid
+                .map(|tid| (Field::XWorkTid, Value::Number(tid))),
+            self.retry_after
+                .map(|secs| (Field::RetryAfter, Value::Number(secs))),
+        ];
+        always
+            .into_iter()
+            .chain(cors.into_iter().flatten())
+            .chain(sometimes.into_iter().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_answer_carries_type_pid_tid_and_no_store() {
+        let me = Identity { pid: 7, tid: 9 };
+        let answer = Answer::text(200, "x");
+        let headers: Vec<_> = answer.headers(me).collect();
+        assert_eq!(
+            headers,
+            [
+                (Field::ContentType, Value::Text("text/plain; charset=utf-8")),
+                (Field::XPid, Value::Number(7)),
+                (Field::XTid, Value::Number(9)),
+                (Field::CacheControl, Value::Text("no-store")),
+            ]
+        );
+    }
+
+    #[test]
+    fn optional_fields_follow_the_fixed_four() {
+        let answer = Answer {
+            allow_origin: Some("http://localhost:8000".to_owned()),
+            allow: Some(ALLOWED_METHODS),
+            work_tid: Some(11),
+            retry_after: Some(1),
+            ..Answer::text(200, "")
+        };
+        let headers: Vec<_> = answer.headers(Identity { pid: 1, tid: 1 }).collect();
+        assert_eq!(
+            headers[4..],
+            [
+                (
+                    Field::AccessControlAllowOrigin,
+                    Value::Echo("http://localhost:8000")
+                ),
+                (
+                    Field::AccessControlExposeHeaders,
+                    Value::Text("X-Pid, X-Tid, X-Work-Tid")
+                ),
+                (Field::Allow, Value::Text("GET, HEAD")),
+                (Field::XWorkTid, Value::Number(11)),
+                (Field::RetryAfter, Value::Number(1)),
+            ]
+        );
+    }
+
+    #[test]
+    fn fields_are_listed_in_order_with_their_wire_names() {
+        for (at, field) in Field::ALL.iter().enumerate() {
+            assert_eq!(*field as usize, at);
+        }
+        assert_eq!(Field::XWorkTid.as_str(), "X-Work-Tid");
+        assert_eq!(Field::ALL.len(), 9);
+    }
+}

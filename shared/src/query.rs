@@ -1,0 +1,185 @@
+//! The `seconds` a request asks for: read from the query string, checked against the limits.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use crate::Limits;
+
+/// The wait a `/sleep` (or `/block`, `/offload`) asks for, or the one-line reason (ending in a
+/// newline) it is refused.
+pub(crate) fn requested_seconds(query: Option<&str>, limits: &Limits) -> Result<Duration, String> {
+    let max = limits.max_sleep.as_secs_f64();
+    let refuse = |problem: String| {
+        Err(format!(
+            "{problem}; expected seconds=S with S a decimal number from 0 to {max}\n"
+        ))
+    };
+    let mut given = None;
+    for pair in query.unwrap_or("").split('&') {
+        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_decode(key).as_deref() != Some("seconds") {
+            continue; // other parameters (a cache-buster, say) are not ours to judge
+        }
+        if given.replace(raw).is_some() {
+            return refuse("seconds is given more than once".to_owned());
+        }
+    }
+    let Some(raw) = given else {
+        return Ok(limits.default_sleep);
+    };
+    let shown = quoted(raw);
+    let Some(text) = percent_decode(raw) else {
+        return refuse(format!("seconds={shown} is not valid percent-encoding"));
+    };
+    let Ok(seconds) = text.parse::<f64>() else {
+        return refuse(format!("seconds={shown} is not a number"));
+    };
+    if !seconds.is_finite() {
+        return refuse(format!("seconds={shown} is not finite"));
+    }
+    if seconds < 0.0 {
+        return refuse(format!("seconds={shown} is negative"));
+    }
+    if seconds > max {
+        return refuse(format!("seconds={shown} is above the maximum of {max}"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A query value as it is safe to echo in a one-line error: quoted, escaped, and cut short.
+fn quoted(raw: &str) -> String {
+    const SHOWN: usize = 40;
+    let mut shown: String = raw
+        .chars()
+        .take(SHOWN)
+        .flat_map(char::escape_debug)
+        .collect();
+    if raw.chars().nth(SHOWN).is_some() {
+        shown.push_str("...");
+    }
+    format!("\"{shown}\"")
+}
+
+/// Decodes `%XX` escapes; `None` when an escape is malformed or the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
+    if !text.contains('%') {
+        return Some(Cow::Borrowed(text));
+    }
+    let mut bytes = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte == b'%' {
+            let hex = tail.get(..2)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(byte);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok().map(Cow::Owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        default_sleep: Duration::from_secs(5),
+        max_sleep: Duration::from_secs(60),
+    };
+
+    fn seconds(query: &str) -> Result<Duration, String> {
+        requested_seconds(Some(query), &LIMITS)
+    }
+
+    fn refusal(query: &str) -> String {
+        let reason = seconds(query).expect_err(query);
+        assert!(reason.ends_with('\n'), "{reason:?}");
+        assert_eq!(reason.lines().count(), 1, "one line: {reason:?}");
+        assert!(
+            reason.contains("from 0 to 60"),
+            "says what is allowed: {reason:?}"
+        );
+        reason
+    }
+
+    #[test]
+    fn no_seconds_is_the_default() {
+        assert_eq!(requested_seconds(None, &LIMITS), Ok(Duration::from_secs(5)));
+        assert_eq!(seconds("other=1"), Ok(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn seconds_are_read_as_asked() {
+        for (query, millis) in [
+            ("seconds=1.5", 1500),
+            ("seconds=0", 0),
+            ("seconds=60", 60_000),
+            ("seconds=.25", 250),
+            ("seconds=2.", 2000),
+            ("seconds=1e-1", 100),
+            ("seconds=-0", 0),
+            ("seconds=0%2E5", 500),
+            ("_=123&seconds=0.01", 10),
+            ("seconds=0.01&flag", 10),
+            ("%73econds=3", 3000),
+        ] {
+            assert_eq!(seconds(query), Ok(Duration::from_millis(millis)), "{query}");
+        }
+    }
+
+    #[test]
+    fn each_kind_of_bad_seconds_says_what_was_wrong() {
+        for (query, says) in [
+            ("seconds=abc", "\"abc\" is not a number"),
+            ("seconds=", "\"\" is not a number"),
+            ("seconds", "\"\" is not a number"),
+            ("seconds=1,5", "not a number"),
+            ("seconds=%201", "not a number"),
+            ("seconds=-1", "\"-1\" is negative"),
+            ("seconds=-0.001", "is negative"),
+            ("seconds=61", "\"61\" is above the maximum of 60"),
+            ("seconds=60.0001", "above the maximum"),
+            ("seconds=1e308", "above the maximum"),
+            ("seconds=inf", "\"inf\" is not finite"),
+            ("seconds=-inf", "not finite"),
+            ("seconds=NaN", "\"NaN\" is not finite"),
+            ("seconds=1e999", "not finite"),
+            ("seconds=%zz", "not valid percent-encoding"),
+            ("seconds=%4", "not valid percent-encoding"),
+            ("seconds=%ff", "not valid percent-encoding"),
+            ("seconds=1&seconds=2", "more than once"),
+        ] {
+            let reason = refusal(query);
+            assert!(reason.contains(says), "{query}: {reason:?} lacks {says:?}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_echoes_hostile_input_safely() {
+        let long = format!("seconds={}", "9".repeat(10_000));
+        let reason = refusal(&long);
+        assert!(reason.len() < 200, "{} bytes", reason.len());
+        assert!(reason.contains("...\""));
+        // A decoded newline must not split the one line; it is not decoded into the echo.
+        let reason = refusal("seconds=1%0A2");
+        assert!(reason.contains("\"1%0A2\""), "{reason:?}");
+        let reason = refusal("seconds=a\nb\u{7}");
+        assert!(reason.contains(r#""a\nb\u{7}""#), "{reason:?}");
+    }
+
+    #[test]
+    fn the_maximum_follows_the_limits() {
+        let limits = Limits {
+            default_sleep: Duration::ZERO,
+            max_sleep: Duration::from_millis(1500),
+        };
+        let fine = requested_seconds(Some("seconds=1.5"), &limits);
+        assert_eq!(fine, Ok(Duration::from_millis(1500)));
+        let over = requested_seconds(Some("seconds=1.51"), &limits).unwrap_err();
+        assert!(over.contains("maximum of 1.5;"), "{over:?}");
+        assert_eq!(requested_seconds(None, &limits), Ok(Duration::ZERO));
+    }
+}

@@ -1,0 +1,225 @@
+//! tiny_http on one listening socket, kept accepting: a supervisor of tiny_http servers.
+//!
+//! tiny_http's accept thread ends for good on its first accept error, and then the server takes
+//! no new connection (nor says so, but for one error in its queue). Two things make it end here:
+//! running out of file descriptors, and the receive timeout set on the listening socket on
+//! purpose ([`crate::listen`]), which every connection inherits: a client that stalls
+//! mid-request is cut off after `--header-timeout`. But `accept` obeys the timeout too, so the
+//! accept thread ends after each idle spell of that length.
+//!
+//! Out of descriptors at the wrong moment, the accept thread does not even report its end: it
+//! panics (it unwraps a failed `try_clone`). A panic hook notices that: tiny_http's threads are
+//! the only unnamed ones in this process.
+//!
+//! So whenever the accept thread of the newest tiny_http server ends, a new server takes over
+//! the socket. The older ones are still read, for requests on connections they accepted, until
+//! those connections must have timed out.
+
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+use tiny_http::{Request, Server};
+
+/// The pause before trying again to start a server, when that failed (out of descriptors).
+const RETRY: Duration = Duration::from_millis(100);
+
+/// Set by the panic hook when a thread of tiny_http's panics.
+static TINY_HTTP_PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// How often a waiting thread looks at the older servers' queues.
+const OLDER_CHECK: Duration = Duration::from_millis(50);
+
+/// The tiny_http servers that take turns on one listening socket, read as one queue.
+pub struct Supervisor {
+    listener: TcpListener,
+    addr: SocketAddr,
+    state: Mutex<State>,
+    /// How long after its accept thread ended a server can still have live connections: then it
+    /// is forgotten.
+    retire_after: Duration,
+    stopped: AtomicBool,
+}
+
+struct State {
+    /// Servers on the socket, oldest first; only the newest may still be accepting.
+    servers: Vec<Generation>,
+    /// The same servers, as the request path reads them: taken without copying the list.
+    snapshot: Arc<Vec<Arc<Server>>>,
+    /// When to try again to start a server, after a failure (out of descriptors, say).
+    retry_at: Option<Instant>,
+}
+
+struct Generation {
+    server: Arc<Server>,
+    /// When its accept thread was seen to end, if it has.
+    ended: Option<Instant>,
+}
+
+impl Supervisor {
+    /// Starts serving `listener`, whose connections time out after `read_timeout` without a
+    /// byte ([`crate::listen::bind`]); a request may keep its connection `longest_wait` more (the
+    /// longest sleep).
+    pub fn new(
+        listener: TcpListener,
+        read_timeout: Duration,
+        longest_wait: Duration,
+    ) -> io::Result<Supervisor> {
+        let addr = listener.local_addr()?;
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |panic| {
+            if std::thread::current().name().is_none() {
+                TINY_HTTP_PANICKED.store(true, Ordering::SeqCst);
+            }
+            report(panic);
+        }));
+        let first = start_server(&listener)?;
+        Ok(Supervisor {
+            listener,
+            addr,
+            state: Mutex::new(State {
+                snapshot: Arc::new(vec![Arc::clone(&first.server)]),
+                servers: vec![first],
+                retry_at: None,
+            }),
+            retire_after: read_timeout * 2 + longest_wait,
+            stopped: AtomicBool::new(false),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A request received by any of the servers, if one is waiting.
+    pub fn try_recv(&self) -> Option<Request> {
+        let servers = self.servers();
+        servers
+            .iter()
+            .find_map(|server| self.take(server, Server::try_recv))
+    }
+
+    /// Waits up to `wait` for a request.
+    pub fn recv_timeout(&self, wait: Duration) -> Option<Request> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(request) = self.try_recv() {
+                return Some(request);
+            }
+            let (servers, accepting) = self.keep_accepting();
+            let newest = servers.last().expect("there is always a server");
+            let left = deadline.saturating_duration_since(Instant::now());
+            // While older servers may still hold connections, or none accepts, look often.
+            let slice = if servers.len() > 1 || !accepting {
+                left.min(OLDER_CHECK)
+            } else {
+                left
+            };
+            if let Some(request) = self.take(newest, |server| server.recv_timeout(slice)) {
+                return Some(request);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+        }
+    }
+
+    /// Stops accepting (new connections are refused) and wakes up to `threads` waiting threads.
+    pub fn stop(&self, threads: usize) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let _ = SockRef::from(&self.listener).shutdown(Shutdown::Both);
+        if let Some(newest) = self.servers().last() {
+            for _ in 0..threads {
+                newest.unblock();
+            }
+        }
+    }
+
+    fn servers(&self) -> Arc<Vec<Arc<Server>>> {
+        Arc::clone(&self.state.lock().unwrap().snapshot)
+    }
+
+    /// Runs `receive` on `server`; an error from it means its accept thread has ended.
+    fn take(
+        &self,
+        server: &Arc<Server>,
+        receive: impl FnOnce(&Server) -> io::Result<Option<Request>>,
+    ) -> Option<Request> {
+        match receive(server) {
+            Ok(request) => request,
+            Err(_) => {
+                let mut state = self.state.lock().unwrap();
+                if let Some(ended) = state
+                    .servers
+                    .iter_mut()
+                    .find(|g| Arc::ptr_eq(&g.server, server))
+                {
+                    ended.ended.get_or_insert(Instant::now());
+                }
+                None
+            }
+        }
+    }
+
+    /// Starts a new server if the newest one's accept thread has ended (unless stopping), and
+    /// forgets the servers whose connections must all have timed out. Returns the servers, and
+    /// whether one is accepting.
+    fn keep_accepting(&self) -> (Arc<Vec<Arc<Server>>>, bool) {
+        let mut state = self.state.lock().unwrap();
+        let now = Instant::now();
+        let retire_after = self.retire_after;
+        if TINY_HTTP_PANICKED.swap(false, Ordering::SeqCst) {
+            // Perhaps only a connection's thread: then a new server is merely one too many.
+            if let Some(newest) = state.servers.last_mut() {
+                newest.ended.get_or_insert(now);
+            }
+        }
+        let newest_ended = state.servers.last().is_some_and(|g| g.ended.is_some());
+        let due = state.retry_at.is_none_or(|at| now >= at);
+        let mut changed = false;
+        if newest_ended && due && !self.stopped.load(Ordering::SeqCst) {
+            match start_server(&self.listener) {
+                Ok(generation) => {
+                    state.servers.push(generation);
+                    state.retry_at = None;
+                    changed = true;
+                }
+                Err(error) => {
+                    // Out of descriptors, say: meanwhile connections wait in the listen backlog.
+                    eprintln!("sync-server: cannot accept for now ({error}); retrying shortly");
+                    state.retry_at = Some(now + RETRY);
+                }
+            }
+        }
+        // The newest stays whatever happens; an older one goes once its connections must be gone.
+        let newest = state.servers.pop().expect("there is always a server");
+        let before = state.servers.len();
+        state
+            .servers
+            .retain(|g| g.ended.is_none_or(|ended| now - ended < retire_after));
+        changed |= state.servers.len() != before;
+        let accepting = newest.ended.is_none();
+        state.servers.push(newest);
+        if changed {
+            let servers = state
+                .servers
+                .iter()
+                .map(|g| Arc::clone(&g.server))
+                .collect();
+            state.snapshot = Arc::new(servers);
+        }
+        (Arc::clone(&state.snapshot), accepting)
+    }
+}
+
+fn start_server(listener: &TcpListener) -> io::Result<Generation> {
+    let ours = listener.try_clone()?;
+    let server = Server::from_listener(ours, None).map_err(io::Error::other)?;
+    Ok(Generation {
+        server: Arc::new(server),
+        ended: None,
+    })
+}
