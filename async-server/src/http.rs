@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, HeaderValue};
+use hyper::header::{HeaderName, HeaderValue, CONNECTION};
 use hyper::{Request, Response, StatusCode, Version as HyperVersion};
 use shared::{Answer, Field, Head, Identity, Value, Version};
 
@@ -27,18 +27,36 @@ pub fn headers(request: &Request<Incoming>) -> impl Iterator<Item = (&str, &[u8]
     headers.map(|(name, value)| (name.as_str(), value.as_bytes()))
 }
 
-pub fn response(answer: Answer, me: Identity) -> Response<Full<Bytes>> {
+/// The answer to `request`, as answered by the thread `me`.
+pub fn response<T>(request: &Request<T>, answer: Answer, me: Identity) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::default());
     *response.status_mut() = StatusCode::from_u16(answer.status).expect("a valid status");
     let headers = response.headers_mut();
     for (field, value) in answer.headers(me) {
         headers.insert(header_name(field), header_value(value));
     }
+    if closes_after_http_1_0(request) {
+        // hyper closes such a connection after the answer without saying so, as HTTP/1.0
+        // allows; the interface has every closing answer say it.
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     *response.body_mut() = Full::new(match answer.body {
         Cow::Borrowed(text) => Bytes::from_static(text.as_bytes()),
         Cow::Owned(text) => Bytes::from(text),
     });
     response
+}
+
+/// Whether `request` is HTTP/1.0 without `Connection: keep-alive`.
+fn closes_after_http_1_0<T>(request: &Request<T>) -> bool {
+    let keep_alive = |value: &HeaderValue| {
+        let value = value.as_bytes();
+        value
+            .windows(b"keep-alive".len())
+            .any(|part| part.eq_ignore_ascii_case(b"keep-alive"))
+    };
+    request.version() == HyperVersion::HTTP_10
+        && !request.headers().get_all(CONNECTION).iter().any(keep_alive)
 }
 
 /// The core's field as hyper's name, made once per field (hyper keeps names in lower case).

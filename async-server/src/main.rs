@@ -136,5 +136,5 @@ async fn handle(request: Request<Incoming>, server: &Server) -> Response<Full<By
         }
     }
     log::lines(|log| log.done(me, head, &plan.answer, started.elapsed()));
-    http::response(plan.answer, me)
+    http::response(&request, plan.answer, me)
 }

@@ -12,6 +12,7 @@ use shared::{log, Answer, Identity, Router, Shutdown};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tokio::sync::Semaphore;
+use tokio_io_timeout::TimeoutStream;
 
 use crate::shutdown::Stopped;
 
@@ -19,7 +20,7 @@ use crate::shutdown::Stopped;
 pub struct Server {
     pub router: Router,
     pub shutdown: Shutdown,
-    /// How long a client may take to send a request head.
+    /// How long a client may take to send a request head, and to take in an answer.
     pub header_timeout: Duration,
     /// One permit per connection being served, across all workers.
     pub connections: Semaphore,
@@ -76,13 +77,18 @@ fn serve(server: &'static Server, stream: TcpStream, connections: &GracefulShutd
     let overloaded = permit.is_none();
     let service = service_fn(move |request| async move {
         let response = if overloaded {
-            crate::http::response(Answer::overloaded(), Identity::current())
+            crate::http::response(&request, Answer::overloaded(), Identity::current())
         } else {
             crate::handle(request, server).await
         };
         Ok::<_, Infallible>(response)
     });
-    let connection = connections.watch(http.serve_connection(TokioIo::new(stream), service));
+    // A client that takes in no answer for the header timeout is closed: hyper would wait for it
+    // for good (it stops reading while an answer is unsent, so the wait costs no memory).
+    let mut stream = TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(server.header_timeout));
+    let io = TokioIo::new(Box::pin(stream));
+    let connection = connections.watch(http.serve_connection(io, service));
     tokio::spawn(async move {
         // A client that sends garbage or hangs up has been answered or dropped by hyper already.
         let _ = connection.await;

@@ -101,3 +101,17 @@ fn running_out_of_file_descriptors_is_survived() {
         Some("accept failed"),
     );
 }
+
+#[test]
+fn a_client_that_never_reads_stalls_nobody_and_is_closed() {
+    // hyper stops reading a connection while its answer is unsent: next to nothing is held.
+    testkit::hostile::a_client_that_never_reads_stalls_nobody_and_is_closed(BINARY, 16);
+}
+
+#[test]
+fn http2_request_lines_leave_no_thread_or_descriptor_behind() {
+    testkit::hostile::http2_request_lines_leave_no_thread_or_descriptor_behind(
+        BINARY,
+        testkit::stress_size(200, 1000),
+    );
+}

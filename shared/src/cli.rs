@@ -28,7 +28,8 @@ pub struct Common {
     /// The longest wait a request may ask for (also the grace period at shutdown)
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds, allow_hyphen_values = true)]
     pub max_sleep: Duration,
-    /// How long a client may take to send a request head before its connection is closed
+    /// How long a client may take to send a request head, and to take in an answer, before its
+    /// connection is closed
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = timeout)]
     pub header_timeout: Duration,
 }

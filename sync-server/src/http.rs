@@ -10,11 +10,12 @@
 //! ([`Request::into_writer`]); what its `Response` would add is added here: `Date`,
 //! `Content-Length`, and no body for `HEAD` or a status that has none.
 
-use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use shared::{Answer, Head, Identity, Value, Version};
 use tiny_http::{Method, Request, StatusCode};
+
+use crate::slow::SlowReaders;
 
 pub fn head(request: &Request) -> Head<'_> {
     let version = request.http_version();
@@ -34,6 +35,8 @@ pub fn headers(request: &Request) -> impl Iterator<Item = (&str, &[u8])> {
 pub struct Responder {
     buffer: Vec<u8>,
     date: Date,
+    /// Where answers go that a client does not take in at once.
+    slow: &'static SlowReaders,
 }
 
 struct Date {
@@ -42,27 +45,29 @@ struct Date {
 }
 
 impl Responder {
-    pub fn new() -> Responder {
+    pub fn new(slow: &'static SlowReaders) -> Responder {
         Responder {
             buffer: Vec::with_capacity(1024),
             date: Date {
                 second: u64::MAX,
                 text: String::new(),
             },
+            slow,
         }
     }
 
-    /// Sends `answer` to the client of `request`, as answered by the thread `me`.
-    pub fn respond(&mut self, request: Request, answer: &Answer, me: Identity) -> io::Result<()> {
+    /// Sends `answer` to the client of `request`, as answered by the thread `me`: at once, or,
+    /// for a client slow to take it in, from [`SlowReaders`]' thread.
+    pub fn respond(&mut self, request: Request, answer: &Answer, me: Identity) {
         let mut number = itoa::Buffer::new();
         let out = &mut self.buffer;
         out.clear();
         // Answer in the request's version, as tiny_http and hyper do (1.0 for a 1.0 client).
-        let version = match head(&request).version {
-            Version::Http10 => "HTTP/1.0 ",
-            Version::Http11 | Version::Other => "HTTP/1.1 ",
-        };
-        out.extend_from_slice(version.as_bytes());
+        let version = head(&request).version;
+        out.extend_from_slice(match version {
+            Version::Http10 => b"HTTP/1.0 ",
+            Version::Http11 | Version::Other => b"HTTP/1.1 ",
+        });
         out.extend_from_slice(number.format(answer.status).as_bytes());
         out.push(b' ');
         let reason = StatusCode(answer.status).default_reason_phrase();
@@ -76,6 +81,11 @@ impl Responder {
             line(out, field.as_str(), value);
         }
         line(out, "Date", self.date.now());
+        match (keeps_alive(&request), version) {
+            (false, _) => line(out, "Connection", "close"),
+            (true, Version::Http10) => line(out, "Connection", "keep-alive"),
+            (true, _) => {}
+        }
         // A 1xx, 204 or 304 has no body; nor a Content-Length, which a 1xx or 204 must not have.
         let bodiless = matches!(answer.status, 100..=199 | 204 | 304);
         if !bodiless {
@@ -86,10 +96,31 @@ impl Responder {
             out.extend_from_slice(answer.body.as_bytes());
         }
 
-        let mut connection = request.into_writer();
-        connection.write_all(out)?;
-        connection.flush()
+        let peer = request.remote_addr().copied();
+        self.slow.send(peer, request.into_writer(), out);
     }
+}
+
+/// Whether tiny_http goes on reading requests from this connection after this one. Its rule,
+/// which the answer must state: it closes after a request whose `Connection` says `close` or
+/// `upgrade`, and after an HTTP/1.0 request whose `Connection` does not say `keep-alive`.
+fn keeps_alive(request: &Request) -> bool {
+    let connection = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Connection"));
+    let says = |word: &str| {
+        connection.is_some_and(|header| {
+            let value = header.value.as_str().as_bytes();
+            value
+                .windows(word.len())
+                .any(|part| part.eq_ignore_ascii_case(word.as_bytes()))
+        })
+    };
+    if says("close") || says("upgrade") {
+        return false;
+    }
+    *request.http_version() != (1, 0) || says("keep-alive")
 }
 
 fn line(out: &mut Vec<u8>, field: &str, value: &str) {

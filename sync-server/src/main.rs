@@ -10,6 +10,7 @@ mod http;
 mod listen;
 mod server;
 mod shutdown;
+mod slow;
 mod supervisor;
 
 use std::process::ExitCode;
@@ -24,6 +25,7 @@ use tiny_http::Request;
 
 use crate::http::Responder;
 use crate::server::Server;
+use crate::slow::SlowReaders;
 use crate::supervisor::Supervisor;
 
 /// Blocking, single-threaded HTTP server: one request at a time, like `runserver --nothreading`.
@@ -65,6 +67,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
         },
         shutdown: Shutdown::new(limits.max_sleep),
         supervisor,
+        slow: SlowReaders::new(args.common.header_timeout),
     }));
     shutdown::on_signal(server, args.threads).context("cannot handle signals")?;
     println!(
@@ -74,12 +77,16 @@ fn run(args: Cli) -> anyhow::Result<()> {
 
     // With --threads 1 (the default) this thread is the only one that runs handlers.
     // Handler threads are named: tiny_http's own threads are told apart by having no name.
-    let spawn = |number| {
+    let spawn = move |number| {
         let handler = thread::Builder::new().name(format!("handler-{number}"));
-        handler.spawn(|| server::run(server))
+        handler.spawn(move || server::run(server))
     };
     let handlers = (1..args.threads).map(spawn).collect::<Result<Vec<_>, _>>();
     let handlers = handlers.context("cannot start a handler thread")?;
+    thread::Builder::new()
+        .name("slow-readers".to_owned())
+        .spawn(|| server.slow.run())
+        .context("cannot start a thread")?;
     server::run(server);
     for handler in handlers {
         let _ = handler.join();
@@ -105,6 +112,5 @@ fn handle(request: Request, server: &Server, responder: &mut Responder) {
         }
     }
     log::lines(|log| log.done(me, head, &plan.answer, started.elapsed()));
-    // A client that hung up before its answer is no error of ours.
-    let _ = responder.respond(request, &plan.answer, me);
+    responder.respond(request, &plan.answer, me);
 }

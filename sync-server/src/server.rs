@@ -7,6 +7,7 @@ use shared::{log, Router, Shutdown};
 use tiny_http::Request;
 
 use crate::http::Responder;
+use crate::slow::SlowReaders;
 use crate::supervisor::Supervisor;
 
 /// What every handler thread serves with.
@@ -14,6 +15,7 @@ pub struct Server {
     pub router: Router,
     pub shutdown: Shutdown,
     pub supervisor: Supervisor,
+    pub slow: SlowReaders,
 }
 
 /// How long the queue must stay empty, once shutting down, before a thread stops: requests on
@@ -26,8 +28,8 @@ const QUIET: Duration = Duration::from_millis(100);
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Answers requests one at a time on this thread until a shutdown has drained the queue.
-pub fn run(server: &Server) {
-    let mut responder = Responder::new();
+pub fn run(server: &'static Server) {
+    let mut responder = Responder::new(&server.slow);
     loop {
         let request = match server.supervisor.try_recv() {
             Some(request) => request,
@@ -39,6 +41,10 @@ pub fn run(server: &Server) {
                 }
             }
         };
+        if server.slow.is_closed(request.remote_addr()) {
+            drop(request.into_writer()); // its client takes in nothing: no answer, no wait
+            continue;
+        }
         crate::handle(request, server, &mut responder);
     }
     log::write_out();

@@ -22,6 +22,8 @@ macro_rules! contract_tests {
             other_methods_are_405_with_allow,
             head_is_get_without_a_body,
             answers_on_one_connection_are_framed_one_after_another,
+            connection_headers_say_whether_the_connection_stays_open,
+            http_clients_no_one_here_wrote_complete_without_a_stall,
             answers_name_the_process_and_the_handler_thread,
             every_request_is_logged_as_it_happens,
             malformed_requests_get_a_4xx_and_the_server_keeps_serving,
@@ -217,6 +219,155 @@ pub fn answers_on_one_connection_are_framed_one_after_another(binary: &str) {
         }
     }
     assert!(rest.is_empty(), "bytes after the last answer: {rest:?}");
+}
+
+/// Sends `request` on `stream` and reads one answer head; returns it and whether the server
+/// closed the connection after that answer.
+fn exchange(stream: &mut TcpStream, request: &str) -> (String, bool) {
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut bytes = Vec::new();
+    let mut byte = [0; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        let read = std::io::Read::read(stream, &mut byte).expect("an answer head");
+        assert_eq!(read, 1, "closed before an answer to {request:?}");
+        bytes.push(byte[0]);
+    }
+    let head = String::from_utf8(bytes).unwrap();
+    let length = head
+        .lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    std::io::Read::read_exact(stream, &mut body).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    // A server that closes does so right after the answer; one that keeps it open sends nothing.
+    let closed = match std::io::Read::read(stream, &mut byte) {
+        Ok(0) => true,
+        Ok(_) => panic!("bytes after the answer to {request:?}"),
+        Err(error) => error.kind() == std::io::ErrorKind::ConnectionReset,
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (head, closed)
+}
+
+fn connection_field(head: &str) -> Option<String> {
+    head.lines().find_map(|line| {
+        let lower = line.to_ascii_lowercase();
+        lower
+            .strip_prefix("connection:")
+            .map(|value| value.trim().to_owned())
+    })
+}
+
+/// HTTP/1.1 keeps a connection open unless the request says `close`; HTTP/1.0 closes it unless
+/// the request says `keep-alive`. An answer says `Connection: keep-alive` where HTTP/1.0 needs it
+/// and `Connection: close` before the server closes. (ApacheBench's `-k` waits for the first.)
+pub fn connection_headers_say_whether_the_connection_stays_open(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let connect = || {
+        let stream = TcpStream::connect(server.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+    };
+    for (version, connection, kept, says) in [
+        ("1.1", "", true, None),
+        ("1.1", "Connection: keep-alive\r\n", true, None),
+        ("1.1", "Connection: close\r\n", false, Some("close")),
+        ("1.1", "Connection: Close\r\n", false, Some("close")),
+        ("1.0", "", false, Some("close")),
+        ("1.0", "Connection: close\r\n", false, Some("close")),
+        (
+            "1.0",
+            "Connection: Keep-Alive\r\n",
+            true,
+            Some("keep-alive"),
+        ),
+    ] {
+        let request = format!("GET /nosleep HTTP/{version}\r\nHost: test\r\n{connection}\r\n");
+        let mut stream = connect();
+        let (head, closed) = exchange(&mut stream, &request);
+        let case = format!("HTTP/{version} {connection:?}");
+        assert_eq!(closed, !kept, "{case}: closed after the answer? {head}");
+        let field = connection_field(&head);
+        match says {
+            Some(value) => assert_eq!(field.as_deref(), Some(value), "{case}: {head}"),
+            None => assert!(field.as_deref() != Some("close"), "{case}: {head}"),
+        }
+        if kept {
+            let (again, _) = exchange(&mut stream, &request);
+            assert!(again.contains(" 200 "), "{case}: a second request: {again}");
+        }
+    }
+}
+
+/// Runs `program` with `args` (one of the clients `scripts/setup` installs), which must succeed
+/// within a few seconds; returns its stdout.
+fn client(program: &str, args: &[&str]) -> String {
+    let started = Instant::now();
+    let output = std::process::Command::new("timeout")
+        .arg("20")
+        .arg(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {program} ({error}): run scripts/setup first"));
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed after {took:?}: {}{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "{program} {args:?} stalled: {took:?}"
+    );
+    stdout
+}
+
+/// ApacheBench with and without keep-alive (HTTP/1.0), h2load pipelining HTTP/1.1, curl with
+/// HTTP/1.0, wget, and Python's `http.client` with many requests on one connection: each gets
+/// every answer, and none waits on a connection the server neither uses nor closes.
+pub fn http_clients_no_one_here_wrote_complete_without_a_stall(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let url = format!("{}/nosleep", server.target().url);
+    for keep_alive in [&["-k"][..], &[]] {
+        let args = [keep_alive, &["-n", "400", "-c", "4", &url]].concat();
+        let report = client("ab", &args);
+        assert!(report.contains("Complete requests:      400"), "{report}");
+        assert!(report.contains("Failed requests:        0"), "{report}");
+        if !keep_alive.is_empty() {
+            assert!(report.contains("Keep-Alive requests:    400"), "{report}");
+        }
+    }
+    let report = client(
+        "h2load",
+        &["--h1", "-n", "400", "-c", "4", "-m", "10", &url],
+    );
+    assert!(report.contains("400 succeeded, 0 failed"), "{report}");
+    assert_eq!(client("curl", &["-s", "--http1.0", &url]), "no sleep");
+    assert_eq!(client("wget", &["-q", "-O", "-", &url]), "no sleep");
+    let script = "import http.client, sys\n\
+        c = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=5)\n\
+        for _ in range(50):\n    c.request('GET', '/nosleep'); r = c.getresponse(); assert r.read() == b'no sleep'\n\
+        print('ok')";
+    let (host, port) = (
+        server.addr().ip().to_string(),
+        server.addr().port().to_string(),
+    );
+    assert_eq!(
+        client("python3", &["-c", script, &host, &port]).trim(),
+        "ok"
+    );
 }
 
 pub fn answers_name_the_process_and_the_handler_thread(binary: &str) {

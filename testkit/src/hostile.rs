@@ -109,3 +109,113 @@ pub fn running_out_of_file_descriptors_is_survived(
         assert_eq!((received.status, received.body.as_str()), (200, "sleep"));
     });
 }
+
+/// The resident memory of process `pid`, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let line = status.lines().find_map(|line| line.strip_prefix("VmRSS:"));
+    let kib = line.and_then(|rest| rest.split_whitespace().next()?.parse().ok());
+    kib.unwrap_or(0)
+}
+
+/// A client pipelines requests on one connection as fast as it can and never reads an answer:
+/// meanwhile every other client is answered within half a second, the server's memory grows by
+/// less than `max_growth_mib`, and that client's connection is closed within `--header-timeout`
+/// of its answers stalling (here 1 s, with a generous margin).
+pub fn a_client_that_never_reads_stalls_nobody_and_is_closed(binary: &str, max_growth_mib: u64) {
+    let _alone = one_crowd_at_a_time();
+    let server = Server::start(binary, &["--header-timeout", "1"]);
+    let before = rss_kib(server.pid());
+    let mut reader = TcpStream::connect(server.addr()).unwrap();
+    reader.set_nonblocking(true).unwrap();
+    let requests = b"GET /nosleep HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
+    let started = Instant::now();
+    let attack = Duration::from_secs(stress_size(6, 15) as u64);
+    let mut next_check = started + Duration::from_millis(300);
+    let mut checks = 0;
+    let mut closed = None;
+    while started.elapsed() < attack {
+        match reader.write(&requests) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => {
+                closed = Some(started.elapsed());
+                break;
+            }
+        }
+        if Instant::now() >= next_check {
+            let reply = server.get("/nosleep");
+            assert_eq!(reply.status, 200);
+            assert!(
+                reply.latency() < Duration::from_millis(500),
+                "another client waited {:?} while one never read",
+                reply.latency()
+            );
+            checks += 1;
+            next_check = Instant::now() + Duration::from_millis(300);
+        }
+    }
+    let growth_mib = rss_kib(server.pid()).saturating_sub(before) / 1024;
+    let closed = closed.unwrap_or_else(|| panic!("still open after {attack:?} of never reading"));
+    assert!(
+        checks >= 1 || closed < Duration::from_millis(300),
+        "never checked"
+    );
+    assert!(
+        growth_mib < max_growth_mib,
+        "memory grew by {growth_mib} MiB"
+    );
+    let reply = server.get("/nosleep");
+    assert_eq!(reply.status, 200, "serving after the reader was closed");
+}
+
+/// The threads and open descriptors of process `pid`.
+pub fn threads_and_descriptors(pid: u32) -> (usize, usize) {
+    let count = |what: &str| {
+        let entries = std::fs::read_dir(format!("/proc/{pid}/{what}"));
+        entries.map_or(0, |entries| entries.count())
+    };
+    (count("task"), count("fd"))
+}
+
+/// What `curl --http2-prior-knowledge` sends first: HTTP/2's connection preface and an empty
+/// SETTINGS frame.
+const HTTP2_PREFACE: &[u8] =
+    b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+
+/// `count` clients each send HTTP/2's preface, wait a moment for an answer, and hang up: within
+/// `--header-timeout` (1 s here) and a margin, the server's threads and descriptors are back
+/// where they were (give or take a few idle pool threads).
+pub fn http2_request_lines_leave_no_thread_or_descriptor_behind(binary: &str, count: usize) {
+    let _alone = one_crowd_at_a_time();
+    let server = Server::start(binary, &["--header-timeout", "1"]);
+    assert_eq!(server.get("/nosleep").status, 200);
+    thread::sleep(Duration::from_millis(200));
+    let (threads, descriptors) = threads_and_descriptors(server.pid());
+    for _ in 0..count {
+        let mut client = TcpStream::connect(server.addr()).unwrap();
+        client.write_all(HTTP2_PREFACE).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_millis(5)))
+            .unwrap();
+        let _ = std::io::Read::read(&mut client, &mut [0; 256]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let left = loop {
+        let now = threads_and_descriptors(server.pid());
+        if now.0 <= threads + 8 && now.1 <= descriptors + 2 || Instant::now() > deadline {
+            break now;
+        }
+        thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        left.0 <= threads + 8 && left.1 <= descriptors + 2,
+        "after {count} HTTP/2 prefaces: {} threads (from {threads}), {} descriptors (from \
+         {descriptors})",
+        left.0,
+        left.1
+    );
+    assert_eq!(server.get("/nosleep").status, 200);
+}
