@@ -16,10 +16,11 @@ mod http;
 mod listen;
 mod server;
 mod shutdown;
+mod watchdog;
 
 use std::process::ExitCode;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{value_parser, Parser};
@@ -27,10 +28,11 @@ use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use shared::cli::{self, Arguments, Common};
-use shared::{log, Flavor, Identity, Router, Shutdown, Wait};
+use shared::{log, work, Flavor, Identity, Router, Shutdown, Wait, Work};
 use tokio::sync::Semaphore;
 
 use crate::server::Server;
+use crate::watchdog::Watchdog;
 
 /// Async HTTP server on one thread: hyper on a tokio current_thread runtime, like
 /// `uvicorn --workers 1`.
@@ -49,6 +51,12 @@ struct Cli {
     /// The most connections served at once; past it, a new one is answered 503 and closed
     #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// The most threads tokio's blocking pool may run at once (/offload), per worker
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = value_parser!(u32).range(1..=100_000))]
+    blocking_threads: u32,
+    /// Report when a runtime thread is kept from its event loop longer than this; 0 turns it off
+    #[arg(long, value_name = "MS", default_value_t = 100, value_parser = value_parser!(u64).range(0..=3_600_000))]
+    warn_blocked: u64,
 }
 
 impl Arguments for Cli {
@@ -72,7 +80,13 @@ fn run(args: Cli) -> anyhow::Result<()> {
         shutdown: Shutdown::new(limits.max_sleep),
         header_timeout: args.common.header_timeout,
         connections: Semaphore::new(args.max_connections as usize),
+        blocking_threads: args.blocking_threads as usize,
+        watchdog: (args.warn_blocked > 0)
+            .then(|| Watchdog::new(Duration::from_millis(args.warn_blocked))),
     }));
+    if let Some(watchdog) = &server.watchdog {
+        watchdog.start().context("cannot start the watchdog")?;
+    }
     let addr = args.common.addr(args.port);
     let mut listeners = listen::bind(addr, args.workers)
         .with_context(|| format!("cannot listen on {addr}"))?
@@ -85,7 +99,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
     let (finished, mut all_finished) = tokio::sync::mpsc::channel::<()>(1);
     for listener in listeners {
         let (stopped, finished) = (stopped.clone(), finished.clone());
-        let runtime = server::runtime()?;
+        let runtime = server::runtime(server)?;
         thread::spawn(move || {
             runtime.block_on(server::run(server, listener, stopped));
             log::write_out();
@@ -95,7 +109,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
     drop(finished);
 
     // The first worker is this thread, which also hears the signals.
-    server::runtime()?.block_on(async {
+    server::runtime(server)?.block_on(async {
         shutdown::on_signal(&server.shutdown, stop).context("cannot handle signals")?;
         println!("async-server listening on http://{addr}");
         server::run(server, first, stopped).await;
@@ -121,15 +135,25 @@ async fn handle(request: Request<Incoming>, server: &Server) -> Response<Full<By
         Some(Wait::Sleep(duration)) => {
             tokio::time::sleep(duration).await; // yields the thread: other requests run meanwhile
         }
+        Some(Wait::Compute(cpu)) => {
+            // Computing never awaits: nothing else runs on this thread until it is done.
+            log::write_out();
+            work::compute(cpu);
+        }
         Some(Wait::Block(duration)) => {
             // The mistake, on purpose: nothing else runs on this thread until the sleep ends.
             log::write_out();
             thread::sleep(duration);
         }
-        Some(Wait::Offload(duration)) => {
-            // The fix: the blocking sleep runs on tokio's blocking pool, and this task awaits it.
+        Some(Wait::Offload(what, duration)) => {
+            // The fix: the blocking work runs on tokio's blocking pool, and this task awaits it.
             let work = tokio::task::spawn_blocking(move || {
-                thread::sleep(duration);
+                match what {
+                    Work::Sleep => thread::sleep(duration),
+                    Work::Compute => {
+                        work::compute(duration);
+                    }
+                }
                 Identity::current().tid
             });
             plan.answer.work_tid = work.await.ok();

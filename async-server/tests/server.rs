@@ -1,6 +1,7 @@
 //! `async-server` against the contract, and what makes it the async half of the experiment:
 //! a sleeping request holds up nobody, though every request runs on the same single thread.
 
+use std::thread;
 use std::time::Duration;
 
 use testkit::contract::{nosleep_during, sleeps_sent_together};
@@ -183,4 +184,119 @@ fn malformed_requests_are_refused_and_the_server_keeps_serving() {
     let server = Server::start(BINARY, &["--header-timeout", "2"]);
     let failures = testkit::corpus::failures(&server, &[]);
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn a_held_runtime_is_reported_while_held_naming_the_request_then_in_full() {
+    let server = Server::start(BINARY, &["--warn-blocked", "100"]);
+    let (block, _) = nosleep_during(&server, "/compute?seconds=0.6");
+    assert_eq!(block.status, 200);
+    let tid = block.tid().unwrap();
+    let head = format!(
+        "BLOCKED PID {} TID {tid} GET /compute?seconds=0.6: ",
+        server.pid()
+    );
+    let live = server.wait_for_stdout(|line| line.contains("holds the runtime thread"));
+    let whole = server.wait_for_stdout(|line| line.contains("held the runtime thread for"));
+    let done = server.wait_for_stdout(|line| line.starts_with("DONE") && line.contains("/compute"));
+    assert!(live.text.starts_with(&head), "{}", live.text);
+    assert!(whole.text.starts_with(&head), "{}", whole.text);
+    // Written by another thread while the runtime thread computed: before the request was done.
+    assert!(
+        live.at < done.at,
+        "the BLOCKED line came after the DONE line"
+    );
+    let held = |line: &str| {
+        let figure = line.rsplit("for ").next().unwrap();
+        let (number, unit) = figure.trim_end_matches(" so far").split_once(' ').unwrap();
+        let number: f64 = number.parse().unwrap();
+        seconds(if unit == "ms" {
+            number / 1000.0
+        } else {
+            number
+        })
+    };
+    let so_far = held(&live.text);
+    assert!(
+        so_far >= seconds(0.1) && so_far < seconds(0.5),
+        "{}",
+        live.text
+    );
+    let in_all = held(&whole.text);
+    assert!(
+        in_all >= seconds(0.55) && in_all < seconds(1.0),
+        "{}",
+        whole.text
+    );
+}
+
+#[test]
+fn a_burst_of_quick_requests_is_not_reported_and_zero_turns_the_report_off() {
+    let server = Server::start(BINARY, &[]);
+    for _ in 0..5 {
+        let targets = vec!["/nosleep"; 100];
+        let replies = testkit::all_at_once(&server, &targets);
+        assert!(replies.iter().all(|reply| reply.status == 200));
+    }
+    server.get("/block?seconds=0.3"); // the one that is reported
+    let line = server.wait_for_stdout(|line| line.starts_with("BLOCKED"));
+    assert!(line.text.contains("/block?seconds=0.3"), "{}", line.text);
+    let blocked = server.stdout_lines();
+    let blocked: Vec<_> = blocked
+        .iter()
+        .filter(|l| l.starts_with("BLOCKED"))
+        .collect();
+    assert!(
+        blocked.iter().all(|line| line.contains("/block")),
+        "quick requests reported: {blocked:?}"
+    );
+
+    let quiet = Server::start(BINARY, &["--warn-blocked", "0"]);
+    quiet.get("/block?seconds=0.4");
+    quiet.get("/nosleep");
+    thread::sleep(Duration::from_millis(200));
+    let lines = quiet.stdout_lines();
+    assert!(
+        !lines.iter().any(|line| line.starts_with("BLOCKED")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn offloaded_work_queues_for_a_bounded_pool_like_threads() {
+    let rounds = |pool: &str| {
+        let server = Server::start(BINARY, &["--blocking-threads", pool]);
+        let targets = vec!["/offload?seconds=0.4"; 4];
+        let started = std::time::Instant::now();
+        let replies = testkit::all_at_once(&server, &targets);
+        assert!(replies.iter().all(|reply| reply.status == 200));
+        let workers: std::collections::BTreeSet<_> = replies
+            .iter()
+            .map(|r| r.header("X-Work-Tid").unwrap().to_owned())
+            .collect();
+        (started.elapsed(), workers.len())
+    };
+    let (two, used) = rounds("2");
+    assert!(
+        two >= seconds(0.75) && two < seconds(1.4),
+        "4 sleeps on 2 pool threads: {two:?}"
+    );
+    assert!(used <= 2, "{used} pool threads");
+    let (four, used) = rounds("4");
+    assert!(four < seconds(0.75), "4 sleeps on 4 pool threads: {four:?}");
+    assert_eq!(used, 4);
+}
+
+#[test]
+fn offload_refuses_an_unknown_work() {
+    let server = Server::start(BINARY, &[]);
+    let refused = server.get("/offload?work=dance");
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.body.contains("expected work=sleep or work=compute"),
+        "{}",
+        refused.body
+    );
+    let computed = server.get("/offload?seconds=0.2&work=compute");
+    assert_eq!((computed.status, computed.body.as_str()), (200, "offload"));
 }

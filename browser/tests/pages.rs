@@ -163,11 +163,18 @@ async fn screenshot(browser: &Client, name: &str) -> PathBuf {
 }
 
 async fn run_here(browser: &Client, server: &Server) -> String {
+    run_experiment(browser, server, "/sleep").await
+}
+
+/// Runs the page's experiment with `route` in the sleep's place, on the server that served it.
+async fn run_experiment(browser: &Client, server: &Server, route: &str) -> String {
     browser
         .goto(&format!("http://{}/", server.addr()))
         .await
         .unwrap();
     set(browser, "duration", SLEEP).await;
+    let choice = browser.find(Locator::Id("experiment")).await.unwrap();
+    choice.select_by_value(route).await.unwrap();
     browser
         .find(Locator::Id("run"))
         .await
@@ -224,6 +231,20 @@ async fn the_pages_find_sync_blocked_and_async_not_alone_and_side_by_side() {
     assert_eq!(verdict(&browser, "verdict-other").await, "false");
     screenshot(&browser, "side-by-side").await;
     assert_eq!(console_errors(&browser).await, Vec::<String>::new());
+
+    // What async does not buy, and the mistake and the fix: computing blocks both servers, a
+    // blocking sleep blocks the async one, an offloaded one does not.
+    for (server, route, blocked) in [
+        (&sync, "/compute", "true"),
+        (&asynchronous, "/compute", "true"),
+        (&asynchronous, "/block", "true"),
+        (&asynchronous, "/offload", "false"),
+    ] {
+        let verdict = run_experiment(&browser, server, route).await;
+        assert_eq!(verdict, blocked, "{route} on {}", server.addr());
+        assert_eq!(console_errors(&browser).await, Vec::<String>::new());
+    }
+    screenshot(&browser, "offload").await;
 
     // A phone's width: nothing sticks out sideways.
     browser.set_window_size(375, 800).await.unwrap();

@@ -23,8 +23,8 @@ use clap::{Parser, ValueEnum};
 use probe::Target;
 use shared::cli::{self, Arguments};
 
-use crate::report::{Report, ScenarioReport, METHOD};
-use crate::scenario::{Role, Scenario, THREADS};
+use crate::report::{Report, Run, ScenarioReport, METHOD};
+use crate::scenario::{Role, Scenario};
 use crate::spawn::Servers;
 
 /// Runs the seed's experiment against both servers, with numbers and a timeline.
@@ -40,11 +40,14 @@ struct Cli {
     /// The async server
     #[arg(long = "async", value_name = "URL", default_value = "http://127.0.0.1:8001", value_parser = Target::parse)]
     async_server: Target,
-    /// The blocking server with four handler threads, for `threads`
+    /// The blocking server with four handler threads, for `threads` and `cores`
     #[arg(long = "threaded", value_name = "URL", default_value = "http://127.0.0.1:8002", value_parser = Target::parse)]
     threaded_server: Target,
-    /// Start both servers (the binaries built beside this one) on free ports, and stop them after
-    #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server"])]
+    /// The async server with a blocking pool of two threads, for `pool`
+    #[arg(long = "pool", value_name = "URL", default_value = "http://127.0.0.1:8003", value_parser = Target::parse)]
+    pool_server: Target,
+    /// Start the servers (the binaries built beside this one) on free ports, and stop them after
+    #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server", "pool_server"])]
     spawn: bool,
     /// Multiply every time (the 5 s sleep, the 2 s offset) by F, for a quicker run
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
@@ -72,6 +75,15 @@ enum Name {
     Block,
     /// /offload (the blocking sleep on the blocking pool) at 0 s, /nosleep at 2 s, on async-server
     Offload,
+    /// /compute (2 s of CPU) at 0 s, /nosleep at 0.8 s, on both: computing blocks either
+    Compute,
+    /// 4 /compute at once on sync-server --threads 4, 4 /offload?work=compute on async-server:
+    /// CPU work takes ⌈4/cores⌉ rounds
+    Cores,
+    /// 8 /offload (1 s sleeps) on async-server --blocking-threads 2: four rounds, as threads
+    Pool,
+    /// 2 × cores /offload?work=compute at once, and /nosleep meanwhile, on async-server
+    Crowded,
 }
 
 impl Arguments for Cli {}
@@ -95,6 +107,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Name::Threads => vec![scenario::threads(cli.scale)],
             Name::Block => vec![scenario::in_async_handler("/block", cli.scale)],
             Name::Offload => vec![scenario::in_async_handler("/offload", cli.scale)],
+            Name::Compute => vec![scenario::compute(cli.scale)],
+            Name::Cores => vec![scenario::cores(cli.scale)],
+            Name::Pool => vec![scenario::pool(cli.scale)],
+            Name::Crowded => vec![scenario::crowded(cli.scale)],
         })
         .collect();
     let roles: BTreeSet<Role> = scenarios.iter().flat_map(|s| s.servers.clone()).collect();
@@ -104,17 +120,13 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut targets = BTreeMap::new();
     for role in roles {
         let target = if cli.spawn {
-            let threads = THREADS.to_string();
-            match role {
-                Role::Sync => servers.start("sync-server", &[])?,
-                Role::Async => servers.start("async-server", &[])?,
-                Role::SyncThreads => servers.start("sync-server", &["--threads", &threads])?,
-            }
+            servers.start(role.binary(), role.flags())?
         } else {
             match role {
                 Role::Sync => cli.sync_server.clone(),
                 Role::Async => cli.async_server.clone(),
                 Role::SyncThreads => cli.threaded_server.clone(),
+                Role::AsyncPool => cli.pool_server.clone(),
             }
         };
         reachable(role, &target)?;
@@ -127,16 +139,40 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     };
     for scenario in &scenarios {
         let answered = AtomicUsize::new(0);
-        let chosen: Vec<&Target> = scenario.servers.iter().map(|role| &targets[role]).collect();
-        let total = scenario.requests.len() * chosen.len();
-        let measured = with_progress(&scenario.name, total, &answered, || {
-            scenario::run(scenario, &chosen, &answered)
-        });
-        let runs = scenario
+        let chosen: Vec<(Role, &Target)> = scenario
             .servers
             .iter()
+            .map(|&role| (role, &targets[&role]))
+            .collect();
+        let total = chosen
+            .iter()
+            .map(|&(role, _)| scenario.requests_for(role).len())
+            .sum();
+        let measured = with_progress(&scenario.name, total, &answered, || {
+            if scenario.apart {
+                let one_at_a_time = chosen.iter().map(|&one| {
+                    let measured = scenario::run(scenario, &[one], &answered);
+                    measured
+                        .into_iter()
+                        .next()
+                        .expect("one server's measurements")
+                });
+                one_at_a_time.collect()
+            } else {
+                scenario::run(scenario, &chosen, &answered)
+            }
+        });
+        // A held runtime's last BLOCKED line follows its release by a heartbeat or two.
+        thread::sleep(Duration::from_millis(100));
+        let runs = chosen
+            .iter()
             .zip(measured)
-            .map(|(&role, requests)| (role, targets[&role].url.clone(), requests))
+            .map(|(&(role, target), requests)| Run {
+                role,
+                url: target.url.clone(),
+                requests,
+                blocked_lines: servers.blocked_lines(&target.url),
+            })
             .collect();
         let result = ScenarioReport::new(scenario, runs);
         println!("{result}");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::scenario::{Measured, Role, Scenario};
+use crate::scenario::{Measured, Prediction, Role, Scenario};
 use crate::verdict::{self, seconds};
 
 /// How every figure was measured; printed under the tables and stored in the JSON.
@@ -38,7 +38,26 @@ pub struct ServerReport {
     /// Every request got a complete `200`.
     pub answered: bool,
     pub verdict: String,
+    /// What the arithmetic predicted, before the run.
+    pub prediction: String,
+    pub predicted_blocked: bool,
+    pub predicted_wall_s: Option<f64>,
+    /// From the first request sent to the last answer received.
+    pub wall_s: f64,
+    /// The measurement agrees with the prediction: blocked or not as predicted, and the wall
+    /// time within -20% and +30% of the predicted one, where one is predicted.
+    pub as_predicted: bool,
+    /// The `BLOCKED` lines the server printed during the scenario (when `compare` started it).
+    pub blocked_lines: Vec<String>,
     pub requests: Vec<RequestReport>,
+}
+
+/// One server's run of a scenario, as measured.
+pub struct Run {
+    pub role: Role,
+    pub url: String,
+    pub requests: Vec<Measured>,
+    pub blocked_lines: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,24 +81,34 @@ pub struct RequestReport {
 
 impl ScenarioReport {
     /// Judges and tabulates one scenario's measurements, one list per server.
-    pub fn new(scenario: &Scenario, runs: Vec<(Role, String, Vec<Measured>)>) -> Self {
+    pub fn new(scenario: &Scenario, runs: Vec<Run>) -> Self {
         let servers = runs
             .into_iter()
-            .map(|(role, url, measured)| {
-                let verdict = verdict::judge(role.name(), &measured);
-                let labels = verdict::labels(&measured);
-                let requests = measured
+            .map(|run| {
+                let verdict = verdict::judge(run.role.name(), &run.requests);
+                let labels = verdict::labels(&run.requests);
+                let at = scenario.servers.iter().position(|&role| role == run.role);
+                let prediction = &scenario.predictions[at.expect("a server of the scenario")];
+                let wall = verdict::wall(&run.requests);
+                let requests = run
+                    .requests
                     .iter()
                     .zip(labels)
                     .map(|(request, label)| RequestReport::new(request, label))
                     .collect();
                 ServerReport {
-                    server: role.name(),
-                    command: role.command(),
-                    url,
+                    server: run.role.name(),
+                    command: run.role.command(),
+                    url: run.url,
                     blocked: verdict.blocked,
                     answered: verdict.answered,
                     verdict: verdict.text,
+                    prediction: prediction.why.clone(),
+                    predicted_blocked: prediction.blocked,
+                    predicted_wall_s: prediction.wall.map(|wall| wall.as_secs_f64()),
+                    wall_s: wall.as_secs_f64(),
+                    as_predicted: agrees(prediction, verdict.blocked, wall),
+                    blocked_lines: run.blocked_lines,
                     requests,
                 }
             })
@@ -90,6 +119,14 @@ impl ScenarioReport {
             servers,
         }
     }
+}
+
+/// Whether what was measured is what was predicted.
+fn agrees(prediction: &Prediction, blocked: bool, wall: Duration) -> bool {
+    let wall_agrees = prediction
+        .wall
+        .is_none_or(|predicted| wall >= predicted.mul_f64(0.8) && wall <= predicted.mul_f64(1.3));
+    prediction.blocked == blocked && wall_agrees
 }
 
 impl RequestReport {
@@ -167,6 +204,25 @@ impl fmt::Display for ScenarioReport {
                 writeln!(f, "{}", line.trim_end())?;
             }
             writeln!(f, "    {}", server.verdict)?;
+            let mut predicted = format!("    predicted: {}", server.prediction);
+            if let Some(wall) = server.predicted_wall_s {
+                let (wall, measured) = (Duration::from_secs_f64(wall), server.wall_s);
+                write!(
+                    predicted,
+                    "; {} in all, measured {}",
+                    seconds(wall),
+                    seconds(Duration::from_secs_f64(measured))
+                )?;
+            }
+            let agrees = if server.as_predicted {
+                "as predicted"
+            } else {
+                "NOT as predicted"
+            };
+            writeln!(f, "{predicted}: {agrees}")?;
+            for line in &server.blocked_lines {
+                writeln!(f, "    log: {line}")?;
+            }
         }
         Ok(())
     }

@@ -11,13 +11,79 @@ pub const SEED_SLEEP: Duration = Duration::from_secs(5);
 /// When the seed sends its second request, before `--scale`.
 pub const SEED_OFFSET: Duration = Duration::from_secs(2);
 
-/// An experiment: requests to send, each at its own moment, to each of some servers.
+/// How long the CPU-bound scenarios' work takes, before `--scale`: each `/compute` uses this much
+/// CPU time, each sleep of `pool` lasts this long.
+pub const COMPUTE: Duration = Duration::from_secs(2);
+
+/// An experiment: requests to send, each at its own moment, to each of some servers, and what
+/// the arithmetic of threads, tasks and cores predicts for each.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
     pub servers: Vec<Role>,
     pub requests: Vec<Planned>,
+    /// One per server, in the order of `servers`.
+    pub predictions: Vec<Prediction>,
+    /// Servers that get other requests than `requests` (the same work by another route).
+    pub instead: Vec<(Role, Vec<Planned>)>,
+    /// Run on one server after the other, not on all at once: CPU-bound work on one would take
+    /// cores from the other.
+    pub apart: bool,
+}
+
+/// What a server should do with a scenario, worked out before it runs.
+#[derive(Clone, Debug)]
+pub struct Prediction {
+    /// Whether some request will wait behind others (or for a core).
+    pub blocked: bool,
+    /// How long all requests take, from the first sent to the last answered, where that is the
+    /// point.
+    pub wall: Option<Duration>,
+    /// The arithmetic, in a few words.
+    pub why: String,
+}
+
+impl Prediction {
+    fn blocked(why: impl Into<String>) -> Prediction {
+        Prediction {
+            blocked: true,
+            wall: None,
+            why: why.into(),
+        }
+    }
+
+    fn not_blocked(why: impl Into<String>) -> Prediction {
+        Prediction {
+            blocked: false,
+            wall: None,
+            why: why.into(),
+        }
+    }
+
+    /// `count` requests of `each` on `lanes` threads (or cores) at once: ⌈count/lanes⌉ rounds.
+    fn rounds(count: usize, lanes: usize, each: Duration, lanes_are: &str) -> Prediction {
+        let rounds = count.div_ceil(lanes.max(1));
+        Prediction {
+            blocked: rounds > 1,
+            wall: Some(each * rounds as u32),
+            why: format!(
+                "{count} of {} on {lanes} {lanes_are}: ⌈{count}/{lanes}⌉ = {rounds} round{}",
+                seconds_text(each),
+                if rounds == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+fn seconds_text(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}
+
+/// The cores of this machine, which the CPU-bound predictions divide by (the servers are
+/// assumed to run here, as with `--spawn`).
+pub fn machine_cores() -> usize {
+    thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// A server as the scenarios use it.
@@ -29,7 +95,12 @@ pub enum Role {
     Async,
     /// `sync-server --threads 4`.
     SyncThreads,
+    /// `async-server --blocking-threads 2`.
+    AsyncPool,
 }
+
+/// How many threads the bounded blocking pool of `pool` has.
+pub const POOL: usize = 2;
 
 /// How many handler threads the threaded sync server runs, and the `threads` scenario tests.
 pub const THREADS: usize = 4;
@@ -41,6 +112,7 @@ impl Role {
             Role::Sync => "sync",
             Role::Async => "async",
             Role::SyncThreads => "sync-threads",
+            Role::AsyncPool => "async-pool",
         }
     }
 
@@ -50,6 +122,9 @@ impl Role {
             Role::Sync => "cargo run --release -p sync-server",
             Role::Async => "cargo run --release -p async-server",
             Role::SyncThreads => "cargo run --release -p sync-server -- --threads 4 --port 8002",
+            Role::AsyncPool => {
+                "cargo run --release -p async-server -- --blocking-threads 2 --port 8003"
+            }
         }
     }
 
@@ -59,6 +134,24 @@ impl Role {
             Role::Sync => "sync-server",
             Role::Async => "async-server",
             Role::SyncThreads => "sync-server --threads 4",
+            Role::AsyncPool => "async-server --blocking-threads 2",
+        }
+    }
+
+    /// The flags `--spawn` starts it with.
+    pub fn flags(self) -> &'static [&'static str] {
+        match self {
+            Role::Sync | Role::Async => &[],
+            Role::SyncThreads => &["--threads", "4"],
+            Role::AsyncPool => &["--blocking-threads", "2"],
+        }
+    }
+
+    /// The binary that runs it.
+    pub fn binary(self) -> &'static str {
+        match self {
+            Role::Sync | Role::SyncThreads => "sync-server",
+            Role::Async | Role::AsyncPool => "async-server",
         }
     }
 }
@@ -114,6 +207,12 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
                 Planned::sleep(sleep, Duration::ZERO),
                 Planned::nosleep(offset),
             ],
+            predictions: vec![
+                Prediction::blocked("one thread, held by the sleep: the /nosleep waits for it"),
+                Prediction::not_blocked("the sleep is awaited: the thread is free meanwhile"),
+            ],
+            instead: Vec::new(),
+            apart: false,
         },
         Scenario {
             name: "seed-sleep".to_owned(),
@@ -123,6 +222,12 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
                 Planned::sleep(sleep, Duration::ZERO),
                 Planned::sleep(sleep, offset),
             ],
+            predictions: vec![
+                Prediction::blocked("one thread, held by the first sleep: the second waits"),
+                Prediction::not_blocked("both sleeps are awaited on the one thread at once"),
+            ],
+            instead: Vec::new(),
+            apart: false,
         },
     ]
 }
@@ -137,6 +242,15 @@ pub fn fanout(count: usize, scale: f64) -> Scenario {
         requests: (0..count)
             .map(|_| Planned::sleep(sleep, Duration::ZERO))
             .collect(),
+        predictions: vec![
+            Prediction::rounds(count, 1, sleep, "thread"),
+            Prediction {
+                wall: Some(sleep),
+                ..Prediction::not_blocked(format!("{count} sleeps awaited at once: one round"))
+            },
+        ],
+        instead: Vec::new(),
+        apart: false,
     }
 }
 
@@ -153,6 +267,12 @@ pub fn threads(scale: f64) -> Scenario {
         requests: (0..THREADS)
             .map(|_| Planned::sleep(sleep, Duration::ZERO))
             .collect(),
+        predictions: vec![
+            Prediction::rounds(THREADS, 1, sleep, "thread"),
+            Prediction::rounds(THREADS, THREADS, sleep, "threads"),
+        ],
+        instead: Vec::new(),
+        apart: false,
     }
 }
 
@@ -176,15 +296,144 @@ pub fn in_async_handler(route: &str, scale: f64) -> Scenario {
             Planned::waiting(route, sleep, Duration::ZERO),
             Planned::nosleep(offset),
         ],
+        predictions: vec![match route {
+            "/block" => Prediction::blocked("a blocking sleep holds the runtime's one thread"),
+            _ => Prediction::not_blocked("the blocking sleep is on a pool thread, and awaited"),
+        }],
+        instead: Vec::new(),
+        apart: false,
+    }
+}
+
+/// `/compute` at 0 s and `/nosleep` 0.4 of the way in, on both servers: computation holds the
+/// event loop's thread exactly as a blocking sleep does.
+pub fn compute(scale: f64) -> Scenario {
+    let cpu = COMPUTE.mul_f64(scale);
+    Scenario {
+        name: "compute".to_owned(),
+        description: format!(
+            "/compute ({} of CPU) at 0 s, /nosleep at {} s",
+            seconds_text(cpu),
+            cpu.mul_f64(0.4).as_secs_f64()
+        ),
+        servers: vec![Role::Sync, Role::Async],
+        requests: vec![
+            Planned::waiting("/compute", cpu, Duration::ZERO),
+            Planned::nosleep(cpu.mul_f64(0.4)),
+        ],
+        predictions: vec![
+            Prediction::blocked("one thread, busy computing: the /nosleep waits for it"),
+            Prediction::blocked("computing never awaits: the runtime thread is held throughout"),
+        ],
+        instead: Vec::new(),
+        apart: true,
+    }
+}
+
+/// Four `/compute` at once on `sync-server --threads 4`, and four `/offload?work=compute` on
+/// async-server: CPU work scales with cores, not with threads or tasks.
+pub fn cores(scale: f64) -> Scenario {
+    let cpu = COMPUTE.mul_f64(scale);
+    let offloaded = Planned {
+        path: format!("/offload?seconds={}&work=compute", cpu.as_secs_f64()),
+        at: Duration::ZERO,
+        work: cpu,
+    };
+    let cores = machine_cores();
+    Scenario {
+        name: "cores".to_owned(),
+        description: format!(
+            "4 /compute ({} of CPU each) at once on sync-server --threads 4, then 4 \
+             /offload?work=compute on async-server; {cores} cores",
+            seconds_text(cpu)
+        ),
+        servers: vec![Role::SyncThreads, Role::Async],
+        requests: vec![Planned::waiting("/compute", cpu, Duration::ZERO); 4],
+        predictions: vec![
+            Prediction::rounds(4, cores, cpu, "cores"),
+            Prediction::rounds(4, cores, cpu, "cores"),
+        ],
+        instead: Vec::new(),
+        apart: true,
+    }
+    .with_requests_for(Role::Async, vec![offloaded; 4])
+}
+
+/// Eight `/offload` sleeps on `async-server --blocking-threads 2`: a bounded pool queues blocking
+/// work exactly as a threaded server's threads do.
+pub fn pool(scale: f64) -> Scenario {
+    let sleep = COMPUTE.mul_f64(scale) / 2;
+    Scenario {
+        name: "pool".to_owned(),
+        description: format!(
+            "8 /offload ({} blocking sleep each) at once on async-server --blocking-threads {POOL}",
+            seconds_text(sleep)
+        ),
+        servers: vec![Role::AsyncPool],
+        requests: vec![Planned::waiting("/offload", sleep, Duration::ZERO); 8],
+        predictions: vec![Prediction::rounds(8, POOL, sleep, "pool threads")],
+        instead: Vec::new(),
+        apart: false,
+    }
+}
+
+/// More CPU work offloaded than there are cores, and a `/nosleep` now and then: the runtime
+/// thread is free, but it must win a core from the pool's threads to answer.
+pub fn crowded(scale: f64) -> Scenario {
+    let cpu = COMPUTE.mul_f64(scale);
+    let cores = machine_cores();
+    let work = Planned {
+        path: format!("/offload?seconds={}&work=compute", cpu.as_secs_f64()),
+        at: Duration::ZERO,
+        work: cpu,
+    };
+    let mut requests = vec![work; 2 * cores];
+    requests.extend((1..=4).map(|n| Planned::nosleep(cpu.mul_f64(0.2 * f64::from(n)))));
+    Scenario {
+        name: "crowded".to_owned(),
+        description: format!(
+            "{} /offload?work=compute ({} of CPU each) at 0 s on {cores} cores, and /nosleep at \
+             0.2, 0.4, 0.6 and 0.8 of the way",
+            2 * cores,
+            seconds_text(cpu)
+        ),
+        servers: vec![Role::Async],
+        requests,
+        predictions: vec![Prediction {
+            wall: Some(cpu * 2),
+            ..Prediction::blocked(format!(
+                "{} CPU-bound pool threads share {cores} cores: 2 rounds; the runtime thread is \
+                 free, and answers a /nosleep once the kernel gives it a core",
+                2 * cores
+            ))
+        }],
+        instead: Vec::new(),
+        apart: true,
     }
 }
 
 impl Scenario {
+    /// The requests `role` gets instead of the scenario's own (the same work, by another route).
+    fn with_requests_for(mut self, role: Role, requests: Vec<Planned>) -> Scenario {
+        self.instead.push((role, requests));
+        self
+    }
+
+    /// The requests sent to `role`.
+    pub fn requests_for(&self, role: Role) -> &[Planned] {
+        let instead = self.instead.iter().find(|(which, _)| *which == role);
+        instead.map_or(&self.requests, |(_, requests)| requests)
+    }
+
     /// How long a request may take before it counts as unanswered: long enough for a server
     /// that runs every request of the scenario one after another, and then some.
     pub fn patience(&self) -> Duration {
-        let last = self.requests.iter().map(|r| r.at).max().unwrap_or_default();
-        let all_work: Duration = self.requests.iter().map(|r| r.work).sum();
+        let all = self
+            .servers
+            .iter()
+            .flat_map(|&role| self.requests_for(role));
+        let last = all.clone().map(|r| r.at).max().unwrap_or_default();
+        let all_work: Duration = all.map(|r| r.work).sum();
         last + all_work + Duration::from_secs(10)
     }
 }
@@ -249,14 +498,18 @@ impl Measured {
 /// Sends every request of `scenario` to each of `servers` (its own, in order) at its moment, all
 /// servers at once, each request on its own thread and connection. `answered` counts finished
 /// requests, for progress.
-pub fn run(scenario: &Scenario, servers: &[&Target], answered: &AtomicUsize) -> Vec<Vec<Measured>> {
+pub fn run(
+    scenario: &Scenario,
+    servers: &[(Role, &Target)],
+    answered: &AtomicUsize,
+) -> Vec<Vec<Measured>> {
     let start = Instant::now();
     let deadline = start + scenario.patience();
     thread::scope(|scope| {
         let pending: Vec<Vec<_>> = servers
             .iter()
-            .map(|server| {
-                let requests = scenario.requests.iter().map(|planned| {
+            .map(|&(role, server)| {
+                let requests = scenario.requests_for(role).iter().map(|planned| {
                     scope.spawn(move || {
                         thread::sleep(
                             (start + planned.at).saturating_duration_since(Instant::now()),

@@ -1,8 +1,10 @@
 //! `--spawn`: starts the servers built beside this binary on free ports, and makes sure none is
 //! left running when `compare` ends: on return or panic ([`Drop`]) and on Ctrl-C or `SIGTERM`
-//! (a signal handler), whether the requests succeeded or not.
+//! (a signal handler), whether the requests succeeded or not. It keeps the `BLOCKED` lines each
+//! server prints, for the report.
 
 use anyhow::{anyhow, bail, Context};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{self, Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,9 +27,14 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
+/// A server's `BLOCKED` lines not yet reported.
+type Lines = Arc<Mutex<Vec<String>>>;
+
 /// The servers this process started; they are killed when it is dropped.
 pub struct Servers {
     children: Arc<Mutex<Vec<Child>>>,
+    /// Each started server's `BLOCKED` lines, by its URL.
+    blocked: Mutex<HashMap<String, Lines>>,
 }
 
 impl Servers {
@@ -42,7 +49,10 @@ impl Servers {
             process::exit(130);
         })
         .context("cannot handle Ctrl-C")?;
-        Ok(Servers { children })
+        Ok(Servers {
+            children,
+            blocked: Mutex::default(),
+        })
     }
 
     /// Starts `name` (a binary beside this one) with `args` on a free port of 127.0.0.1 and
@@ -80,10 +90,14 @@ impl Servers {
         // Read the port from the first lines; then keep reading, so the server never blocks on
         // a full pipe as it logs.
         let (found, listening) = mpsc::channel();
+        let blocked = Lines::default();
+        let kept = Arc::clone(&blocked);
         thread::spawn(move || {
             let mut found = Some(found);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(target) = Target::announced_by(&line) {
+                if line.starts_with("BLOCKED ") {
+                    kept.lock().unwrap().push(line);
+                } else if let Some(target) = Target::announced_by(&line) {
                     if let Some(found) = found.take() {
                         let _ = found.send(target);
                     }
@@ -105,7 +119,21 @@ impl Servers {
             .collect::<Vec<_>>()
             .join(" ");
         println!("started {command} (PID {pid}) at {}", target.url);
+        self.blocked
+            .lock()
+            .unwrap()
+            .insert(target.url.clone(), blocked);
         Ok(target)
+    }
+
+    /// The `BLOCKED` lines the server at `url` has printed since last asked (none for a server
+    /// this process did not start).
+    pub fn blocked_lines(&self, url: &str) -> Vec<String> {
+        let blocked = self.blocked.lock().unwrap();
+        let lines = blocked
+            .get(url)
+            .map(|lines| std::mem::take(&mut *lines.lock().unwrap()));
+        lines.unwrap_or_default()
     }
 }
 

@@ -63,14 +63,16 @@ pub fn judge(server: &str, requests: &[Measured]) -> Verdict {
                 seconds(delay)
             );
             if requests.len() > 2 {
-                text += &format!("; all {} took {} in all", requests.len(), wall(requests));
+                let wall = seconds(wall(requests));
+                text += &format!("; all {} took {wall} in all", requests.len());
             }
             text
         }
         _ => {
             let mut text = format!("{server}: not blocked: ");
             if requests.len() > 2 {
-                text += &format!("all {} took {} in all", requests.len(), wall(requests));
+                let wall = seconds(wall(requests));
+                text += &format!("all {} took {wall} in all", requests.len());
             } else {
                 // The request sent last is the one that could have been held up.
                 let last = (0..requests.len())
@@ -121,14 +123,15 @@ pub fn labels(requests: &[Measured]) -> Vec<String> {
     labels
 }
 
-fn wall(requests: &[Measured]) -> String {
+/// From the first request sent to the last answer received.
+pub fn wall(requests: &[Measured]) -> Duration {
     let first = requests.iter().map(|r| r.sent).min().unwrap_or_default();
     let last = requests
         .iter()
         .filter_map(|r| r.answer.as_ref().ok().map(|a| a.at))
         .max()
         .unwrap_or_default();
-    seconds(last.saturating_sub(first))
+    last.saturating_sub(first)
 }
 
 fn threads(requests: &[Measured]) -> String {

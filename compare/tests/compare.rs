@@ -323,3 +323,90 @@ fn threads_block_and_offload_show_what_the_original_did_not() {
         "the work ran off the runtime thread"
     );
 }
+
+/// At `--scale 0.25` each `/compute` is 0.5 s of CPU and each `pool` sleep 0.25 s.
+#[test]
+fn compute_cores_pool_and_crowded_show_what_async_does_not_buy() {
+    spawnable();
+    let json = scratch("cpu.json");
+    let args = [
+        "--spawn",
+        "--scale",
+        "0.25",
+        "compute",
+        "cores",
+        "pool",
+        "crowded",
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    let (output, stdout) = compare(&args);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+
+    // Computing holds the one thread on either server, and async-server says so in its log.
+    for name in ["sync", "async"] {
+        let compute = server(&report, "compute", name);
+        assert_eq!(compute["blocked"], true, "{}", compute["verdict"]);
+        assert_eq!(compute["as_predicted"], true, "{compute}");
+        assert!(latency(compute, "/nosleep") > 0.2, "{compute}");
+    }
+    let lines = server(&report, "compute", "async")["blocked_lines"].clone();
+    let lines: Vec<&str> = lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(lines.len() >= 2, "{lines:?}");
+    assert!(lines
+        .iter()
+        .all(|l| l.starts_with("BLOCKED PID ") && l.contains("/compute")));
+    assert!(stdout.contains("    log: BLOCKED PID "), "{stdout}");
+    assert!(server(&report, "compute", "sync")["blocked_lines"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // CPU work takes rounds of the core count, on threads or on the pool, and the prediction
+    // says so from the core count.
+    for name in ["sync-threads", "async"] {
+        let run = server(&report, "cores", name);
+        let predicted = (4.0 / cores).ceil() * 0.5;
+        assert!((run["predicted_wall_s"].as_f64().unwrap() - predicted).abs() < 1e-9);
+        assert_eq!(run["as_predicted"], true, "{run}");
+        assert!(
+            wall(run) >= predicted * 0.8,
+            "{} against {predicted}",
+            wall(run)
+        );
+    }
+
+    // A bounded pool queues blocking work in rounds, as threads do: ⌈8/2⌉ × 0.25 s.
+    let pool = server(&report, "pool", "async-pool");
+    assert_eq!(pool["predicted_wall_s"].as_f64(), Some(1.0));
+    assert_eq!(pool["as_predicted"], true, "{pool}");
+    let workers: std::collections::BTreeSet<_> = pool["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["work_tid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 2, "{workers:?}");
+
+    // More CPU offloaded than cores: every /nosleep is still answered, and measured.
+    let crowded = server(&report, "crowded", "async");
+    let nosleeps: Vec<f64> = crowded["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"] == "/nosleep")
+        .map(|r| r["latency_s"].as_f64().unwrap())
+        .collect();
+    assert_eq!(nosleeps.len(), 4);
+}

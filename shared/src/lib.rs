@@ -15,6 +15,7 @@
 //! | `answer` | the answer and its header fields, each named once |
 //! | [`log`] | the `START` and `DONE` lines |
 //! | [`Shutdown`] | when a shutdown began, and the grace left |
+//! | [`work`] | the CPU-bound work of `/compute`, in the thread's own CPU time |
 //! | [`cli`] | the command line and how a binary ends with an error |
 
 mod answer;
@@ -27,11 +28,12 @@ mod request;
 mod routes;
 mod screen;
 mod shutdown;
+pub mod work;
 
 pub use answer::{Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML};
 pub use identity::Identity;
 pub use log::LogBuffer;
 pub use request::{Head, Version};
-pub use routes::{Flavor, Limits, Plan, Router, Wait};
+pub use routes::{Flavor, Limits, Plan, Router, Wait, Work};
 pub use screen::{MAX_HEAD, MAX_HEADERS};
 pub use shutdown::Shutdown;

@@ -67,6 +67,48 @@ impl LogBuffer {
         self.bytes.extend_from_slice(b" -> ");
         self.push_number(answer.status.into());
         self.bytes.extend_from_slice(b" in ");
+        self.push_duration(took);
+        if let Some(tid) = answer.work_tid {
+            self.bytes.extend_from_slice(b" (work on TID ");
+            self.push_number(tid);
+            self.bytes.push(b')');
+        }
+        self.bytes.push(b'\n');
+    }
+
+    /// `BLOCKED PID <pid> TID <tid> <method> <target>: ...`: the runtime thread `who` has been
+    /// kept from its event loop for `held` by the request `head` (`None`: by code outside any
+    /// request). While it still is, the line says so; once `over`, it gives the whole length.
+    pub fn blocked(&mut self, who: Identity, head: Option<Head<'_>>, held: Duration, over: bool) {
+        match head {
+            Some(head) => self.push_head(b"BLOCKED", who, head),
+            None => {
+                self.push_head(
+                    b"BLOCKED",
+                    who,
+                    Head {
+                        method: "-",
+                        target: "-",
+                        version: crate::Version::Http11,
+                    },
+                );
+            }
+        }
+        if over {
+            self.bytes
+                .extend_from_slice(b": held the runtime thread for ");
+            self.push_duration(held);
+        } else {
+            self.bytes
+                .extend_from_slice(b": holds the runtime thread, for ");
+            self.push_duration(held);
+            self.bytes.extend_from_slice(b" so far");
+        }
+        self.bytes.push(b'\n');
+    }
+
+    /// `0.041 ms`, `999.999 ms`, `5.001 s`.
+    fn push_duration(&mut self, took: Duration) {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         let (whole, thousandths, unit) = if micros < 1_000_000 {
             (micros / 1000, micros % 1000, &b" ms"[..])
@@ -78,12 +120,6 @@ impl LogBuffer {
         let digits = [thousandths / 100, thousandths / 10 % 10, thousandths % 10];
         self.bytes.extend(digits.map(|digit| b'0' + digit as u8));
         self.bytes.extend_from_slice(unit);
-        if let Some(tid) = answer.work_tid {
-            self.bytes.extend_from_slice(b" (work on TID ");
-            self.push_number(tid);
-            self.bytes.push(b')');
-        }
-        self.bytes.push(b'\n');
     }
 
     fn push_head(&mut self, tag: &[u8], who: Identity, head: Head<'_>) {
@@ -223,6 +259,21 @@ mod tests {
         assert_eq!(
             written(&mut log),
             "DONE PID 41 TID 43 GET /offload -> 200 in 1.500 s (work on TID 44)\n"
+        );
+    }
+
+    #[test]
+    fn blocked_lines_name_the_request_and_how_long() {
+        let mut log = LogBuffer::new();
+        let compute = head("GET", "/compute?seconds=2");
+        log.blocked(ME, Some(compute), Duration::from_millis(125), false);
+        log.blocked(ME, Some(compute), Duration::from_micros(2_004_100), true);
+        log.blocked(ME, None, Duration::from_millis(300), true);
+        assert_eq!(
+            written(&mut log),
+            "BLOCKED PID 41 TID 43 GET /compute?seconds=2: holds the runtime thread, for 125.000 ms so far\n\
+             BLOCKED PID 41 TID 43 GET /compute?seconds=2: held the runtime thread for 2.004 s\n\
+             BLOCKED PID 41 TID 43 - -: held the runtime thread for 300.000 ms\n"
         );
     }
 

@@ -45,9 +45,11 @@ const TEMPLATE: &str = r##"<!doctype html>
 <p class="ids">{{KIND}}. This page was served by PID <code id="pid">{{PID}}</code>, TID <code id="tid">{{TID}}</code>.</p>
 <p>Routes: {{ROUTES}}</p>
 <p>The seed's experiment: <code>/sleep</code> at 0 s, <code>/nosleep</code> 0.4 of the sleep later (2 s of 5).
-On a blocking server the <code>/nosleep</code> waits for the sleep to end; on an async one it does not.</p>
+On a blocking server the <code>/nosleep</code> waits for the sleep to end; on an async one it does not.
+The other experiments put another route in the sleep's place: {{EXPERIMENTS}}</p>
 <form onsubmit="return false">
-  <label>sleep <input id="duration" type="number" min="0.1" max="60" step="0.1" value="5"> s</label>
+  <label>experiment <select id="experiment">{{OPTIONS}}</select></label>
+  <label>seconds <input id="duration" type="number" min="0.1" max="60" step="0.1" value="5"></label>
   <button id="run" type="button">Run on this server</button>
   <label>other server <input id="other" type="url" value="{{OTHER}}"></label>
   <button id="run-both" type="button">Run on both at once</button>
@@ -110,16 +112,17 @@ function threshold(sleep) {
   return Math.max(sleep / 10, 20);
 }
 
-// Runs the experiment against `base`, drawn into `lane`; shows the verdict in `verdictId`.
+// Runs the chosen experiment against `base`, drawn into `lane`; shows the verdict in `verdictId`.
 async function experiment(base, title, lane, verdictId) {
   const sleep = Math.min(Math.max(Number(document.getElementById("duration").value) || 5, 0.1), 60);
+  const route = document.getElementById("experiment").value;
   const work = sleep * 1000, span = work * 1.25, start = performance.now();
   lane.innerHTML = "";
   const heading = document.createElement("h2");
   heading.textContent = title;
   lane.appendChild(heading);
   const requests = [
-    probe(base, "/sleep?seconds=" + sleep, 0, work, start, lane, span),
+    probe(base, route + "?seconds=" + sleep, 0, work, start, lane, span),
     probe(base, "/nosleep", work * 0.4, 0, start, lane, span),
   ];
   const verdict = document.createElement("p");
@@ -134,10 +137,15 @@ async function experiment(base, title, lane, verdictId) {
     verdict.textContent = "no answer from " + base + ": " + (quick.error || sleeping.error);
     return;
   }
+  if (sleeping.status === 404) {
+    verdict.dataset.answered = "false";
+    verdict.textContent = "this server has no " + route + " (404): a blocking server has no event loop to block";
+    return;
+  }
   const blocked = quick.latency > threshold(work);
   verdict.dataset.blocked = String(blocked);
   verdict.textContent = blocked
-    ? "blocked: /nosleep waited " + fmt(quick.latency) + " behind /sleep"
+    ? "blocked: /nosleep waited " + fmt(quick.latency) + " behind " + route
     : "not blocked: /nosleep answered in " + fmt(quick.latency) + (sleeping.tid === quick.tid ? ", on the same thread (TID " + quick.tid + ")" : "");
 }
 
@@ -170,10 +178,18 @@ pub fn index(flavor: Flavor, who: Identity) -> String {
             "http://127.0.0.1:8000",
         ),
     };
-    let routes = match flavor {
-        Flavor::Sync => ROUTES,
-        Flavor::Async => ASYNC_ROUTES,
+    let (routes, experiments) = match flavor {
+        Flavor::Sync => (ROUTES, &EXPERIMENTS[..2]),
+        Flavor::Async => (ASYNC_ROUTES, &EXPERIMENTS[..]),
     };
+    let options: String = experiments
+        .iter()
+        .map(|(route, label, _)| format!(r#"<option value="{route}">{label}</option>"#))
+        .collect();
+    let explained: Vec<String> = experiments[1..]
+        .iter()
+        .map(|(route, _, what)| format!("<code>{route}</code> {what}"))
+        .collect();
     TEMPLATE
         .replace("{{SERVER}}", server)
         .replace("{{KIND}}", kind)
@@ -181,10 +197,33 @@ pub fn index(flavor: Flavor, who: Identity) -> String {
         .replace("{{TID}}", &who.tid.to_string())
         .replace("{{OTHER}}", other)
         .replace("{{ROUTES}}", routes)
+        .replace("{{OPTIONS}}", &options)
+        .replace("{{EXPERIMENTS}}", &(explained.join("; ") + "."))
 }
 
-const ROUTES: &str = r#"<a href="/sleep?seconds=1">/sleep?seconds=1</a>, <a href="/sleep">/sleep</a>, <a href="/nosleep">/nosleep</a>"#;
-const ASYNC_ROUTES: &str = r#"<a href="/sleep?seconds=1">/sleep?seconds=1</a>, <a href="/sleep">/sleep</a>, <a href="/nosleep">/nosleep</a>, <a href="/block?seconds=1">/block?seconds=1</a>, <a href="/offload?seconds=1">/offload?seconds=1</a>"#;
+/// The experiments a page offers, as (route, label, what it shows): the seed's first, then
+/// those with another route in the sleep's place. A sync server has the first two.
+const EXPERIMENTS: [(&str, &str, &str); 4] = [
+    ("/sleep", "seed: /sleep, then /nosleep", "sleeps"),
+    (
+        "/compute",
+        "compute: /compute, then /nosleep",
+        "computes for that much CPU time, which holds its thread on any server",
+    ),
+    (
+        "/block",
+        "block: /block, then /nosleep",
+        "sleeps blocking the runtime thread: the mistake",
+    ),
+    (
+        "/offload",
+        "offload: /offload, then /nosleep",
+        "sleeps on the blocking pool, awaited: the fix",
+    ),
+];
+
+const ROUTES: &str = r#"<a href="/sleep?seconds=1">/sleep?seconds=1</a>, <a href="/sleep">/sleep</a>, <a href="/nosleep">/nosleep</a>, <a href="/compute?seconds=1">/compute?seconds=1</a>"#;
+const ASYNC_ROUTES: &str = r#"<a href="/sleep?seconds=1">/sleep?seconds=1</a>, <a href="/sleep">/sleep</a>, <a href="/nosleep">/nosleep</a>, <a href="/compute?seconds=1">/compute?seconds=1</a>, <a href="/block?seconds=1">/block?seconds=1</a>, <a href="/offload?seconds=1">/offload?seconds=1</a>, <a href="/offload?seconds=1&amp;work=compute">/offload?seconds=1&amp;work=compute</a>"#;
 
 #[cfg(test)]
 mod tests {
@@ -204,12 +243,19 @@ mod tests {
             "the other server by default"
         );
         assert!(!sync.contains("/block"), "a sync server has no /block");
+        assert!(sync.contains(r#"<option value="/compute">"#));
         let page = index(Flavor::Async, me);
         assert!(
             page.contains("<code>async-server</code>")
                 && page.contains(r#"href="/offload?seconds=1""#)
         );
         assert!(page.contains(r#"value="http://127.0.0.1:8000""#));
+        for route in ["/compute", "/block", "/offload"] {
+            assert!(
+                page.contains(&format!(r#"<option value="{route}">"#)),
+                "{route}"
+            );
+        }
         for page in [sync, page] {
             assert!(!page.contains("{{"), "an unfilled slot");
             for id in [
@@ -217,6 +263,8 @@ mod tests {
                 r#"id="run-both""#,
                 r#"id="duration""#,
                 r#"id="other""#,
+                r#"id="experiment""#,
+                r#"<option value="/sleep">"#,
             ] {
                 assert!(page.contains(id), "{id}");
             }

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::Limits;
+use crate::{Limits, Work};
 
 /// The wait a `/sleep` (or `/block`, `/offload`) asks for, or the one-line reason (ending in a
 /// newline) it is refused.
@@ -44,6 +44,29 @@ pub(crate) fn requested_seconds(query: Option<&str>, limits: &Limits) -> Result<
         return refuse(format!("seconds={shown} is above the maximum of {max}"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The work an `/offload` asks for (`work=sleep`, the default, or `work=compute`), or the
+/// one-line reason it is refused.
+pub(crate) fn requested_work(query: Option<&str>) -> Result<Work, String> {
+    let mut given = None;
+    for pair in query.unwrap_or("").split('&') {
+        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_decode(key).as_deref() == Some("work") && given.replace(raw).is_some() {
+            return Err(
+                "work is given more than once; expected work=sleep or work=compute\n".to_owned(),
+            );
+        }
+    }
+    match given.map(|raw| (raw, percent_decode(raw))) {
+        None => Ok(Work::Sleep),
+        Some((_, Some(text))) if text == "sleep" => Ok(Work::Sleep),
+        Some((_, Some(text))) if text == "compute" => Ok(Work::Compute),
+        Some((raw, _)) => Err(format!(
+            "work={} is not a kind of work; expected work=sleep or work=compute\n",
+            quoted(raw)
+        )),
+    }
 }
 
 /// A query value as it is safe to echo in a one-line error: quoted, escaped, and cut short.

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::answer::{Answer, ALLOWED_METHODS, HTML};
-use crate::query::requested_seconds;
+use crate::query::{requested_seconds, requested_work};
 use crate::Identity;
 
 /// How long a request may wait: the server's `--sleep` and `--max-sleep`.
@@ -19,7 +19,7 @@ pub struct Limits {
 /// Which routes a server has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavor {
-    /// `/sleep` and `/nosleep`.
+    /// `/sleep`, `/nosleep` and `/compute`.
     Sync,
     /// Those, plus `/block` and `/offload`, which only mean something on an event loop.
     Async,
@@ -40,24 +40,39 @@ pub struct Plan {
     pub answer: Answer,
 }
 
-/// How a handler waits, and for how long.
+/// How a handler waits or works, and for how long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wait {
     /// The server's own way (`/sleep`): `std::thread::sleep` on `sync-server`,
     /// `tokio::time::sleep(..).await` on `async-server`.
     Sleep(Duration),
+    /// CPU-bound work on the handler's own thread until it has used this much CPU time
+    /// (`/compute`): on an event loop it holds the thread exactly as a blocking sleep does.
+    Compute(Duration),
     /// A blocking sleep on the runtime's own thread (`/block`): the mistake of calling
     /// `time.sleep` in an `async def` view.
     Block(Duration),
-    /// A blocking sleep on a thread of the blocking pool, awaited (`/offload`): the fix, like
+    /// Blocking work on a thread of the blocking pool, awaited (`/offload`): the fix, like
     /// `sync_to_async` or `asyncio.to_thread`.
-    Offload(Duration),
+    Offload(Work, Duration),
+}
+
+/// The work `/offload` hands to the blocking pool (`work=` in its query).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// A blocking sleep (`work=sleep`, the default).
+    Sleep,
+    /// The `/compute` work (`work=compute`).
+    Compute,
 }
 
 impl Wait {
     pub fn duration(self) -> Duration {
         match self {
-            Wait::Sleep(duration) | Wait::Block(duration) | Wait::Offload(duration) => duration,
+            Wait::Sleep(duration)
+            | Wait::Compute(duration)
+            | Wait::Block(duration)
+            | Wait::Offload(_, duration) => duration,
         }
     }
 }
@@ -80,9 +95,10 @@ impl Router {
             return Plan::now(Answer::text(
                 404,
                 match self.flavor {
-                    Flavor::Sync => "not found; the routes are /, /sleep and /nosleep\n",
+                    Flavor::Sync => "not found; the routes are /, /sleep, /nosleep and /compute\n",
                     Flavor::Async => {
-                        "not found; the routes are /, /sleep, /nosleep, /block and /offload\n"
+                        "not found; the routes are /, /sleep, /nosleep, /compute, /block and \
+                         /offload\n"
                     }
                 },
             ));
@@ -93,7 +109,14 @@ impl Router {
                 ..Answer::text(405, "method not allowed; use GET or HEAD\n")
             });
         }
-        let (wait, body): (fn(Duration) -> Wait, _) = match route {
+        let work = match route {
+            Route::Offload => match requested_work(query) {
+                Ok(work) => work,
+                Err(reason) => return Plan::now(Answer::refusal(400, reason)),
+            },
+            _ => Work::Sleep,
+        };
+        let (wait, body): (fn(Duration, Work) -> Wait, _) = match route {
             Route::Index => {
                 return Plan::now(Answer {
                     content_type: HTML,
@@ -103,13 +126,14 @@ impl Router {
             }
             Route::Favicon => return Plan::now(Answer::text(204, "")),
             Route::NoSleep => return Plan::now(Answer::text(200, "no sleep")),
-            Route::Sleep => (Wait::Sleep, "sleep"),
-            Route::Block => (Wait::Block, "block"),
-            Route::Offload => (Wait::Offload, "offload"),
+            Route::Sleep => (|seconds, _| Wait::Sleep(seconds), "sleep"),
+            Route::Compute => (|seconds, _| Wait::Compute(seconds), "compute"),
+            Route::Block => (|seconds, _| Wait::Block(seconds), "block"),
+            Route::Offload => (|seconds, work| Wait::Offload(work, seconds), "offload"),
         };
         match requested_seconds(query, &self.limits) {
             Ok(duration) => Plan {
-                wait: Some(wait(duration)),
+                wait: Some(wait(duration, work)),
                 answer: Answer::text(200, body),
             },
             Err(reason) => Plan::now(Answer::refusal(400, reason)),
@@ -122,6 +146,7 @@ enum Route {
     Favicon,
     Sleep,
     NoSleep,
+    Compute,
     Block,
     Offload,
 }
@@ -138,6 +163,7 @@ impl Route {
             ("/favicon.ico", _) => Some(Route::Favicon),
             ("/sleep", _) => Some(Route::Sleep),
             ("/nosleep", _) => Some(Route::NoSleep),
+            ("/compute", _) => Some(Route::Compute),
             // A sync server has no event loop to block, nor a thread to spare for offloading.
             ("/block", Flavor::Async) => Some(Route::Block),
             ("/offload", Flavor::Async) => Some(Route::Offload),
@@ -275,24 +301,56 @@ mod tests {
         for target in ["/block", "/offload/", "/block?seconds=1"] {
             let plan = SYNC.route("GET", target, ME);
             assert_eq!((plan.answer.status, plan.wait), (404, None), "{target}");
-            assert!(plan.answer.body.contains("/, /sleep and /nosleep"));
+            assert!(plan
+                .answer
+                .body
+                .contains("/, /sleep, /nosleep and /compute"));
         }
         let block = ASYNC.route("GET", "/block?seconds=1.5", ME);
         assert_eq!(block.wait, Some(Wait::Block(Duration::from_millis(1500))));
         assert_eq!(block.answer, Answer::text(200, "block"));
         let offload = ASYNC.route("HEAD", "/offload", ME);
-        assert_eq!(offload.wait, Some(Wait::Offload(Duration::from_secs(5))));
+        let wait = Wait::Offload(Work::Sleep, Duration::from_secs(5));
+        assert_eq!(offload.wait, Some(wait));
         assert_eq!(offload.answer, Answer::text(200, "offload"));
         // Same rules and cap as /sleep.
         let over = ASYNC.route("GET", "/offload?seconds=61", ME);
         assert!(over.answer.body.contains("above the maximum of 60"));
         assert_eq!(ASYNC.route("POST", "/block", ME).answer.status, 405);
         let unknown = ASYNC.route("GET", "/nope", ME).answer;
-        assert!(unknown.body.contains("/block and /offload"));
+        assert!(unknown.body.contains("/compute, /block and /offload"));
         // The seed's routes are the same on both.
         assert_eq!(
             ASYNC.route("GET", "/sleep?seconds=2", ME),
             SYNC.route("GET", "/sleep?seconds=2", ME)
         );
+    }
+
+    #[test]
+    fn compute_is_on_both_flavors_and_offload_takes_a_work() {
+        for router in [SYNC, ASYNC] {
+            let plan = router.route("GET", "/compute?seconds=0.5", ME);
+            let wait = Wait::Compute(Duration::from_millis(500));
+            assert_eq!(
+                (plan.wait, plan.answer.body.as_ref()),
+                (Some(wait), "compute")
+            );
+        }
+        let compute = ASYNC.route("GET", "/offload?seconds=2&work=compute", ME);
+        let wait = Wait::Offload(Work::Compute, Duration::from_secs(2));
+        assert_eq!(compute.wait, Some(wait));
+        let sleep = ASYNC.route("GET", "/offload?work=sleep", ME);
+        let wait = Wait::Offload(Work::Sleep, Duration::from_secs(5));
+        assert_eq!(sleep.wait, Some(wait));
+        let bad = ASYNC.route("GET", "/offload?work=dance", ME);
+        assert_eq!((bad.answer.status, bad.wait), (400, None));
+        assert!(
+            bad.answer.body.contains("work=\"dance\""),
+            "{:?}",
+            bad.answer.body
+        );
+        // work= means something to /offload only.
+        let sleep = SYNC.route("GET", "/sleep?seconds=1&work=dance", ME);
+        assert_eq!(sleep.answer.status, 200);
     }
 }

@@ -42,6 +42,8 @@ fn targets() -> impl Strategy<Value = String> {
         Just("/nosleep".to_owned()),
         Just("/block".to_owned()),
         Just("/offload".to_owned()),
+        Just("/compute".to_owned()),
+        Just("work=compute".to_owned()),
         Just("/".to_owned()),
         Just("?".to_owned()),
         Just("&".to_owned()),
@@ -87,7 +89,8 @@ proptest! {
             prop_assert!(method == "GET" || method == "HEAD");
             prop_assert!(wait.duration() <= MAX);
             if router.flavor == Flavor::Sync {
-                prop_assert!(matches!(wait, Wait::Sleep(_)), "{wait:?} on a sync server");
+                let own_thread = matches!(wait, Wait::Sleep(_) | Wait::Compute(_));
+                prop_assert!(own_thread, "{wait:?} on a sync server");
             }
         }
         if answer.status == 400 {

@@ -4,7 +4,8 @@
 //! `std::thread::sleep`. tiny_http accepts connections and reads requests on helper threads of
 //! its own and queues them; while a handler sleeps, new requests wait in that queue.
 //! `--threads N` runs N such handler threads on the one queue, like Django's threaded
-//! `runserver`: then N requests can sleep at once.
+//! `runserver`: then N requests can sleep at once. `/compute` holds its thread with CPU work
+//! instead of a sleep: more threads than cores do not make more of that at once.
 
 mod http;
 mod listen;
@@ -20,7 +21,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use shared::cli::{self, Arguments, Common};
-use shared::{log, Flavor, Identity, Router, Shutdown};
+use shared::{log, work, Flavor, Identity, Router, Shutdown, Wait};
 use tiny_http::Request;
 
 use crate::http::Responder;
@@ -106,9 +107,16 @@ fn handle(request: Request, server: &Server, responder: &mut Responder) {
         .plan(head, headers, me, server.shutdown.grace_left());
     match plan.wait {
         None => {}
-        Some(wait) => {
+        Some(Wait::Sleep(duration)) => {
             log::write_out();
-            thread::sleep(wait.duration()); // blocks this handler thread: with one, everyone waits
+            thread::sleep(duration); // blocks this handler thread: with one, everyone waits
+        }
+        Some(Wait::Compute(cpu)) => {
+            log::write_out();
+            work::compute(cpu); // so does computing, on any server
+        }
+        Some(wait @ (Wait::Block(_) | Wait::Offload(..))) => {
+            unreachable!("{wait:?} is a route of the async flavor only")
         }
     }
     log::lines(|log| log.done(me, head, &plan.answer, started.elapsed()));

@@ -23,6 +23,7 @@ macro_rules! contract_tests {
             head_is_get_without_a_body,
             answers_on_one_connection_are_framed_one_after_another,
             connection_headers_say_whether_the_connection_stays_open,
+            compute_uses_the_handler_threads_cpu_and_holds_it,
             http_clients_no_one_here_wrote_complete_without_a_stall,
             answers_name_the_process_and_the_handler_thread,
             every_request_is_logged_as_it_happens,
@@ -219,6 +220,46 @@ pub fn answers_on_one_connection_are_framed_one_after_another(binary: &str) {
         }
     }
     assert!(rest.is_empty(), "bytes after the last answer: {rest:?}");
+}
+
+/// The CPU time thread `tid` of process `pid` has used (user and system), from `/proc`.
+pub fn thread_cpu_time(pid: u32, tid: u64) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / per_second)
+}
+
+/// `/compute?seconds=S` works on the thread that runs the handler until that thread has used S
+/// seconds of CPU time (read by the kernel's count, not the server's), and a `/nosleep` sent
+/// meanwhile waits for it: on either server, computing holds its thread.
+pub fn compute_uses_the_handler_threads_cpu_and_holds_it(binary: &str) {
+    let server = Server::start(binary, &[]);
+    let handler = server.get("/nosleep").tid().unwrap();
+    let before = thread_cpu_time(server.pid(), handler);
+    let (compute, nosleep) = nosleep_during(&server, "/compute?seconds=0.5");
+    assert_eq!((compute.status, compute.body.as_str()), (200, "compute"));
+    assert_eq!(compute.tid(), Some(handler));
+    let used = thread_cpu_time(server.pid(), handler) - before;
+    assert!(
+        used >= Duration::from_millis(450) && used < Duration::from_millis(1500),
+        "the handler thread used {used:?} of CPU for 0.5 s of work"
+    );
+    assert!(
+        nosleep.answered_at >= compute.answered_at - Duration::from_millis(50),
+        "a /nosleep was answered {:?} before a /compute it was sent during",
+        compute.answered_at - nosleep.answered_at
+    );
+    let refused = server.get("/compute?seconds=-1");
+    assert_eq!(refused.status, 400);
 }
 
 /// Sends `request` on `stream` and reads one answer head; returns it and whether the server
