@@ -23,12 +23,16 @@ pub struct Launch {
 }
 
 impl Launch {
-    /// A binary of this workspace, from `bin`.
+    /// A binary of this workspace, from `bin`: `name` is the binary, then any flags it is run
+    /// with (`async-server --warn-blocked 0`).
     pub fn ours(bin: &Path, name: &'static str) -> Launch {
+        let mut words = name.split(' ');
+        let program = bin.join(words.next().expect("a binary's name"));
+        let args = ["--port", "0"].into_iter().chain(words);
         Launch {
             name,
-            program: bin.join(name),
-            args: vec!["--port".into(), "0".into()],
+            program,
+            args: args.map(str::to_owned).collect(),
             dir: None,
             told_port: false,
         }

@@ -28,7 +28,12 @@ use crate::launch::{pinned, Launch};
 /// The throughput groups, each measured in one alternation: a server of ours, the floor it is
 /// held against, and references shown beside them.
 const GROUPS: [(&str, &str, &[&str]); 2] = [
-    ("async-server", "hello-hyper", &[]),
+    (
+        "async-server",
+        "hello-hyper",
+        // What the blocked-loop report costs: the same server without it.
+        &["async-server --warn-blocked 0"],
+    ),
     (
         "sync-server",
         "hello-tiny-http",

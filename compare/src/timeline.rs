@@ -1,6 +1,7 @@
 //! The timeline picture (`--svg`): one lane per request, grouped by scenario and server, on one
 //! time axis. A bar runs from when a request was sent to when it was answered; its red part is
-//! time spent waiting behind other requests, its blue part the request's own sleep.
+//! time spent waiting behind other requests (or for a core), its blue part the request's own
+//! work: its sleep, or its CPU time.
 
 use svg::node::element::{Group, Line, Rectangle, Text};
 use svg::Document;
@@ -8,7 +9,9 @@ use svg::Document;
 use crate::report::{Report, RequestReport};
 
 const WIDTH: f64 = 1000.0;
-const LABELS: f64 = 260.0; // the column of request labels, left of the plot
+const LABELS: f64 = 260.0; // the narrowest column of request labels, left of the plot
+const LABEL_CHAR: f64 = 8.5; // the width of a character of a label (14 px, monospace)
+const TITLE_CHARS: usize = 88; // the most characters a scenario's title line holds
 const MARGIN: f64 = 24.0;
 const LANE: f64 = 30.0;
 const BAR: f64 = 18.0;
@@ -26,17 +29,15 @@ pub fn draw(report: &Report) -> Document {
     let mut y = MARGIN;
     let mut picture = Group::new();
 
-    picture = picture.add(legend(y));
+    picture = picture.add(legend(y, MARGIN));
     y += 40.0;
     for scenario in &report.scenarios {
-        picture = picture.add(text(
-            MARGIN,
-            y + 18.0,
-            19.0,
-            "bold",
-            &format!("{}: {}", scenario.name, scenario.description),
-        ));
-        y += 34.0;
+        let title = format!("{}: {}", scenario.name, scenario.description);
+        for line in wrap(&title, TITLE_CHARS) {
+            picture = picture.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
+            y += 26.0;
+        }
+        y += 8.0;
         // The grid goes down first, so the bars are drawn over it.
         let lanes: usize = scenario
             .servers
@@ -83,7 +84,7 @@ pub fn draw(report: &Report) -> Document {
 
 fn lane(request: &RequestReport, axis: &Axis, y: f64) -> Group {
     let label = Text::new(request.label.as_str())
-        .set("x", LABELS - 12.0)
+        .set("x", axis.left - 12.0)
         .set("y", y + BAR - 4.0)
         .set("font-family", MONO)
         .set("font-size", 14)
@@ -145,12 +146,29 @@ fn text(x: f64, y: f64, size: f64, weight: &str, content: &str) -> Text {
         .set("font-weight", weight)
 }
 
-fn legend(y: f64) -> Group {
+/// `text` cut into lines of at most `width` characters, at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("a line");
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(word.to_owned());
+        } else {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+    }
+    lines
+}
+
+fn legend(y: f64, left: f64) -> Group {
     let mut legend = Group::new();
-    let mut x = LABELS;
+    let mut x = left;
     for (colour, meaning) in [
-        (WAITING, "waiting behind other requests"),
-        (WORKING, "the request's own sleep"),
+        (WAITING, "waiting behind other requests, or for a core"),
+        (WORKING, "the request's own sleep or CPU time"),
     ] {
         legend = legend.add(bar(x, x + 26.0, y, colour)).add(text(
             x + 34.0,
@@ -159,7 +177,7 @@ fn legend(y: f64) -> Group {
             "normal",
             meaning,
         ));
-        x += 300.0;
+        x += 360.0;
     }
     legend
 }
@@ -168,6 +186,8 @@ fn legend(y: f64) -> Group {
 struct Axis {
     end: f64,
     step: f64,
+    /// Where the plot begins: right of the widest request label.
+    left: f64,
 }
 
 impl Axis {
@@ -186,15 +206,24 @@ impl Axis {
         .into_iter()
         .find(|step| latest / step <= 10.0)
         .unwrap_or(120.0);
+        let widest = report
+            .scenarios
+            .iter()
+            .flat_map(|scenario| &scenario.servers)
+            .flat_map(|server| &server.requests)
+            .map(|request| request.label.len())
+            .max()
+            .unwrap_or(0);
         Axis {
             // An answer a millisecond past a whole step does not earn the axis another step.
             end: (latest / step - 0.01).ceil().max(1.0) * step,
             step,
+            left: (MARGIN + 12.0 + widest as f64 * LABEL_CHAR).max(LABELS),
         }
     }
 
     fn x(&self, seconds: f64) -> f64 {
-        LABELS + (WIDTH - LABELS - MARGIN * 3.0) * (seconds / self.end)
+        self.left + (WIDTH - self.left - MARGIN * 3.0) * (seconds / self.end)
     }
 
     fn draw(&self, top: f64, bottom: f64) -> Group {
