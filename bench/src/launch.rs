@@ -13,6 +13,7 @@ const STARTUP: Duration = Duration::from_secs(30);
 
 /// A server the runner can start: one of this workspace's binaries, which take `--port 0` and
 /// say where they listen, or one of the seed's, which is given a free port.
+#[derive(Clone)]
 pub struct Launch {
     pub name: &'static str,
     program: PathBuf,

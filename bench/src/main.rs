@@ -8,7 +8,6 @@
 //! them, and writes them to `docs/performance.md` and `docs/performance.json` (with `--quick`,
 //! a shorter run that checks the runner, to `target/bench/`).
 
-mod fanout;
 mod launch;
 mod seed;
 
@@ -55,12 +54,21 @@ struct Report {
 struct FanOut {
     server: String,
     #[serde(flatten)]
-    measured: fanout::Measured,
+    measured: probe::crowd::Measured,
     idle_rss_kib: u64,
     peak_rss_kib: u64,
     /// (peak - idle) / requests.
     per_connection_kib: f64,
+    /// The most OS threads the server ran while the sleeps waited.
+    peak_threads: u64,
 }
+
+/// sync-server with as many handler threads as waiting requests, at each fan-out size.
+const THREADED: [(&str, usize); 3] = [
+    ("sync-server --threads 100", 100),
+    ("sync-server --threads 1000", 1000),
+    ("sync-server --threads 10000", 10_000),
+];
 
 /// How long each fan-out request sleeps.
 const FANOUT_SLEEP: f64 = 2.0;
@@ -134,7 +142,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
         seconds,
     }) = args.role
     {
-        let measured = fanout::run(addr, count, seconds);
+        let measured = probe::crowd::run(addr, count, seconds);
         println!("{}", serde_json::to_string(&measured)?);
         return Ok(());
     }
@@ -164,10 +172,11 @@ fn run(args: Cli) -> anyhow::Result<()> {
             throughput.push(Throughput::of(launch.name, role, floor, floor_rps, runs));
         }
     }
-    // The seed's servers, [runserver, uvicorn], each held against the one of ours standing for it.
+    // The seed's servers, runserver and uvicorn, each held against the one of ours standing for it.
     let seed = with_seed.then(|| seed::prepare(&root));
-    if let Some(servers) = &seed {
-        let runs = rotate(servers, rounds, seconds, &logs, cores);
+    if let Some([runserver, _, uvicorn]) = &seed {
+        let servers = [runserver.clone(), uvicorn.clone()];
+        let runs = rotate(&servers, rounds, seconds, &logs, cores);
         for ((launch, runs), ours) in servers
             .iter()
             .zip(&runs)
@@ -192,14 +201,22 @@ fn run(args: Cli) -> anyhow::Result<()> {
         (Launch::ours(&bin, "hello-hyper"), sizes),
         (Launch::ours(&bin, "sync-server"), &[5][..]),
     ];
-    if let Some([runserver, uvicorn]) = seed {
+    // A thread per waiting request: as many handler threads as requests.
+    for (name, count) in &THREADED {
+        if sizes.contains(count) {
+            crowds.push((Launch::ours(&bin, name), std::slice::from_ref(count)));
+        }
+    }
+    if let Some([runserver, threaded, uvicorn]) = seed {
         // Not 10,000 for uvicorn: its backlog of 2048 and its pace would make that minutes.
         crowds.push((uvicorn, &sizes[..sizes.len().min(2)]));
         crowds.push((runserver, &[5][..]));
+        // Nor for Django's threaded runserver, whose listen backlog is 10 (Django's own).
+        crowds.push((threaded, &sizes[..sizes.len().min(2)]));
     }
     for (launch, counts) in &crowds {
         for &count in counts.iter() {
-            let log = logs.join(format!("{}.log", launch.name));
+            let log = logs.join(format!("{}.log", launch.name.replace(" ", "_")));
             let measured = fan_out(launch, &log, count, cores);
             eprintln!(
                 "{}: {count} sleeps: {} answered in {:.2} s",
@@ -282,13 +299,13 @@ fn markdown(report: &Report) -> String {
     }
     table += &format!("\nMethod: {}.\n\n", report.method);
     table += "| server | concurrent 2 s sleeps | answered | wall | latency p50 | p99 | max \
-              | peak RSS | per connection | /nosleep p99 meanwhile |\n\
-              | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+              | peak RSS | per connection | OS threads at the peak | /nosleep p99 meanwhile |\n\
+              | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
     for f in &report.fanout {
         let m = &f.measured;
         table += &format!(
             "| {} | {} | {} | {:.2} s | {:.3} s | {:.3} s | {:.3} s | {:.1} MiB | {:.1} KiB | \
-             {} |\n",
+             {} | {} |\n",
             f.server,
             m.requests,
             m.answered,
@@ -298,6 +315,7 @@ fn markdown(report: &Report) -> String {
             m.latency_max_s,
             f.peak_rss_kib as f64 / 1024.0,
             f.per_connection_kib,
+            f.peak_threads,
             meanwhile(m)
         );
     }
@@ -318,7 +336,7 @@ fn latency(micros: f64) -> String {
 }
 
 /// The fan-out table's last cell: how the `/nosleep` asked during the sleeps fared.
-fn meanwhile(m: &fanout::Measured) -> String {
+fn meanwhile(m: &probe::crowd::Measured) -> String {
     let asked = m.nosleep_count;
     if m.nosleep_unanswered == asked {
         return format!("none answered ({asked} asked, unanswered in 5 s)");
@@ -344,7 +362,7 @@ fn rotate(
             let launch = &group[at];
             let run = measure(
                 launch,
-                &logs.join(format!("{}.log", launch.name)),
+                &logs.join(format!("{}.log", launch.name.replace(" ", "_"))),
                 seconds,
                 cores,
             );
@@ -402,33 +420,48 @@ fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -> FanOut {
     let (server, url) = launch.start(log, cores);
     let pid = server.pid();
     let idle = rss(pid, "VmRSS:");
-    let client = pinned(&std::env::current_exe().unwrap(), 1, cores)
-        .args([
-            "fanout-client",
-            url.trim_start_matches("http://"),
-            &count.to_string(),
-        ])
-        .arg(FANOUT_SLEEP.to_string())
-        .output()
-        .expect("the fan-out client runs");
+    let waiting = std::sync::atomic::AtomicBool::new(true);
+    let (client, peak_threads) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = 0;
+            while waiting.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss(pid, "Threads:"));
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            peak
+        });
+        let client = pinned(&std::env::current_exe().unwrap(), 1, cores)
+            .args([
+                "fanout-client",
+                url.trim_start_matches("http://"),
+                &count.to_string(),
+            ])
+            .arg(FANOUT_SLEEP.to_string())
+            .output()
+            .expect("the fan-out client runs");
+        waiting.store(false, std::sync::atomic::Ordering::Relaxed);
+        (client, sampler.join().unwrap())
+    });
     let peak = rss(pid, "VmHWM:");
     drop(server);
-    let measured: fanout::Measured = serde_json::from_slice(&client.stdout).unwrap_or_else(|e| {
-        panic!(
-            "fan-out client: {e}: {}",
-            String::from_utf8_lossy(&client.stderr)
-        )
-    });
+    let measured: probe::crowd::Measured =
+        serde_json::from_slice(&client.stdout).unwrap_or_else(|e| {
+            panic!(
+                "fan-out client: {e}: {}",
+                String::from_utf8_lossy(&client.stderr)
+            )
+        });
     FanOut {
         server: launch.name.to_owned(),
         per_connection_kib: peak.saturating_sub(idle) as f64 / count as f64,
         measured,
         idle_rss_kib: idle,
         peak_rss_kib: peak,
+        peak_threads,
     }
 }
 
-/// A field of `/proc/<pid>/status`, in KiB.
+/// A number field of `/proc/<pid>/status` (in KiB for a size).
 fn rss(pid: u32, field: &str) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let line = status

@@ -9,8 +9,8 @@ use std::process::Command;
 use crate::launch::Launch;
 
 /// Creates the virtual environment under `target/bench` unless it is there, and returns the
-/// seed's two servers: the sync one, then the async one.
-pub fn prepare(root: &Path) -> [Launch; 2] {
+/// seed's servers: the sync one, Django's default (threaded) runserver, then the async one.
+pub fn prepare(root: &Path) -> [Launch; 3] {
     let venv = root.join("target/bench/seed-venv");
     let python = venv.join("bin/python");
     let requirements = root.join("bench/seed/requirements.txt");
@@ -42,6 +42,13 @@ pub fn prepare(root: &Path) -> [Launch; 2] {
         ],
         &project,
     );
+    // Django's default: a thread per request (the seed's closing remark).
+    let threaded = Launch::told_port(
+        "django-runserver-threaded",
+        python.clone(),
+        &["manage.py", "runserver", "--noreload", "127.0.0.1:{port}"],
+        &project,
+    );
     let uvicorn = Launch::told_port(
         "django-uvicorn",
         python,
@@ -58,7 +65,7 @@ pub fn prepare(root: &Path) -> [Launch; 2] {
         ],
         &project,
     );
-    [runserver, uvicorn]
+    [runserver, threaded, uvicorn]
 }
 
 fn run(command: &mut Command) {

@@ -5,6 +5,7 @@
 //! timeline as SVG. With `--spawn` it starts both servers itself and stops them afterwards.
 
 mod report;
+mod scale;
 mod scenario;
 mod spawn;
 mod timeline;
@@ -52,9 +53,10 @@ struct Cli {
     /// Multiply every time (the 5 s sleep, the 2 s offset) by F, for a quicker run
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
     scale: f64,
-    /// How many /sleep requests `fanout` sends to each server at once
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    requests: u16,
+    /// How many /sleep requests `fanout` (default 5, at most 1000) and `scale` (default 1000)
+    /// send to each server at once
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    requests: Option<u32>,
     /// Write the results as JSON to FILE
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -84,6 +86,9 @@ enum Name {
     Pool,
     /// 2 × cores /offload?work=compute at once, and /nosleep meanwhile, on async-server
     Crowded,
+    /// --requests (1000) concurrent 2 s /sleep on sync-server --threads N, async-server, and
+    /// sync-server with one thread: what each waiting request costs
+    Scale,
 }
 
 impl Arguments for Cli {}
@@ -98,12 +103,16 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> anyhow::Result<()> {
+    let fanout = cli.requests.unwrap_or(5) as usize;
+    if cli.scenarios.contains(&Name::Fanout) && fanout > 1000 {
+        bail!("fanout sends at most 1000 requests (a client thread each); scale takes up to 20000");
+    }
     let scenarios: Vec<Scenario> = cli
         .scenarios
         .iter()
         .flat_map(|name| match name {
             Name::Seed => scenario::seed(cli.scale).to_vec(),
-            Name::Fanout => vec![scenario::fanout(cli.requests.into(), cli.scale)],
+            Name::Fanout => vec![scenario::fanout(fanout, cli.scale)],
             Name::Threads => vec![scenario::threads(cli.scale)],
             Name::Block => vec![scenario::in_async_handler("/block", cli.scale)],
             Name::Offload => vec![scenario::in_async_handler("/offload", cli.scale)],
@@ -111,6 +120,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Name::Cores => vec![scenario::cores(cli.scale)],
             Name::Pool => vec![scenario::pool(cli.scale)],
             Name::Crowded => vec![scenario::crowded(cli.scale)],
+            Name::Scale => vec![],
         })
         .collect();
     let roles: BTreeSet<Role> = scenarios.iter().flat_map(|s| s.servers.clone()).collect();
@@ -136,6 +146,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut report = Report {
         method: METHOD,
         scenarios: Vec::new(),
+        scale: None,
     };
     for scenario in &scenarios {
         let answered = AtomicUsize::new(0);
@@ -178,6 +189,13 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         println!("{result}");
         report.scenarios.push(result);
     }
+    if cli.scenarios.contains(&Name::Scale) {
+        let requests = cli.requests.unwrap_or(1000) as usize;
+        let result = measure_scale(cli, &servers, &targets, requests)?;
+        println!("{result}");
+        println!("{}\n", textwrap(scale::METHOD, 96));
+        report.scale = Some(result);
+    }
     drop(servers);
 
     println!("{}", textwrap(METHOD, 96));
@@ -196,6 +214,71 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         bail!("not every request was answered; see the verdicts above");
     }
     Ok(())
+}
+
+/// The `scale` scenario: `requests` sleeps on `sync-server --threads N` (started now, or at
+/// `--threaded`), async-server and sync-server.
+fn measure_scale(
+    cli: &Cli,
+    servers: &Servers,
+    targets: &BTreeMap<Role, Target>,
+    requests: usize,
+) -> anyhow::Result<scale::ScaleReport> {
+    let threads = requests.to_string();
+    let threaded = if cli.spawn {
+        servers.start("sync-server", &["--threads", &threads])?
+    } else {
+        cli.threaded_server.clone()
+    };
+    reachable(Role::SyncThreads, &threaded)?;
+    let mut subjects = vec![scale::Subject {
+        command: format!("sync-server --threads {requests}"),
+        target: &threaded,
+        handler_threads: Some(requests),
+        requests,
+    }];
+    let others = [
+        (Role::Async, None, requests),
+        (
+            Role::Sync,
+            Some(1),
+            requests.min(scale::ONE_THREAD_REQUESTS),
+        ),
+    ];
+    let mut started = Vec::new();
+    for (role, _, _) in others {
+        if !targets.contains_key(&role) {
+            let target = if cli.spawn {
+                servers.start(role.binary(), role.flags())?
+            } else if role == Role::Async {
+                cli.async_server.clone()
+            } else {
+                cli.sync_server.clone()
+            };
+            reachable(role, &target)?;
+            started.push((role, target));
+        }
+    }
+    let target_of = |role: Role| {
+        let started = started.iter().find(|(which, _)| *which == role);
+        targets
+            .get(&role)
+            .unwrap_or_else(|| &started.expect("started above").1)
+    };
+    for (role, handler_threads, requests) in others {
+        subjects.push(scale::Subject {
+            command: role.command().to_owned(),
+            target: target_of(role),
+            handler_threads,
+            requests,
+        });
+    }
+    let sleep = scale::SLEEP.mul_f64(cli.scale);
+    println!(
+        "scale: {requests} sleeps of {} s, one server after another",
+        sleep.as_secs_f64()
+    );
+    Ok(scale::run(requests, sleep, &subjects))
 }
 
 /// Checks that a server answers at all before timing it, for a clear message if it does not.

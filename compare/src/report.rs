@@ -21,6 +21,8 @@ pub const METHOD: &str = "Times are from each scenario's start, on the client's 
 pub struct Report {
     pub method: &'static str,
     pub scenarios: Vec<ScenarioReport>,
+    /// The `scale` scenario, if it ran.
+    pub scale: Option<crate::scale::ScaleReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -153,10 +155,12 @@ impl RequestReport {
 
 impl Report {
     pub fn all_answered(&self) -> bool {
+        let scaled = self.scale.iter().flat_map(|scale| &scale.servers);
         self.scenarios
             .iter()
             .flat_map(|scenario| &scenario.servers)
             .all(|server| server.answered)
+            && scaled.clone().all(|server| server.note.is_none())
     }
 }
 

@@ -7,6 +7,7 @@ use svg::node::element::{Group, Line, Rectangle, Text};
 use svg::Document;
 
 use crate::report::{Report, RequestReport};
+use crate::scale::ScaleReport;
 
 const WIDTH: f64 = 1000.0;
 const LABELS: f64 = 260.0; // the narrowest column of request labels, left of the plot
@@ -67,6 +68,11 @@ pub fn draw(report: &Report) -> Document {
         }
         y += 52.0;
     }
+    if let Some(scale) = &report.scale {
+        let (drawn, below) = scale_section(scale, y);
+        picture = picture.add(drawn);
+        y = below;
+    }
     let height = y + MARGIN;
     Document::new()
         .set("viewBox", (0, 0, WIDTH, height))
@@ -80,6 +86,73 @@ pub fn draw(report: &Report) -> Document {
                 .set("fill", "white"),
         )
         .add(picture)
+}
+
+/// The `scale` scenario: per server, its latencies from fastest to slowest (a bar from the 0th to
+/// the 100th percentile, darker from the 10th to the 90th, a tick at the median), its memory and
+/// its OS threads beside.
+fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
+    let latest = scale
+        .servers
+        .iter()
+        .map(|server| server.measured.latency_max_s)
+        .fold(0.0, f64::max);
+    let widest = scale
+        .servers
+        .iter()
+        .map(|s| s.command.len())
+        .max()
+        .unwrap_or(0);
+    let axis = Axis::up_to(latest, widest);
+    let mut group = Group::new().set("class", "scale");
+    let title = format!(
+        "scale: {} concurrent /sleep ({} s): latency from fastest to slowest, memory and threads",
+        scale.requests, scale.sleep_s
+    );
+    for line in wrap(&title, TITLE_CHARS) {
+        group = group.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
+        y += 26.0;
+    }
+    y += 8.0;
+    let rows = LANE * 2.0;
+    let bottom = y + scale.servers.len() as f64 * rows;
+    group = group.add(axis.draw(y, bottom));
+    for server in &scale.servers {
+        let deciles = &server.measured.latency_deciles_s;
+        let label = Text::new(server.command.as_str())
+            .set("x", axis.left - 12.0)
+            .set("y", y + BAR - 4.0)
+            .set("font-family", MONO)
+            .set("font-size", 14)
+            .set("text-anchor", "end");
+        group = group.add(label);
+        if let [fastest, tenth, .., ninetieth, slowest] = deciles[..] {
+            let x = |seconds: f64| axis.x(seconds);
+            group = group
+                .add(bar(
+                    x(fastest),
+                    x(slowest).max(x(fastest) + 2.0),
+                    y,
+                    "#9db5e0",
+                ))
+                .add(bar(x(tenth), x(ninetieth).max(x(tenth) + 2.0), y, WORKING))
+                .add(bar(x(deciles[5]) - 1.0, x(deciles[5]) + 1.0, y, "black"));
+        }
+        let beside = format!(
+            "{} of {} answered; p50 {:.2} s, max {:.2} s; peak RSS {:.1} MiB ({:.1} KiB per \
+             request); {} OS threads",
+            server.measured.answered,
+            server.requests,
+            server.measured.latency_p50_s,
+            server.measured.latency_max_s,
+            server.peak_rss_kib as f64 / 1024.0,
+            server.rss_per_request_kib,
+            server.peak_os_threads
+        );
+        group = group.add(text(axis.left, y + BAR + 17.0, 13.0, "normal", &beside));
+        y += rows;
+    }
+    (group, bottom + 60.0)
 }
 
 fn lane(request: &RequestReport, axis: &Axis, y: f64) -> Group {
@@ -198,14 +271,7 @@ impl Axis {
             .flat_map(|scenario| &scenario.servers)
             .flat_map(|server| &server.requests)
             .map(|request| request.answered_s.unwrap_or(request.sent_s))
-            .fold(0.0, f64::max)
-            .max(0.001);
-        let step = [
-            0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
-        ]
-        .into_iter()
-        .find(|step| latest / step <= 10.0)
-        .unwrap_or(120.0);
+            .fold(0.0, f64::max);
         let widest = report
             .scenarios
             .iter()
@@ -214,6 +280,18 @@ impl Axis {
             .map(|request| request.label.len())
             .max()
             .unwrap_or(0);
+        Axis::up_to(latest, widest)
+    }
+
+    /// An axis from 0 to past `latest` seconds, right of labels `widest` characters long.
+    fn up_to(latest: f64, widest: usize) -> Axis {
+        let latest = latest.max(0.001);
+        let step = [
+            0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+        ]
+        .into_iter()
+        .find(|step| latest / step <= 10.0)
+        .unwrap_or(120.0);
         Axis {
             // An answer a millisecond past a whole step does not earn the axis another step.
             end: (latest / step - 0.01).ceil().max(1.0) * step,

@@ -410,3 +410,76 @@ fn compute_cores_pool_and_crowded_show_what_async_does_not_buy() {
         .collect();
     assert_eq!(nosleeps.len(), 4);
 }
+
+/// `scale` at a small size: the threaded server answers on as many threads as requests, the
+/// async one on one, each prediction is computed from N, T and d, and memory is measured.
+#[test]
+fn scale_measures_threads_against_tasks() {
+    spawnable();
+    let (json, svg) = (scratch("scale.json"), scratch("scale.svg"));
+    let args = [
+        "--spawn",
+        "scale",
+        "--requests",
+        "50",
+        "--scale",
+        "0.25",
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ];
+    let (output, stdout) = compare(&args);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let scale = &report["scale"];
+    assert_eq!(scale["requests"], 50);
+    let sleep = scale["sleep_s"].as_f64().unwrap();
+    assert!((sleep - 0.5).abs() < 1e-9);
+    let servers = scale["servers"].as_array().unwrap();
+    let find = |command: &str| {
+        let found = servers.iter().find(|s| s["command"] == command);
+        found.unwrap_or_else(|| panic!("no {command} in {servers:?}"))
+    };
+    let (threaded, tasks, one) = (
+        find("sync-server --threads 50"),
+        find("async-server"),
+        find("sync-server"),
+    );
+    for (server, threads, requests) in [(threaded, 50, 50), (tasks, 1, 50), (one, 1, 5)] {
+        let measured = &server["measured"];
+        assert_eq!(measured["answered"], requests, "{server}");
+        assert_eq!(measured["handler_threads"], threads, "{server}");
+        assert!(
+            server["rss_per_request_kib"].as_f64().unwrap() > 0.0,
+            "{server}"
+        );
+        assert!(
+            server["peak_os_threads"].as_u64().unwrap() >= threads,
+            "{server}"
+        );
+        assert_eq!(measured["latency_deciles_s"].as_array().unwrap().len(), 11);
+    }
+    // ⌈N/T⌉ · d: one round on 50 threads or on tasks, five on one thread (5 sent), and 50 for
+    // all of them, the prediction alone.
+    assert_eq!(threaded["predicted_wall_s"].as_f64(), Some(sleep));
+    assert_eq!(tasks["predicted_wall_s"].as_f64(), Some(sleep));
+    assert_eq!(one["predicted_wall_s"].as_f64(), Some(sleep * 5.0));
+    assert_eq!(one["predicted_wall_for_all_s"].as_f64(), Some(sleep * 50.0));
+    assert_eq!(tasks["as_predicted"], true, "{tasks}");
+    assert_eq!(one["as_predicted"], true, "{one}");
+    assert!(
+        threaded["peak_os_threads"].as_u64() > tasks["peak_os_threads"].as_u64(),
+        "a thread per request shows in the thread count"
+    );
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        picture.contains("class=\"scale\""),
+        "the scale section is drawn"
+    );
+    assert!(stdout.contains("OS threads at the peak"), "{stdout}");
+}

@@ -5,6 +5,8 @@
 //! The latency is taken on the monotonic clock from the first byte sent to the last byte
 //! received. Every step is bounded by a deadline the caller gives.
 
+pub mod crowd;
+
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};

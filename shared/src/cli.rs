@@ -124,6 +124,15 @@ pub fn count(text: &str) -> Result<usize, String> {
     }
 }
 
+/// A thread count's value: a whole number from 1 to 100,000. Whether the operating system will
+/// start that many is for it to say, when asked.
+pub fn threads(text: &str) -> Result<usize, String> {
+    match text.parse() {
+        Ok(count @ 1..=100_000) => Ok(count),
+        _ => Err("expected a whole number from 1 to 100000".to_owned()),
+    }
+}
+
 fn host(text: &str) -> Result<IpAddr, String> {
     if let Ok(ip) = text.parse() {
         return Ok(ip);
@@ -228,6 +237,10 @@ mod tests {
         assert_eq!(parsed.common.max_sleep, Duration::from_secs(2));
         assert_eq!(parse(&["--port", "9"]).unwrap().port, 9);
         assert_eq!(parse(&["--threads", "1024"]).unwrap().threads, 1024);
+        assert_eq!(threads("10000"), Ok(10_000));
+        assert_eq!(threads("100000"), Ok(100_000));
+        assert!(threads("100001").unwrap_err().contains("from 1 to 100000"));
+        assert!(threads("0").is_err());
         let local = parse(&["--host", "localhost"]).unwrap().common.host;
         assert!(local.is_loopback(), "{local}");
     }

@@ -8,6 +8,7 @@
 //! instead of a sleep: more threads than cores do not make more of that at once.
 
 mod http;
+mod limits;
 mod listen;
 mod server;
 mod shutdown;
@@ -15,6 +16,7 @@ mod slow;
 mod supervisor;
 
 use std::process::ExitCode;
+use std::sync::Barrier;
 use std::thread;
 use std::time::Instant;
 
@@ -29,6 +31,10 @@ use crate::server::Server;
 use crate::slow::SlowReaders;
 use crate::supervisor::Supervisor;
 
+/// The stack each extra handler thread reserves: a handler needs little, and with thousands of
+/// threads the default of 2 MiB each would reserve gigabytes of address space.
+const HANDLER_STACK: usize = 256 * 1024;
+
 /// Blocking, single-threaded HTTP server: one request at a time, like `runserver --nothreading`.
 #[derive(Parser, Debug)]
 #[command(name = "sync-server", version)]
@@ -39,7 +45,7 @@ struct Cli {
     #[arg(short, long, value_name = "N", default_value_t = 8000)]
     port: u16,
     /// How many threads run handlers; 1 is `runserver --nothreading`, more is threaded `runserver`
-    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::count)]
+    #[arg(long, value_name = "N", default_value = "1", value_parser = cli::threads)]
     threads: usize,
 }
 
@@ -71,23 +77,35 @@ fn run(args: Cli) -> anyhow::Result<()> {
         slow: SlowReaders::new(args.common.header_timeout),
     }));
     shutdown::on_signal(server, args.threads).context("cannot handle signals")?;
-    println!(
-        "sync-server listening on http://{}",
-        server.supervisor.addr()
-    );
 
-    // With --threads 1 (the default) this thread is the only one that runs handlers.
+    // With --threads 1 (the default) this thread is the only one that runs handlers. The others
+    // are all started before the server says it listens, and wait for it to: the system may
+    // refuse one, and then the server ends before serving anything.
     // Handler threads are named: tiny_http's own threads are told apart by having no name.
+    let listening: &'static Barrier = Box::leak(Box::new(Barrier::new(args.threads)));
     let spawn = move |number| {
-        let handler = thread::Builder::new().name(format!("handler-{number}"));
-        handler.spawn(move || server::run(server))
+        let handler = thread::Builder::new()
+            .name(format!("handler-{number}"))
+            .stack_size(HANDLER_STACK);
+        let serve = move || {
+            listening.wait();
+            server::run(server);
+        };
+        let spawned = handler.spawn(serve);
+        spawned.map_err(|error| limits::no_more_threads(number, args.threads, error))
     };
-    let handlers = (1..args.threads).map(spawn).collect::<Result<Vec<_>, _>>();
-    let handlers = handlers.context("cannot start a handler thread")?;
+    let handlers = (1..args.threads)
+        .map(spawn)
+        .collect::<Result<Vec<_>, _>>()?;
     thread::Builder::new()
         .name("slow-readers".to_owned())
         .spawn(|| server.slow.run())
         .context("cannot start a thread")?;
+    println!(
+        "sync-server listening on http://{}",
+        server.supervisor.addr()
+    );
+    listening.wait();
     server::run(server);
     for handler in handlers {
         let _ = handler.join();

@@ -113,11 +113,53 @@ fn a_sync_server_has_no_block_or_offload() {
 
 #[test]
 fn a_bad_thread_count_exits_2() {
-    for count in ["0", "1025", "-1", "two"] {
+    for count in ["0", "100001", "-1", "two"] {
         let output = testkit::run(BINARY, &["--threads", count]);
         assert_eq!(output.status.code(), Some(2), "--threads {count}");
         assert_eq!(String::from_utf8_lossy(&output.stderr).lines().count(), 1);
     }
+}
+
+#[test]
+fn thousands_of_handler_threads_start_and_each_can_answer() {
+    let server = Server::start(BINARY, &["--threads", "2000"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let threads: usize = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap();
+    assert!(threads >= 2000, "{threads} threads");
+    let (replies, wall) = sleeps_sent_together(&server, 200, SLEEP);
+    assert!(replies.iter().all(|reply| reply.status == 200));
+    assert!(
+        wall < seconds(SLEEP * 2.5),
+        "200 sleeps on 2000 threads took {wall:?}"
+    );
+}
+
+#[test]
+fn a_thread_count_the_system_refuses_is_one_clear_line_naming_the_limits() {
+    // Too little address space for the stacks: the system refuses a thread part of the way.
+    let command = format!("ulimit -v 400000; exec {BINARY} --port 0 --threads 20000");
+    let output = std::process::Command::new("sh")
+        .args(["-c", &command])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot start handler thread"), "{stderr}");
+    assert!(stderr.contains("of 20000"), "{stderr}");
+    assert!(
+        stderr.contains("ulimit -u") && stderr.contains("threads-max"),
+        "{stderr}"
+    );
+    assert!(
+        output.stdout.is_empty(),
+        "said it listened: {:?}",
+        output.stdout
+    );
 }
 
 /// What tiny_http 0.12 gets wrong where no handler can see it (README, Robustness): it deadlocks
