@@ -23,6 +23,8 @@ const MONO: &str = "DejaVu Sans Mono, Menlo, Consolas, monospace";
 const WAITING: &str = "#e0605e";
 const WORKING: &str = "#3d6fc4";
 const GRID: &str = "#d9d9d9";
+const MEMORY: &str = "#8e6bbf";
+const THREADS: &str = "#d99a2b";
 
 /// Draws every scenario of `report`.
 pub fn draw(report: &Report) -> Document {
@@ -88,9 +90,9 @@ pub fn draw(report: &Report) -> Document {
         .add(picture)
 }
 
-/// The `scale` scenario: per server, its latencies from fastest to slowest (a bar from the 0th to
-/// the 100th percentile, darker from the 10th to the 90th, a tick at the median), its memory and
-/// its OS threads beside.
+/// The `scale` scenario: per server, three bars: its latencies from fastest to slowest (from the
+/// 0th to the 100th percentile, darker from the 10th to the 90th, a tick at the median, on the
+/// time axis), its peak memory and its OS threads (each against the most of any server).
 fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
     let latest = scale
         .servers
@@ -106,7 +108,7 @@ fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
     let axis = Axis::up_to(latest, widest);
     let mut group = Group::new().set("class", "scale");
     let title = format!(
-        "scale: {} concurrent /sleep ({} s): latency from fastest to slowest, memory and threads",
+        "scale: {} concurrent /sleep ({} s): each server's latencies, peak memory and OS threads",
         scale.requests, scale.sleep_s
     );
     for line in wrap(&title, TITLE_CHARS) {
@@ -114,8 +116,21 @@ fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
         y += 26.0;
     }
     y += 8.0;
-    let rows = LANE * 2.0;
-    let bottom = y + scale.servers.len() as f64 * rows;
+    let most = |value: fn(&crate::scale::ScaleServer) -> f64| {
+        scale
+            .servers
+            .iter()
+            .map(value)
+            .fold(f64::MIN_POSITIVE, f64::max)
+    };
+    let (most_rss, most_threads) = (
+        most(|s| s.peak_rss_kib as f64),
+        most(|s| s.peak_os_threads as f64),
+    );
+    // The largest memory or thread count spans a little over half the plot, with room for its text.
+    let full = (axis.x(axis.end) - axis.left) * 0.55;
+    let row = LANE * 3.0 + 12.0;
+    let bottom = y + scale.servers.len() as f64 * row;
     group = group.add(axis.draw(y, bottom));
     for server in &scale.servers {
         let deciles = &server.measured.latency_deciles_s;
@@ -128,29 +143,59 @@ fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
         group = group.add(label);
         if let [fastest, tenth, .., ninetieth, slowest] = deciles[..] {
             let x = |seconds: f64| axis.x(seconds);
+            let end = x(slowest).max(x(fastest) + 2.0);
             group = group
-                .add(bar(
-                    x(fastest),
-                    x(slowest).max(x(fastest) + 2.0),
-                    y,
-                    "#9db5e0",
-                ))
+                .add(bar(x(fastest), end, y, "#9db5e0"))
                 .add(bar(x(tenth), x(ninetieth).max(x(tenth) + 2.0), y, WORKING))
                 .add(bar(x(deciles[5]) - 1.0, x(deciles[5]) + 1.0, y, "black"));
+            let said = format!(
+                "{} of {} answered, p50 {:.2} s, max {:.2} s",
+                server.measured.answered,
+                server.requests,
+                server.measured.latency_p50_s,
+                server.measured.latency_max_s
+            );
+            // Right of the bar, or inside its end where the bar reaches the plot's edge.
+            let words = if end + 320.0 < WIDTH {
+                text(end + 8.0, y + BAR - 4.0, 13.0, "normal", &said)
+            } else {
+                text(end - 8.0, y + BAR - 4.0, 13.0, "normal", &said)
+                    .set("text-anchor", "end")
+                    .set("fill", "white")
+            };
+            group = group.add(words);
         }
-        let beside = format!(
-            "{} of {} answered; p50 {:.2} s, max {:.2} s; peak RSS {:.1} MiB ({:.1} KiB per \
-             request); {} OS threads",
-            server.measured.answered,
-            server.requests,
-            server.measured.latency_p50_s,
-            server.measured.latency_max_s,
-            server.peak_rss_kib as f64 / 1024.0,
-            server.rss_per_request_kib,
-            server.peak_os_threads
-        );
-        group = group.add(text(axis.left, y + BAR + 17.0, 13.0, "normal", &beside));
-        y += rows;
+        let rss = server.peak_rss_kib as f64;
+        let threads = server.peak_os_threads as f64;
+        for (at, share, colour, what) in [
+            (
+                1.0,
+                rss / most_rss,
+                MEMORY,
+                format!(
+                    "peak RSS {:.1} MiB, {:.1} KiB per waiting request",
+                    rss / 1024.0,
+                    server.rss_per_request_kib
+                ),
+            ),
+            (
+                2.0,
+                threads / most_threads,
+                THREADS,
+                format!("{} OS threads at the peak", server.peak_os_threads),
+            ),
+        ] {
+            let top = y + at * LANE;
+            let end = axis.left + (full * share).max(2.0);
+            group = group.add(bar(axis.left, end, top, colour)).add(text(
+                end + 8.0,
+                top + BAR - 4.0,
+                13.0,
+                "normal",
+                &what,
+            ));
+        }
+        y += row;
     }
     (group, bottom + 60.0)
 }
