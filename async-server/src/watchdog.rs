@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::thread;
@@ -24,7 +24,7 @@ use shared::{Head, Identity, LogBuffer, Version};
 /// is reported without it.
 const NAMES: usize = 64;
 
-/// The longest a name keeps of a target (as the log does).
+/// The longest a name keeps of a method and target (the log cuts each at 256 bytes).
 const NAME_LIMIT: usize = 256;
 
 pub struct Watchdog {
@@ -48,23 +48,73 @@ pub struct Loop {
     /// The number of the last request to arrive (they count from 1).
     arrived: AtomicU64,
     /// The last [`NAMES`] requests' method and target, by number.
-    names: Vec<Mutex<Name>>,
+    names: Vec<Name>,
     /// The runtime has ended: its silence means nothing.
     ended: AtomicBool,
 }
 
-#[derive(Default)]
+/// A request's `method target`, written by the runtime thread as it arrives and read by the
+/// watchdog only when it reports: a sequence lock over atomic words, so that neither ever waits
+/// for the other. Its `number` is 0 while it is being written.
 struct Name {
-    number: u64,
-    method: String,
-    target: String,
+    number: AtomicU64,
+    len: AtomicUsize,
+    words: [AtomicU64; NAME_LIMIT / 8],
+}
+
+impl Name {
+    fn new() -> Name {
+        Name {
+            number: AtomicU64::new(0),
+            len: AtomicUsize::new(0),
+            words: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    fn write(&self, number: u64, method: &str, target: &str) {
+        self.number.store(0, Ordering::Relaxed);
+        fence(Ordering::Release);
+        // The method, a space, then as much of the target as fits.
+        let mut buffer = [0u8; NAME_LIMIT];
+        let method = method.as_bytes();
+        let target = target.as_bytes();
+        let head = method.len().min(NAME_LIMIT - 1);
+        buffer[..head].copy_from_slice(&method[..head]);
+        buffer[head] = b' ';
+        let tail = target.len().min(NAME_LIMIT - head - 1);
+        buffer[head + 1..head + 1 + tail].copy_from_slice(&target[..tail]);
+        let len = head + 1 + tail;
+        for (word, bytes) in self.words.iter().zip(buffer[..len].chunks(8)) {
+            let mut eight = [0u8; 8];
+            eight[..bytes.len()].copy_from_slice(bytes);
+            word.store(u64::from_le_bytes(eight), Ordering::Relaxed);
+        }
+        self.len.store(len, Ordering::Relaxed);
+        self.number.store(number, Ordering::Release);
+    }
+
+    /// The name of request `number`, unless it has been overwritten (or is being).
+    fn read(&self, number: u64) -> Option<String> {
+        if self.number.load(Ordering::Acquire) != number {
+            return None;
+        }
+        let len = self.len.load(Ordering::Relaxed).min(NAME_LIMIT);
+        let bytes: Vec<u8> = self.words[..len.div_ceil(8)]
+            .iter()
+            .flat_map(|word| word.load(Ordering::Relaxed).to_le_bytes())
+            .take(len)
+            .collect();
+        fence(Ordering::Acquire);
+        (self.number.load(Ordering::Relaxed) == number)
+            .then(|| String::from_utf8_lossy(&bytes).into_owned())
+    }
 }
 
 impl Watchdog {
     pub fn new(threshold: Duration) -> Watchdog {
         Watchdog {
             threshold,
-            tick: (threshold / 10).clamp(Duration::from_millis(1), Duration::from_millis(10)),
+            tick: (threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(25)),
             loops: Mutex::new(Vec::new()),
         }
     }
@@ -79,7 +129,7 @@ impl Watchdog {
             beat: AtomicU64::new(0),
             polled: AtomicU64::new(0),
             arrived: AtomicU64::new(0),
-            names: (0..NAMES).map(|_| Mutex::default()).collect(),
+            names: (0..NAMES).map(|_| Name::new()).collect(),
             ended: AtomicBool::new(false),
         }));
         self.loops.lock().unwrap().push(watched);
@@ -166,16 +216,7 @@ impl Loop {
     fn arrived(&self, head: Head<'_>) -> u64 {
         let number = self.arrived.load(Ordering::Relaxed) + 1;
         self.arrived.store(number, Ordering::Relaxed); // only the runtime thread counts
-        let mut name = self.names[number as usize % NAMES].lock().unwrap();
-        name.number = number;
-        name.method.clear();
-        name.method.push_str(head.method);
-        name.target.clear();
-        let mut end = head.target.len().min(NAME_LIMIT);
-        while !head.target.is_char_boundary(end) {
-            end -= 1;
-        }
-        name.target.push_str(&head.target[..end]);
+        self.names[number as usize % NAMES].write(number, head.method, head.target);
         number
     }
 
@@ -184,8 +225,9 @@ impl Loop {
         if number == 0 {
             return None;
         }
-        let name = self.names[number as usize % NAMES].lock().unwrap();
-        (name.number == number).then(|| (name.method.clone(), name.target.clone()))
+        let name = self.names[number as usize % NAMES].read(number)?;
+        let (method, target) = name.split_once(' ')?;
+        Some((method.to_owned(), target.to_owned()))
     }
 }
 

@@ -39,6 +39,18 @@ impl Launch {
         }
     }
 
+    /// The same server run under `wrapper` (a program and its flags, `valgrind --tool=...`).
+    pub fn under(&self, wrapper: &[&str]) -> Launch {
+        let (program, flags) = wrapper.split_first().expect("a wrapping program");
+        let args = flags.iter().map(|flag| flag.to_string());
+        let args = args.chain([self.program.display().to_string()]);
+        Launch {
+            program: PathBuf::from(program),
+            args: args.chain(self.args.iter().cloned()).collect(),
+            ..self.clone()
+        }
+    }
+
     /// `program args...` run in `dir`, where each `{port}` in `args` becomes a free port.
     pub fn told_port(name: &'static str, program: PathBuf, args: &[&str], dir: &Path) -> Launch {
         Launch {
@@ -111,6 +123,24 @@ pub struct Server(Child);
 impl Server {
     pub fn pid(&self) -> u32 {
         self.0.id()
+    }
+
+    /// Sends `SIGTERM` and waits up to `within` for the server to exit; whether it did.
+    pub fn stop(mut self, within: Duration) -> bool {
+        let signalled = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        if !signalled.is_ok_and(|status| status.success()) {
+            return false;
+        }
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
     }
 }
 

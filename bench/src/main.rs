@@ -8,6 +8,7 @@
 //! them, and writes them to `docs/performance.md` and `docs/performance.json` (with `--quick`,
 //! a shorter run that checks the runner, to `target/bench/`).
 
+mod instructions;
 mod launch;
 mod seed;
 
@@ -48,6 +49,34 @@ struct Report {
     throughput: Vec<Throughput>,
     fanout_method: String,
     fanout: Vec<FanOut>,
+    instructions_method: &'static str,
+    instructions: Vec<Instructions>,
+}
+
+/// Each server whose instructions per request are counted, and the floor it is held against.
+const COUNTED: [(&str, &str); 2] = [
+    ("async-server", "hello-hyper"),
+    ("sync-server", "hello-tiny-http"),
+];
+
+#[derive(Serialize)]
+struct Instructions {
+    server: &'static str,
+    per_request: f64,
+    floor: &'static str,
+    /// `per_request` over the floor's.
+    ratio: f64,
+}
+
+impl Instructions {
+    fn new(server: &'static str, per_request: f64, floor: &'static str, base: f64) -> Self {
+        Instructions {
+            server,
+            per_request: per_request.round(),
+            floor,
+            ratio: per_request / base,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -87,6 +116,10 @@ struct Throughput {
     ratio: f64,
     p50_us: f64,
     p99_us: f64,
+    /// The server's CPU time per request, in microseconds, one figure per round.
+    cpu_us: Vec<f64>,
+    /// The median of `cpu_us` over the floor's.
+    cpu_ratio: f64,
     /// What wrk counted as errors over all rounds, by kind; empty when none.
     errors: String,
 }
@@ -95,6 +128,8 @@ struct Run {
     rps: f64,
     p50_us: f64,
     p99_us: f64,
+    /// The server's CPU time (user and system, all threads, from /proc) per request answered.
+    cpu_us: f64,
     /// What wrk counted, by the kinds of [`ERROR_KINDS`].
     errors: [u64; 5],
 }
@@ -153,7 +188,13 @@ fn run(args: Cli) -> anyhow::Result<()> {
         .unwrap()
         .to_owned();
     build(&root)?;
-    ensure_wrk()?;
+    for (program, package) in [
+        ("wrk", "wrk"),
+        ("valgrind", "valgrind"),
+        ("h2load", "nghttp2-client"),
+    ] {
+        ensure_tool(program, package)?;
+    }
     let bin = root.join("target/release");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let logs = root.join("target/bench");
@@ -166,10 +207,19 @@ fn run(args: Cli) -> anyhow::Result<()> {
             .chain(references.iter().copied());
         let group: Vec<Launch> = names.map(|name| Launch::ours(&bin, name)).collect();
         let runs = rotate(&group, rounds, seconds, &logs, cores);
-        let floor_rps = median(runs[1].iter().map(|r| r.rps));
+        let floor_figures = (
+            median(runs[1].iter().map(|r| r.rps)),
+            median(runs[1].iter().map(|r| r.cpu_us)),
+        );
         for (at, (launch, runs)) in group.iter().zip(&runs).enumerate() {
             let role = ["ours", "floor"].get(at).copied().unwrap_or("reference");
-            throughput.push(Throughput::of(launch.name, role, floor, floor_rps, runs));
+            throughput.push(Throughput::of(
+                launch.name,
+                role,
+                floor,
+                floor_figures,
+                runs,
+            ));
         }
     }
     // The seed's servers, runserver and uvicorn, each held against the one of ours standing for it.
@@ -182,11 +232,23 @@ fn run(args: Cli) -> anyhow::Result<()> {
             .zip(&runs)
             .zip(["sync-server", "async-server"])
         {
-            let ours_rps = throughput
-                .iter()
-                .find(|t| t.server == ours)
-                .map_or(f64::NAN, |t| median(t.rps.iter().copied()));
-            throughput.push(Throughput::of(launch.name, "seed", ours, ours_rps, runs));
+            let ours_figures =
+                throughput
+                    .iter()
+                    .find(|t| t.server == ours)
+                    .map_or((f64::NAN, f64::NAN), |t| {
+                        (
+                            median(t.rps.iter().copied()),
+                            median(t.cpu_us.iter().copied()),
+                        )
+                    });
+            throughput.push(Throughput::of(
+                launch.name,
+                "seed",
+                ours,
+                ours_figures,
+                runs,
+            ));
         }
     }
 
@@ -211,8 +273,10 @@ fn run(args: Cli) -> anyhow::Result<()> {
         // Not 10,000 for uvicorn: its backlog of 2048 and its pace would make that minutes.
         crowds.push((uvicorn, &sizes[..sizes.len().min(2)]));
         crowds.push((runserver, &[5][..]));
-        // Nor for Django's threaded runserver, whose listen backlog is 10 (Django's own).
-        crowds.push((threaded, &sizes[..sizes.len().min(2)]));
+        // Nor for Django's threaded runserver, whose listen backlog is 10 (Django's own): the
+        // crowd's connections queue for it, so that 1,000 take minutes (a quick run sends 100).
+        let reasonable = if quick { 1 } else { 2 };
+        crowds.push((threaded, &sizes[..sizes.len().min(reasonable)]));
     }
     for (launch, counts) in &crowds {
         for &count in counts.iter() {
@@ -224,6 +288,21 @@ fn run(args: Cli) -> anyhow::Result<()> {
             );
             fanouts.push(measured);
         }
+    }
+
+    // Instructions per request: the figure that does not drift with the machine.
+    let mut instructions = Vec::new();
+    for (server, floor) in COUNTED {
+        let count = |name: &'static str| {
+            let launch = Launch::ours(&bin, name);
+            let log = logs.join(format!("{}.callgrind.log", name));
+            let figure = instructions::per_request(&launch, &log, &logs)?;
+            eprintln!("{name}: {figure:.0} instructions per request");
+            anyhow::Ok(figure)
+        };
+        let (ours, base) = (count(server)?, count(floor)?);
+        instructions.push(Instructions::new(server, ours, floor, base));
+        instructions.push(Instructions::new(floor, base, floor, base));
     }
 
     let pinned = if cores >= 2 {
@@ -248,6 +327,8 @@ fn run(args: Cli) -> anyhow::Result<()> {
              before"
         ),
         fanout: fanouts,
+        instructions_method: instructions::METHOD,
+        instructions,
     };
     let table = markdown(&report);
     println!("{table}");
@@ -262,6 +343,27 @@ fn run(args: Cli) -> anyhow::Result<()> {
         "wrote {0}/performance.md and {0}/performance.json",
         out.display()
     );
+
+    // The regression check: CI fails when a server's cost grows past the committed figure.
+    let committed = root.join("bench/instructions.json");
+    let baseline = instructions::Baseline::read(&committed)?;
+    let measured: Vec<(&str, f64)> = report
+        .instructions
+        .iter()
+        .map(|counted| (counted.server, counted.per_request))
+        .collect();
+    let exceeded = baseline.exceeded(&measured);
+    for (server, figure, committed) in &exceeded {
+        eprintln!(
+            "bench: {server} executes {figure:.0} instructions per request, more than {:.0}% over \
+             the {committed:.0} committed in bench/instructions.json",
+            (instructions::TOLERANCE - 1.0) * 100.0
+        );
+    }
+    ensure!(
+        exceeded.is_empty(),
+        "instructions per request grew; make it cheaper, or commit the new figure saying why"
+    );
     Ok(())
 }
 
@@ -274,13 +376,16 @@ const SEED_METHOD: &str = "; the seed's stack (--seed): its views in bench/seed,
 
 fn markdown(report: &Report) -> String {
     let mut table = String::from(
-        "| server | req/s | p50 | p99 | of the floor's req/s | errors (wrk) |\n\
-         | --- | --- | --- | --- | --- | --- |\n",
+        "| server | req/s | p50 | p99 | of the floor's req/s | CPU per request | of the floor's \
+         | errors (wrk) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for t in &report.throughput {
-        let against = match t.role {
-            "floor" => "the floor".to_owned(),
-            _ => format!("{:.2} of {}", t.ratio, t.floor),
+        let (against, cpu_against) = match t.role {
+            "floor" => ("the floor".to_owned(), "the floor".to_owned()),
+            _ => (
+                format!("{:.2} of {}", t.ratio, t.floor),
+                format!("{:.2}x {}", t.cpu_ratio, t.floor),
+            ),
         };
         let errors = if t.errors.is_empty() {
             "none"
@@ -288,12 +393,14 @@ fn markdown(report: &Report) -> String {
             &t.errors
         };
         table += &format!(
-            "| {} | {:.0} | {} | {} | {} | {} |\n",
+            "| {} | {:.0} | {} | {} | {} | {:.2} µs | {} | {} |\n",
             t.server,
             median(t.rps.iter().copied()),
             latency(t.p50_us),
             latency(t.p99_us),
             against,
+            median(t.cpu_us.iter().copied()),
+            cpu_against,
             errors
         );
     }
@@ -319,10 +426,23 @@ fn markdown(report: &Report) -> String {
             meanwhile(m)
         );
     }
+    table += &format!("\nMethod: {}.\n\n", report.fanout_method);
+    table += "| server | instructions per request | of the floor's |\n| --- | --- | --- |\n";
+    for counted in &report.instructions {
+        let against = if counted.server == counted.floor {
+            "the floor".to_owned()
+        } else {
+            format!("{:.2}x {}", counted.ratio, counted.floor)
+        };
+        table += &format!(
+            "| {} | {:.0} | {against} |\n",
+            counted.server, counted.per_request
+        );
+    }
     table
         + &format!(
             "\nMethod: {}.\n\nMachine: {}.\n",
-            report.fanout_method, report.machine
+            report.instructions_method, report.machine
         )
 }
 
@@ -381,7 +501,7 @@ impl Throughput {
         server: &str,
         role: &'static str,
         floor: &str,
-        floor_rps: f64,
+        (floor_rps, floor_cpu): (f64, f64),
         runs: &[Run],
     ) -> Throughput {
         Throughput {
@@ -390,6 +510,11 @@ impl Throughput {
             floor: floor.to_owned(),
             rps: runs.iter().map(|r| r.rps.round()).collect(),
             ratio: median(runs.iter().map(|r| r.rps)) / floor_rps,
+            cpu_us: runs
+                .iter()
+                .map(|r| (r.cpu_us * 1000.0).round() / 1000.0)
+                .collect(),
+            cpu_ratio: median(runs.iter().map(|r| r.cpu_us)) / floor_cpu,
             p50_us: median(runs.iter().map(|r| r.p50_us)),
             p99_us: median(runs.iter().map(|r| r.p99_us)),
             errors: errors(runs),
@@ -400,6 +525,7 @@ impl Throughput {
 /// Runs `launch` (its output to `log`) and wrk against its `/nosleep`.
 fn measure(launch: &Launch, log: &Path, seconds: u32, cores: usize) -> Run {
     let (server, url) = launch.start(log, cores);
+    let cpu_before = cpu_ticks(server.pid());
     let mut wrk = pinned(Path::new("wrk"), 1, cores);
     let output = wrk
         .args([
@@ -411,8 +537,35 @@ fn measure(launch: &Launch, log: &Path, seconds: u32, cores: usize) -> Run {
         ])
         .output()
         .expect("wrk runs");
+    let cpu = cpu_ticks(server.pid()).saturating_sub(cpu_before);
     drop(server);
-    parse_wrk(&String::from_utf8_lossy(&output.stdout))
+    let mut run = parse_wrk(&String::from_utf8_lossy(&output.stdout));
+    let answered = run.rps * f64::from(seconds);
+    run.cpu_us = cpu as f64 * 1e6 / ticks_per_second() / answered.max(1.0);
+    run
+}
+
+/// The CPU time process `pid` has used, user and system, in clock ticks (`/proc/<pid>/stat`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let field = |at: usize| {
+        fields
+            .get(at)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12) // utime, stime
+}
+
+/// How many clock ticks make a second (`getconf CLK_TCK`; 100 on Linux).
+fn ticks_per_second() -> f64 {
+    let output = Command::new("getconf").arg("CLK_TCK").output();
+    let text = output.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    text.ok().and_then(|t| t.parse().ok()).unwrap_or(100.0)
 }
 
 /// Runs `count` concurrent sleeps against `launch`, with this program as the client.
@@ -504,6 +657,7 @@ fn parse_wrk(output: &str) -> Run {
         rps: field("Requests/sec:").parse().unwrap(),
         p50_us: micros(field("50%")),
         p99_us: micros(field("99%")),
+        cpu_us: f64::NAN,
         errors,
     }
 }
@@ -574,11 +728,12 @@ fn build(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ensure_wrk() -> anyhow::Result<()> {
-    if Command::new("wrk").arg("--version").output().is_ok() {
+/// Installs `program` from Debian's `package` unless it runs already.
+fn ensure_tool(program: &str, package: &str) -> anyhow::Result<()> {
+    if Command::new(program).arg("--version").output().is_ok() {
         return Ok(());
     }
-    eprintln!("installing wrk (Debian package)");
+    eprintln!("installing {program} (Debian package {package})");
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -592,10 +747,13 @@ fn ensure_wrk() -> anyhow::Result<()> {
         c
     };
     let status = apt
-        .args(["install", "-y", "-qq", "wrk"])
+        .args(["install", "-y", "-qq", package])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .status();
-    ensure!(status.is_ok_and(|s| s.success()), "cannot install wrk");
+    ensure!(
+        status.is_ok_and(|s| s.success()),
+        "cannot install {package}"
+    );
     Ok(())
 }
 
