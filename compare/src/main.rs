@@ -334,17 +334,5 @@ fn scale(text: &str) -> Result<f64, String> {
 
 /// Breaks `text` into lines of at most `width` characters, at spaces.
 fn textwrap(text: &str, width: usize) -> String {
-    let mut lines = vec![String::new()];
-    for word in text.split_whitespace() {
-        let line = lines.last_mut().expect("never empty");
-        if !line.is_empty() && line.len() + 1 + word.len() > width {
-            lines.push(word.to_owned());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines.join("\n")
+    report::wrap(text, width).join("\n")
 }

@@ -6,7 +6,7 @@
 use svg::node::element::{Group, Line, Rectangle, Text};
 use svg::Document;
 
-use crate::report::{Report, RequestReport};
+use crate::report::{wrap, Report, RequestReport};
 use crate::scale::ScaleReport;
 
 const WIDTH: f64 = 1000.0;
@@ -134,13 +134,7 @@ fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
     group = group.add(axis.draw(y, bottom));
     for server in &scale.servers {
         let deciles = &server.measured.latency_deciles_s;
-        let label = Text::new(server.command.as_str())
-            .set("x", axis.left - 12.0)
-            .set("y", y + BAR - 4.0)
-            .set("font-family", MONO)
-            .set("font-size", 14)
-            .set("text-anchor", "end");
-        group = group.add(label);
+        group = group.add(label(&server.command, &axis, y));
         if let [fastest, tenth, .., ninetieth, slowest] = deciles[..] {
             let x = |seconds: f64| axis.x(seconds);
             let end = x(slowest).max(x(fastest) + 2.0);
@@ -200,14 +194,18 @@ fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
     (group, bottom + 60.0)
 }
 
-fn lane(request: &RequestReport, axis: &Axis, y: f64) -> Group {
-    let label = Text::new(request.label.as_str())
+/// A lane's name, right-aligned in the label column.
+fn label(name: &str, axis: &Axis, y: f64) -> Text {
+    Text::new(name)
         .set("x", axis.left - 12.0)
         .set("y", y + BAR - 4.0)
         .set("font-family", MONO)
         .set("font-size", 14)
-        .set("text-anchor", "end");
-    let mut lane = Group::new().add(label);
+        .set("text-anchor", "end")
+}
+
+fn lane(request: &RequestReport, axis: &Axis, y: f64) -> Group {
+    let mut lane = Group::new().add(label(&request.label, axis, y));
     let start = axis.x(request.sent_s);
     let Some(answered) = request.answered_s else {
         let outline = Rectangle::new()
@@ -262,23 +260,6 @@ fn text(x: f64, y: f64, size: f64, weight: &str, content: &str) -> Text {
         .set("y", y)
         .set("font-size", size)
         .set("font-weight", weight)
-}
-
-/// `text` cut into lines of at most `width` characters, at spaces.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split(' ') {
-        let line = lines.last_mut().expect("a line");
-        if !line.is_empty() && line.len() + 1 + word.len() > width {
-            lines.push(word.to_owned());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines
 }
 
 fn legend(y: f64, left: f64) -> Group {
