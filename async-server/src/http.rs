@@ -1,11 +1,12 @@
 //! hyper's types to and from the core's: a request's head and header lines in, an answer out.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
-use hyper::header::{HeaderName, HeaderValue, CONNECTION};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONNECTION};
 use hyper::{Request, Response, StatusCode, Version as HyperVersion};
 use shared::{Answer, Field, Head, Identity, Value, Version};
 
@@ -31,6 +32,8 @@ pub fn headers(request: &Request<Incoming>) -> impl Iterator<Item = (&str, &[u8]
 pub fn response<T>(request: &Request<T>, answer: Answer, me: Identity) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::default());
     *response.status_mut() = StatusCode::from_u16(answer.status).expect("a valid status");
+    // Room for every field at once: a map grown field by field is rebuilt on the way.
+    *response.headers_mut() = HeaderMap::with_capacity(Field::ALL.len() + 1);
     let headers = response.headers_mut();
     for (field, value) in answer.headers(me) {
         headers.insert(header_name(field), header_value(value));
@@ -59,6 +62,27 @@ fn closes_after_http_1_0<T>(request: &Request<T>) -> bool {
         && !request.headers().get_all(CONNECTION).iter().any(keep_alive)
 }
 
+/// `number` as a header value. The same few numbers go out again and again (this thread's and
+/// this process's ids), so each thread keeps the last few formatted rather than format and
+/// allocate them for every answer.
+fn number_value(number: u64) -> HeaderValue {
+    thread_local! {
+        static FORMATTED: RefCell<Vec<(u64, HeaderValue)>> = const { RefCell::new(Vec::new()) };
+    }
+    const KEPT: usize = 4;
+    FORMATTED.with_borrow_mut(|formatted| {
+        if let Some((_, value)) = formatted.iter().find(|(kept, _)| *kept == number) {
+            return value.clone();
+        }
+        let value = HeaderValue::from(number);
+        if formatted.len() == KEPT {
+            formatted.remove(0);
+        }
+        formatted.push((number, value.clone()));
+        value
+    })
+}
+
 /// The core's field as hyper's name, made once per field (hyper keeps names in lower case).
 fn header_name(field: Field) -> HeaderName {
     static NAMES: LazyLock<Vec<HeaderName>> = LazyLock::new(|| {
@@ -75,7 +99,7 @@ fn header_name(field: Field) -> HeaderName {
 fn header_value(value: Value) -> HeaderValue {
     match value {
         Value::Text(text) => HeaderValue::from_static(text),
-        Value::Number(number) => HeaderValue::from(number),
+        Value::Number(number) => number_value(number),
         // Taken from a request header, so it is a valid header value.
         Value::Echo(text) => HeaderValue::from_str(text).expect("a request header's value"),
     }
