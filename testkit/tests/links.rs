@@ -1,5 +1,6 @@
 //! The repository stands on its own: every relative link in README.md and the pages under docs/
-//! resolves to a file or folder inside it, so a clone has no dead links.
+//! resolves to a file or folder inside it, so a clone has no dead links. A link that begins with
+//! `/` is read from the repository's root, as GitHub reads it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -47,7 +48,10 @@ fn every_relative_link_resolves_inside_the_repository() {
                 continue;
             }
             let path = target.split('#').next().unwrap_or(target);
-            let resolved = page.parent().unwrap().join(path);
+            let resolved = match path.strip_prefix('/') {
+                Some(from_root) => root.join(from_root),
+                None => page.parent().unwrap().join(path),
+            };
             let inside = resolved
                 .canonicalize()
                 .is_ok_and(|found| found.starts_with(&root));
