@@ -41,6 +41,9 @@ const MAX_LOGGED: usize = 256;
 #[derive(Debug, Default)]
 pub struct LogBuffer {
     bytes: Vec<u8>,
+    /// ` PID <pid> TID <tid> ` of the last identity logged, formatted once: a buffer is one
+    /// thread's, so it is nearly always the same.
+    ids: Option<(Identity, Vec<u8>)>,
 }
 
 impl LogBuffer {
@@ -51,6 +54,7 @@ impl LogBuffer {
         LogBuffer {
             // Room for a full buffer plus the longest line that can push it over.
             bytes: Vec::with_capacity(Self::FLUSH_AT + 2 * MAX_LOGGED + 128),
+            ids: None,
         }
     }
 
@@ -124,11 +128,17 @@ impl LogBuffer {
 
     fn push_head(&mut self, tag: &[u8], who: Identity, head: Head<'_>) {
         self.bytes.extend_from_slice(tag);
-        self.bytes.extend_from_slice(b" PID ");
-        self.push_number(who.pid.into());
-        self.bytes.extend_from_slice(b" TID ");
-        self.push_number(who.tid);
-        self.bytes.push(b' ');
+        if self.ids.as_ref().is_none_or(|(cached, _)| *cached != who) {
+            let mut ids = Vec::with_capacity(48);
+            ids.extend_from_slice(b" PID ");
+            ids.extend_from_slice(itoa::Buffer::new().format(who.pid).as_bytes());
+            ids.extend_from_slice(b" TID ");
+            ids.extend_from_slice(itoa::Buffer::new().format(who.tid).as_bytes());
+            ids.push(b' ');
+            self.ids = Some((who, ids));
+        }
+        let (_, ids) = self.ids.as_ref().expect("just formatted");
+        self.bytes.extend_from_slice(ids);
         self.push_printable(head.method);
         self.bytes.push(b' ');
         self.push_printable(head.target);
@@ -259,6 +269,19 @@ mod tests {
         assert_eq!(
             written(&mut log),
             "DONE PID 41 TID 43 GET /offload -> 200 in 1.500 s (work on TID 44)\n"
+        );
+    }
+
+    #[test]
+    fn each_line_names_its_own_thread_when_threads_alternate() {
+        let mut log = LogBuffer::new();
+        let other = Identity { pid: 41, tid: 44 };
+        log.start(ME, head("GET", "/a"));
+        log.start(other, head("GET", "/b"));
+        log.start(ME, head("GET", "/c"));
+        assert_eq!(
+            written(&mut log),
+            "START PID 41 TID 43 GET /a\nSTART PID 41 TID 44 GET /b\nSTART PID 41 TID 43 GET /c\n"
         );
     }
 
