@@ -2,7 +2,7 @@
 //! the async one not, write sound JSON and SVG, and leave no server behind however it ends.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,19 @@ fn compare(args: &[&str]) -> (Output, String) {
     let output = run(COMPARE, args);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     (output, stdout)
+}
+
+/// Runs compare with `args`, which write its JSON to `json`; it must succeed. Returns the report
+/// and what it printed.
+fn succeeded(args: &[&str], json: &Path) -> (Value, String) {
+    let (output, stdout) = compare(args);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    (report, stdout)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -80,14 +93,7 @@ fn spawn_finds_sync_blocked_and_async_not_and_writes_json_and_svg() {
         "--svg",
         svg.to_str().unwrap(),
     ];
-    let (output, stdout) = compare(&args);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (report, stdout) = succeeded(&args, &json);
     for scenario in ["seed", "seed-sleep", "fanout"] {
         let (sync, asynchronous) = (
             server(&report, scenario, "sync"),
@@ -340,13 +346,7 @@ fn compute_cores_pool_and_crowded_show_what_async_does_not_buy() {
         "--json",
         json.to_str().unwrap(),
     ];
-    let (output, stdout) = compare(&args);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (report, stdout) = succeeded(&args, &json);
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
 
     // Computing holds the one thread on either server, and async-server says so in its log.
@@ -429,13 +429,7 @@ fn scale_measures_threads_against_tasks() {
         "--svg",
         svg.to_str().unwrap(),
     ];
-    let (output, stdout) = compare(&args);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (report, stdout) = succeeded(&args, &json);
     let scale = &report["scale"];
     assert_eq!(scale["requests"], 50);
     let sleep = scale["sleep_s"].as_f64().unwrap();
