@@ -52,12 +52,7 @@ pub fn response<T>(request: &Request<T>, answer: Answer, me: Identity) -> Respon
 
 /// Whether `request` is HTTP/1.0 without `Connection: keep-alive`.
 fn closes_after_http_1_0<T>(request: &Request<T>) -> bool {
-    let keep_alive = |value: &HeaderValue| {
-        let value = value.as_bytes();
-        value
-            .windows(b"keep-alive".len())
-            .any(|part| part.eq_ignore_ascii_case(b"keep-alive"))
-    };
+    let keep_alive = |value: &HeaderValue| shared::says(value.as_bytes(), "keep-alive");
     request.version() == HyperVersion::HTTP_10
         && !request.headers().get_all(CONNECTION).iter().any(keep_alive)
 }

@@ -95,7 +95,7 @@ fn serve(
         .keep_alive(permit.is_some());
     let overloaded = permit.is_none();
     let service = service_fn(move |request| {
-        let arrival = watchdog::arrived(watched, crate::http::head(&request));
+        let arrival = watchdog::arrived(watched, || crate::http::head(&request));
         arrival.polled(async move {
             let response = if overloaded {
                 crate::http::response(&request, Answer::overloaded(), Identity::current())

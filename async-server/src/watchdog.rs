@@ -244,9 +244,10 @@ pin_project_lite::pin_project! {
 /// A request that has arrived on a runtime that may be watched.
 pub struct Arrival(Option<(&'static Loop, u64)>);
 
-/// Notes the request `head` arriving on a runtime that may be `watched`.
-pub fn arrived(watched: Option<&'static Loop>, head: Head<'_>) -> Arrival {
-    Arrival(watched.map(|watched| (watched, watched.arrived(head))))
+/// Notes the request whose head is `head()` arriving on a runtime that may be `watched` (the head
+/// is read only if it is).
+pub fn arrived<'a>(watched: Option<&'static Loop>, head: impl FnOnce() -> Head<'a>) -> Arrival {
+    Arrival(watched.map(|watched| (watched, watched.arrived(head()))))
 }
 
 impl Arrival {

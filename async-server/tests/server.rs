@@ -254,6 +254,8 @@ fn a_burst_of_quick_requests_is_not_reported_and_zero_turns_the_report_off() {
     let quiet = Server::start(BINARY, &["--warn-blocked", "0"]);
     quiet.get("/block?seconds=0.4");
     quiet.get("/nosleep");
+    // Waiting for a line that must not come: a report comes within a heartbeat (25 ms) of the
+    // thread's release, so eight heartbeats is ample.
     thread::sleep(Duration::from_millis(200));
     let lines = quiet.stdout_lines();
     assert!(

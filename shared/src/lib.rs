@@ -33,7 +33,7 @@ pub mod work;
 pub use answer::{Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML};
 pub use identity::Identity;
 pub use log::LogBuffer;
-pub use request::{Head, Version};
+pub use request::{says, Head, Version};
 pub use routes::{Flavor, Limits, Plan, Router, Wait, Work};
 pub use screen::{MAX_HEAD, MAX_HEADERS};
 pub use shutdown::Shutdown;

@@ -82,6 +82,14 @@ impl Router {
     }
 }
 
+/// Whether a `Connection` header's value names `token` (`close`, `keep-alive`), in any case: the
+/// word both servers read to know whether a connection stays open.
+pub fn says(connection: &[u8], token: &str) -> bool {
+    connection
+        .windows(token.len())
+        .any(|part| part.eq_ignore_ascii_case(token.as_bytes()))
+}
+
 /// Whether `origin` (`http://127.0.0.1:8000`, say) is a page served from this machine.
 fn is_loopback(origin: &str) -> bool {
     let Some(authority) = origin.strip_prefix("http://") else {
@@ -118,6 +126,15 @@ mod tests {
             target,
             version: Version::Http11,
         }
+    }
+
+    #[test]
+    fn connection_tokens_are_read_in_any_case() {
+        assert!(says(b"Keep-Alive", "keep-alive"));
+        assert!(says(b"keep-alive, Upgrade", "upgrade"));
+        assert!(says(b"CLOSE", "close"));
+        assert!(!says(b"keep-alive", "close"));
+        assert!(!says(b"", "close"));
     }
 
     #[test]

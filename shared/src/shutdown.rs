@@ -40,10 +40,6 @@ impl Shutdown {
         );
     }
 
-    pub fn has_begun(&self) -> bool {
-        self.began.get().is_some()
-    }
-
     /// The grace period: how long requests in progress may go on once shutting down.
     pub fn grace(&self) -> Duration {
         self.grace
@@ -64,9 +60,7 @@ mod tests {
     fn the_grace_left_counts_down_from_the_first_signal() {
         let shutdown = Shutdown::new(Duration::from_secs(60));
         assert_eq!(shutdown.grace_left(), None);
-        assert!(!shutdown.has_begun());
         shutdown.signalled("test");
-        assert!(shutdown.has_begun());
         let left = shutdown.grace_left().unwrap();
         assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(59));
         let none = Shutdown::new(Duration::ZERO);

@@ -109,14 +109,7 @@ fn keeps_alive(request: &Request) -> bool {
         .headers()
         .iter()
         .find(|h| h.field.equiv("Connection"));
-    let says = |word: &str| {
-        connection.is_some_and(|header| {
-            let value = header.value.as_str().as_bytes();
-            value
-                .windows(word.len())
-                .any(|part| part.eq_ignore_ascii_case(word.as_bytes()))
-        })
-    };
+    let says = |token| connection.is_some_and(|h| shared::says(h.value.as_str().as_bytes(), token));
     if says("close") || says("upgrade") {
         return false;
     }

@@ -192,8 +192,18 @@ pub fn http2_request_lines_leave_no_thread_or_descriptor_behind(binary: &str, co
     let _alone = one_crowd_at_a_time();
     let server = Server::start(binary, &["--header-timeout", "1"]);
     assert_eq!(server.get("/nosleep").status, 200);
-    thread::sleep(Duration::from_millis(200));
-    let (threads, descriptors) = threads_and_descriptors(server.pid());
+    // The baseline, once that request's connection is gone: the same counts twice in a row.
+    let settled = Instant::now() + Duration::from_secs(2);
+    let mut baseline = threads_and_descriptors(server.pid());
+    loop {
+        thread::sleep(Duration::from_millis(50));
+        let now = threads_and_descriptors(server.pid());
+        if now == baseline || Instant::now() > settled {
+            break;
+        }
+        baseline = now;
+    }
+    let (threads, descriptors) = baseline;
     for _ in 0..count {
         let mut client = TcpStream::connect(server.addr()).unwrap();
         client.write_all(HTTP2_PREFACE).unwrap();
