@@ -30,12 +30,8 @@ pub fn headers(request: &Request<Incoming>) -> impl Iterator<Item = (&str, &[u8]
 
 /// The answer to `request`, as answered by the thread `me`.
 pub fn response<T>(request: &Request<T>, answer: Answer, me: Identity) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::default());
-    *response.status_mut() = StatusCode::from_u16(answer.status).expect("a valid status");
-    // Room for every field at once: a map grown field by field is rebuilt on the way.
-    *response.headers_mut() = HeaderMap::with_capacity(Field::ALL.len() + 1);
-    let headers = response.headers_mut();
-    for (field, value) in answer.headers(me) {
+    let mut headers = common_headers(answer.content_type, me);
+    for (field, value) in answer.own_headers() {
         headers.insert(header_name(field), header_value(value));
     }
     if closes_after_http_1_0(request) {
@@ -43,11 +39,34 @@ pub fn response<T>(request: &Request<T>, answer: Answer, me: Identity) -> Respon
         // allows; the interface has every closing answer say it.
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    *response.body_mut() = Full::new(match answer.body {
+    let mut response = Response::new(Full::new(match answer.body {
         Cow::Borrowed(text) => Bytes::from_static(text.as_bytes()),
         Cow::Owned(text) => Bytes::from(text),
-    });
+    }));
+    *response.status_mut() = StatusCode::from_u16(answer.status).expect("a valid status");
+    *response.headers_mut() = headers;
     response
+}
+
+/// The headers every answer of type `content_type` from the thread `me` carries. A thread gives
+/// nearly all its answers the same ones, so it builds them once and copies them: a copy costs a
+/// fraction of inserting field by field, which hashes each name and checks each value's bytes.
+fn common_headers(content_type: &'static str, me: Identity) -> HeaderMap {
+    thread_local! {
+        static BUILT: RefCell<Option<(&'static str, Identity, HeaderMap)>> =
+            const { RefCell::new(None) };
+    }
+    BUILT.with_borrow_mut(|built| match built {
+        Some((kind, who, headers)) if *kind == content_type && *who == me => headers.clone(),
+        _ => {
+            // Room for every field an answer may add, so that adding them does not rehash.
+            let mut headers = HeaderMap::with_capacity(Field::ALL.len() + 1);
+            for (field, value) in shared::common_headers(content_type, me) {
+                headers.insert(header_name(field), header_value(value));
+            }
+            built.insert((content_type, me, headers)).2.clone()
+        }
+    })
 }
 
 /// Whether `request` is HTTP/1.0 without `Connection: keep-alive`.
@@ -57,36 +76,16 @@ fn closes_after_http_1_0<T>(request: &Request<T>) -> bool {
         && !request.headers().get_all(CONNECTION).iter().any(keep_alive)
 }
 
-/// `number` as a header value. The same few numbers go out again and again (this thread's and
-/// this process's ids), so each thread keeps the last few formatted rather than format and
-/// allocate them for every answer.
-fn number_value(number: u64) -> HeaderValue {
-    thread_local! {
-        static FORMATTED: RefCell<Vec<(u64, HeaderValue)>> = const { RefCell::new(Vec::new()) };
-    }
-    const KEPT: usize = 4;
-    FORMATTED.with_borrow_mut(|formatted| {
-        if let Some((_, value)) = formatted.iter().find(|(kept, _)| *kept == number) {
-            return value.clone();
-        }
-        let value = HeaderValue::from(number);
-        if formatted.len() == KEPT {
-            formatted.remove(0);
-        }
-        formatted.push((number, value.clone()));
-        value
-    })
-}
-
-/// The core's field as hyper's name, made once per field (hyper keeps names in lower case).
+/// The core's field as hyper's name, made once per field. hyper keeps names in lower case, and
+/// copies a static one without counting references, so each name is lowered once and kept for
+/// the life of the process.
 fn header_name(field: Field) -> HeaderName {
     static NAMES: LazyLock<Vec<HeaderName>> = LazyLock::new(|| {
-        let name = |field: &Field| HeaderName::from_bytes(field.as_str().as_bytes());
+        let lowered = |field: &Field| &*field.as_str().to_ascii_lowercase().leak();
         Field::ALL
             .iter()
-            .map(name)
-            .collect::<Result<_, _>>()
-            .expect("valid names")
+            .map(|field| HeaderName::from_static(lowered(field)))
+            .collect()
     });
     NAMES[field as usize].clone()
 }
@@ -94,7 +93,7 @@ fn header_name(field: Field) -> HeaderName {
 fn header_value(value: Value) -> HeaderValue {
     match value {
         Value::Text(text) => HeaderValue::from_static(text),
-        Value::Number(number) => number_value(number),
+        Value::Number(number) => HeaderValue::from(number),
         // Taken from a request header, so it is a valid header value.
         Value::Echo(text) => HeaderValue::from_str(text).expect("a request header's value"),
     }

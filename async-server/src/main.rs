@@ -121,12 +121,12 @@ fn run(args: Cli) -> anyhow::Result<()> {
 }
 
 /// One request: log its start, plan it, wait as the plan says, log its end, answer.
-async fn handle(request: Request<Incoming>, server: &Server) -> Response<Full<Bytes>> {
+async fn handle(request: &Request<Incoming>, server: &Server) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let me = Identity::current();
-    let head = http::head(&request);
+    let head = http::head(request);
     log::lines(|log| log.start(me, head));
-    let headers = http::headers(&request);
+    let headers = http::headers(request);
     let mut plan = server
         .router
         .plan(head, headers, me, server.shutdown.grace_left());
@@ -160,5 +160,5 @@ async fn handle(request: Request<Incoming>, server: &Server) -> Response<Full<By
         }
     }
     log::lines(|log| log.done(me, head, &plan.answer, started.elapsed()));
-    http::response(&request, plan.answer, me)
+    http::response(request, plan.answer, me)
 }

@@ -100,7 +100,7 @@ fn serve(
             let response = if overloaded {
                 crate::http::response(&request, Answer::overloaded(), Identity::current())
             } else {
-                crate::handle(request, server).await
+                crate::handle(&request, server).await
             };
             Ok::<_, Infallible>(response)
         })

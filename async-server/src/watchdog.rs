@@ -84,9 +84,14 @@ impl Name {
         let tail = target.len().min(NAME_LIMIT - head - 1);
         buffer[head + 1..head + 1 + tail].copy_from_slice(&target[..tail]);
         let len = head + 1 + tail;
-        for (word, bytes) in self.words.iter().zip(buffer[..len].chunks(8)) {
-            let mut eight = [0u8; 8];
-            eight[..bytes.len()].copy_from_slice(bytes);
+        // Whole words, the last one padded with the buffer's zeros.
+        for (word, eight) in self
+            .words
+            .iter()
+            .zip(buffer.chunks_exact(8))
+            .take(len.div_ceil(8))
+        {
+            let eight = eight.try_into().expect("eight bytes");
             word.store(u64::from_le_bytes(eight), Ordering::Relaxed);
         }
         self.len.store(len, Ordering::Relaxed);

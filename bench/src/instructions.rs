@@ -8,7 +8,7 @@
 //! request, logging on, kernel time not included.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -31,8 +31,13 @@ pub const METHOD: &str = "each server run twice under valgrind --tool=callgrind 
 
 /// Counts the instructions `launch` executes per `/nosleep`, its output going to `log`.
 pub fn per_request(launch: &Launch, log: &Path, out_dir: &Path) -> anyhow::Result<f64> {
-    let few = counted(launch, log, out_dir, FEW)?;
-    let many = counted(launch, log, out_dir, MANY)?;
+    let total = |requests| {
+        let out = counted(launch, log, out_dir, requests)?;
+        let counts = fs::read_to_string(&out)
+            .with_context(|| format!("{}: callgrind wrote no counts", launch.name))?;
+        total_instructions(&counts)
+    };
+    let (few, many) = (total(FEW)?, total(MANY)?);
     ensure!(
         many > few,
         "{}: more requests counted fewer instructions",
@@ -41,8 +46,14 @@ pub fn per_request(launch: &Launch, log: &Path, out_dir: &Path) -> anyhow::Resul
     Ok((many - few) as f64 / (MANY - FEW) as f64)
 }
 
-/// The instructions `launch` executed, start to stop, answering `requests` requests.
-fn counted(launch: &Launch, log: &Path, out_dir: &Path, requests: usize) -> anyhow::Result<u64> {
+/// Runs `launch` under callgrind answering `requests` requests, start to stop; returns the file
+/// callgrind wrote its counts to.
+pub fn counted(
+    launch: &Launch,
+    log: &Path,
+    out_dir: &Path,
+    requests: usize,
+) -> anyhow::Result<PathBuf> {
     let name = launch.name.replace(' ', "_");
     let out = out_dir.join(format!("callgrind.{name}.{requests}.out"));
     let _ = fs::remove_file(&out);
@@ -70,9 +81,7 @@ fn counted(launch: &Launch, log: &Path, out_dir: &Path, requests: usize) -> anyh
         "{}: did not stop within a minute of SIGTERM",
         launch.name
     );
-    let counts = fs::read_to_string(&out)
-        .with_context(|| format!("{}: callgrind wrote no counts", launch.name))?;
-    total_instructions(&counts)
+    Ok(out)
 }
 
 /// The `summary:` (or `totals:`) line of a callgrind output: the instructions counted.

@@ -1,6 +1,12 @@
-//! What the fixtures share: reading `--port N` and a `/sleep` query's `seconds`.
+//! What the fixtures share: reading `--port N`, a `/sleep` query's `seconds`, and the hyper
+//! floors' one handler.
 
+use std::convert::Infallible;
 use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
 
 /// The value of `--port N` on the command line, or 0.
 pub fn port_arg() -> u16 {
@@ -29,4 +35,14 @@ pub fn blocking_answer(url: &str) -> &'static str {
         }
         None => "no sleep",
     }
+}
+
+/// The hyper floors' handler: `/sleep?seconds=S` awaits `tokio::time::sleep` and answers `sleep`;
+/// anything else answers `no sleep` at once.
+pub async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    if let Some(seconds) = sleep_seconds(request.uri().query()) {
+        tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+        return Ok(Response::new(Full::new(Bytes::from_static(b"sleep"))));
+    }
+    Ok(Response::new(Full::new(Bytes::from_static(b"no sleep"))))
 }

@@ -9,6 +9,7 @@
 //! a shorter run that checks the runner, to `target/bench/`).
 
 mod instructions;
+mod items;
 mod launch;
 mod seed;
 
@@ -31,8 +32,9 @@ const GROUPS: [(&str, &str, &[&str]); 2] = [
     (
         "async-server",
         "hello-hyper",
-        // What the blocked-loop report costs: the same server without it.
-        &["async-server --warn-blocked 0"],
+        // What the blocked-loop report costs: the same server without it; and the floor with
+        // async-server's timeouts.
+        &["async-server --warn-blocked 0", "hello-hyper-guarded"],
     ),
     (
         "sync-server",
@@ -53,13 +55,17 @@ struct Report {
     instructions: Vec<Instructions>,
 }
 
-/// Each server whose instructions per request are counted, and the floor it is held against
-/// (counted once, after the servers held against it).
-const COUNTED: [(&str, &str); 3] = [
+/// Each server whose instructions per request are counted, and what it is held against. A
+/// server is counted once however many rows name it.
+const COUNTED: [(&str, &str); 6] = [
     ("async-server", "hello-hyper"),
+    // The floor that keeps async-server's timeouts: what they cost apart from the rest.
+    ("async-server", "hello-hyper-guarded"),
+    ("hello-hyper-guarded", "hello-hyper"),
     // What the blocked-loop report costs: the same server without it.
-    ("async-server --warn-blocked 0", "hello-hyper"),
+    ("async-server --warn-blocked 0", "hello-hyper-guarded"),
     ("sync-server", "hello-tiny-http"),
+    ("hello-tiny-http", "hello-tiny-http"),
 ];
 
 #[derive(Serialize)]
@@ -152,6 +158,10 @@ struct Cli {
     /// Also measure the seed's own stack (Django's runserver and uvicorn, from PyPI)
     #[arg(long)]
     seed: bool,
+    /// Instead, where each server's instructions per request go, item by item, beside its
+    /// floor's; written to docs/instructions.md
+    #[arg(long, conflicts_with_all = ["quick", "seed"])]
+    items: bool,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -190,7 +200,10 @@ fn run(args: Cli) -> anyhow::Result<()> {
         .parent()
         .unwrap()
         .to_owned();
-    build(&root)?;
+    if args.items {
+        return item_by_item(&root);
+    }
+    build(&root, None)?;
     for (program, package) in [
         ("wrk", "wrk"),
         ("valgrind", "valgrind"),
@@ -302,18 +315,26 @@ fn run(args: Cli) -> anyhow::Result<()> {
         eprintln!("{name}: {figure:.0} instructions per request");
         anyhow::Ok(figure)
     };
-    let mut floors = std::collections::BTreeMap::new();
+    let mut counted = std::collections::BTreeMap::new();
     for (server, floor) in COUNTED {
-        let ours = count(server)?;
-        let base = match floors.get(floor) {
-            Some(&base) => base,
-            None => *floors.entry(floor).or_insert(count(floor)?),
-        };
-        instructions.push(Instructions::new(server, ours, floor, base));
+        for name in [server, floor] {
+            if !counted.contains_key(name) {
+                counted.insert(name, count(name)?);
+            }
+        }
+        instructions.push(Instructions::new(
+            server,
+            counted[server],
+            floor,
+            counted[floor],
+        ));
     }
-    for (floor, base) in floors {
-        instructions.push(Instructions::new(floor, base, floor, base));
-    }
+    instructions.push(Instructions::new(
+        "hello-hyper",
+        counted["hello-hyper"],
+        "hello-hyper",
+        counted["hello-hyper"],
+    ));
 
     let pinned = if cores >= 2 {
         "each server pinned to core 0 and wrk to core 1 (taskset)"
@@ -357,11 +378,13 @@ fn run(args: Cli) -> anyhow::Result<()> {
     // The regression check: CI fails when a server's cost grows past the committed figure.
     let committed = root.join("bench/instructions.json");
     let baseline = instructions::Baseline::read(&committed)?;
-    let measured: Vec<(&str, f64)> = report
+    let mut measured: Vec<(&str, f64)> = report
         .instructions
         .iter()
         .map(|counted| (counted.server, counted.per_request))
         .collect();
+    measured.sort_by_key(|&(server, _)| server);
+    measured.dedup_by_key(|&mut (server, _)| server);
     let exceeded = baseline.exceeded(&measured);
     for (server, figure, committed) in &exceeded {
         eprintln!(
@@ -712,7 +735,9 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
 }
 
 /// Builds the servers and the floors (not this runner, which is running).
-fn build(root: &Path) -> anyhow::Result<()> {
+/// Builds the servers and the floors in release mode; with `line_tables`, into that target
+/// directory with line tables, for a profile to name source files (the code is the same).
+fn build(root: &Path, line_tables: Option<&Path>) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     for targets in [
         &["-p", "sync-server", "-p", "async-server"][..],
@@ -722,19 +747,74 @@ fn build(root: &Path) -> anyhow::Result<()> {
             "--bin",
             "hello-hyper",
             "--bin",
+            "hello-hyper-guarded",
+            "--bin",
             "hello-tiny-http",
             "--bin",
             "hello-tiny-http-response",
         ],
     ] {
-        let status = Command::new(&cargo)
-            .current_dir(root)
-            .args(["build", "--release"])
-            .args(targets)
-            .status()
-            .context("cannot run cargo")?;
+        let mut command = Command::new(&cargo);
+        command.current_dir(root).args(["build", "--release"]);
+        if let Some(dir) = line_tables {
+            command
+                .env("CARGO_PROFILE_RELEASE_DEBUG", "line-tables-only")
+                .arg("--target-dir")
+                .arg(dir);
+        }
+        let status = command.args(targets).status().context("cannot run cargo")?;
         ensure!(status.success(), "the release build failed");
     }
+    Ok(())
+}
+
+/// `--items`: each server against its floor, item by item, printed and written to
+/// docs/instructions.md.
+fn item_by_item(root: &Path) -> anyhow::Result<()> {
+    let profiled = root.join("target/profiled");
+    build(root, Some(&profiled))?;
+    for (program, package) in [("valgrind", "valgrind"), ("h2load", "nghttp2-client")] {
+        ensure_tool(program, package)?;
+    }
+    let bin = profiled.join("release");
+    let logs = root.join("target/bench");
+    fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+    let mut text = String::from(
+        "# Where the instructions of a request go
+
+Written by `cargo run --release -p bench -- \
+         --items`: each server beside the floor it is held against, its instructions per \
+         `/nosleep` counted as the benchmark runner counts them, by item.
+",
+    );
+    for (server, floor) in items::PAIRS {
+        let count = |name: &'static str| {
+            let log = logs.join(format!("{name}.items.log"));
+            items::per_request(root, &Launch::ours(&bin, name), &log, &logs)
+        };
+        let (ours, base) = (count(server)?, count(floor)?);
+        let table = items::table(server, &ours, floor, &base);
+        println!("{table}");
+        text += &format!(
+            "
+## {server} against {floor}
+
+{table}"
+        );
+    }
+    text += &format!(
+        "
+Method: {}. Built with line tables (the same optimized code), so that callgrind \
+         names the source file of every instruction, inlined or not. Items: a file of this \
+         workspace; a crate this workspace uses; the allocator; libc's copying of memory. The \
+         standard library's code counts with the crate whose function it ran in.\n\nMachine: \
+         {}.\n",
+        instructions::METHOD,
+        machine(std::thread::available_parallelism().map_or(1, usize::from))
+    );
+    let path = root.join("docs/instructions.md");
+    fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
     Ok(())
 }
 

@@ -119,18 +119,17 @@ impl Answer {
         }
     }
 
-    /// The headers to send besides those the HTTP library adds (`Content-Length`, `Date`).
+    /// The headers to send besides those the HTTP library adds (`Content-Length`, `Date`):
+    /// the [common](Answer::common_headers) ones, then the answer's [own](Answer::own_headers).
     /// `answered_by` is the thread that ran the handler.
     pub fn headers(&self, answered_by: Identity) -> impl Iterator<Item = (Field, Value<'_>)> {
-        let always = [
-            (Field::ContentType, Value::Text(self.content_type)),
-            (Field::XPid, Value::Number(answered_by.pid.into())),
-            (Field::XTid, Value::Number(answered_by.tid)),
-            // Every request of the experiment must reach the server: a browser holds back a
-            // second request for a URL whose answer it might cache. (Nothing being stored, the
-            // CORS header below needs no `Vary: Origin`.)
-            (Field::CacheControl, Value::Text("no-store")),
-        ];
+        common_headers(self.content_type, answered_by)
+            .into_iter()
+            .chain(self.own_headers())
+    }
+
+    /// The headers only some answers carry: CORS, `Allow`, `X-Work-Tid`, `Retry-After`.
+    pub fn own_headers(&self) -> impl Iterator<Item = (Field, Value<'_>)> {
         let cors = self.allow_origin.as_deref().map(|origin| {
             [
                 (Field::AccessControlAllowOrigin, Value::Echo(origin)),
@@ -145,11 +144,27 @@ impl Answer {
             self.retry_after
                 .map(|secs| (Field::RetryAfter, Value::Number(secs))),
         ];
-        always
-            .into_iter()
-            .chain(cors.into_iter().flatten())
+        cors.into_iter()
+            .flatten()
             .chain(sometimes.into_iter().flatten())
     }
+}
+
+/// The headers every answer of type `content_type` from the thread `answered_by` carries: they
+/// depend on nothing else, so a server may build them once and reuse them.
+pub fn common_headers(
+    content_type: &'static str,
+    answered_by: Identity,
+) -> [(Field, Value<'static>); 4] {
+    [
+        (Field::ContentType, Value::Text(content_type)),
+        (Field::XPid, Value::Number(answered_by.pid.into())),
+        (Field::XTid, Value::Number(answered_by.tid)),
+        // Every request of the experiment must reach the server: a browser holds back a second
+        // request for a URL whose answer it might cache. (Nothing being stored, the CORS header
+        // needs no `Vary: Origin`.)
+        (Field::CacheControl, Value::Text("no-store")),
+    ]
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ mod screen;
 mod shutdown;
 pub mod work;
 
-pub use answer::{Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML};
+pub use answer::{common_headers, Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML};
 pub use identity::Identity;
 pub use log::LogBuffer;
 pub use request::{says, Head, Version};

@@ -33,7 +33,7 @@ pub(crate) fn screen<'a>(
         if name.is_empty() || !name.bytes().all(is_token) {
             return Some(refuse("a header name is not a token"));
         }
-        if value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+        if has_control(value) {
             return Some(refuse("a header value holds a control character"));
         }
         if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -62,9 +62,33 @@ pub(crate) fn screen<'a>(
     }
 }
 
-fn is_token(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
+/// Whether `value` holds a control character other than tab. Every byte is looked at, with no
+/// early exit, so that the compiler can test many at once.
+fn has_control(value: &[u8]) -> bool {
+    let control = |b: u8| (b < b' ') & (b != b'\t') | (b == 0x7f);
+    value.iter().fold(false, |found, &b| found | control(b))
 }
+
+fn is_token(byte: u8) -> bool {
+    TOKEN[usize::from(byte)]
+}
+
+/// Which bytes may appear in a header name (RFC 9110's `tchar`), looked up rather than tested:
+/// every byte of every name of every request goes through it.
+const TOKEN: [bool; 256] = {
+    let mut token = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        token[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+            );
+        byte += 1;
+    }
+    token
+};
 
 fn refuse(reason: &'static str) -> Answer {
     Answer {
