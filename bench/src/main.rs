@@ -237,6 +237,21 @@ fn run(args: Cli) -> anyhow::Result<()> {
                 runs,
             ));
         }
+        // The server again, against the floor that keeps its timeouts, from the same rounds.
+        let guarded = references.iter().position(|name| name.ends_with("-guarded"));
+        if let Some(at) = guarded.map(|at| at + 2) {
+            let figures = (
+                median(runs[at].iter().map(|r| r.rps)),
+                median(runs[at].iter().map(|r| r.cpu_us)),
+            );
+            throughput.push(Throughput::of(
+                server,
+                "ours",
+                group[at].name,
+                figures,
+                &runs[0],
+            ));
+        }
     }
     // The seed's servers, runserver and uvicorn, each held against the one of ours standing for it.
     let seed = with_seed.then(|| seed::prepare(&root));
