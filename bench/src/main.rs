@@ -238,7 +238,9 @@ fn run(args: Cli) -> anyhow::Result<()> {
             ));
         }
         // The server again, against the floor that keeps its timeouts, from the same rounds.
-        let guarded = references.iter().position(|name| name.ends_with("-guarded"));
+        let guarded = references
+            .iter()
+            .position(|name| name.ends_with("-guarded"));
         if let Some(at) = guarded.map(|at| at + 2) {
             let figures = (
                 median(runs[at].iter().map(|r| r.rps)),
