@@ -98,3 +98,32 @@ fn header_value(value: Value) -> HeaderValue {
         Value::Echo(text) => HeaderValue::from_str(text).expect("a request header's value"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_headers_kept_for_a_thread_follow_the_content_type_and_add_an_answers_own() {
+        let request = Request::new(());
+        let me = Identity::current();
+        let text = response(&request, Answer::overloaded(), me);
+        let page = Answer {
+            content_type: shared::HTML,
+            ..Answer::overloaded()
+        };
+        let html = response(&request, page, me);
+        let again = response(&request, Answer::overloaded(), me);
+        for (answer, kind) in [
+            (&text, shared::CONTENT_TYPE),
+            (&html, shared::HTML),
+            (&again, shared::CONTENT_TYPE),
+        ] {
+            let headers = answer.headers();
+            assert_eq!(headers["content-type"], kind);
+            assert_eq!(headers["x-tid"], me.tid.to_string().as_str());
+            assert_eq!(headers["retry-after"], "1");
+            assert_eq!(headers["cache-control"], "no-store");
+        }
+    }
+}

@@ -120,7 +120,7 @@ impl Answer {
     }
 
     /// The headers to send besides those the HTTP library adds (`Content-Length`, `Date`):
-    /// the [common](Answer::common_headers) ones, then the answer's [own](Answer::own_headers).
+    /// the [common](common_headers) ones, then the answer's [own](Answer::own_headers).
     /// `answered_by` is the thread that ran the handler.
     pub fn headers(&self, answered_by: Identity) -> impl Iterator<Item = (Field, Value<'_>)> {
         common_headers(self.content_type, answered_by)
