@@ -800,17 +800,22 @@ fn item_by_item(root: &Path) -> anyhow::Result<()> {
         "# Where the instructions of a request go
 
 Written by `cargo run --release -p bench -- \
-         --items`: each server beside the floor it is held against, its instructions per \
-         `/nosleep` counted as the benchmark runner counts them, by item.
+         --items`: each server beside the floor it is held against, and async-server beside \
+         itself without its blocked-loop report, its instructions per `/nosleep` counted as the \
+         benchmark runner counts them, by item.
 ",
     );
+    // Each program counted once, though it may stand in more than one pair.
+    let mut counts = std::collections::BTreeMap::new();
     for (server, floor) in items::PAIRS {
-        let count = |name: &'static str| {
-            let log = logs.join(format!("{name}.items.log"));
-            items::per_request(root, &Launch::ours(&bin, name), &log, &logs)
-        };
-        let (ours, base) = (count(server)?, count(floor)?);
-        let table = items::table(server, &ours, floor, &base);
+        for name in [server, floor] {
+            if !counts.contains_key(name) {
+                let log = logs.join(format!("{}.items.log", name.replace(' ', "_")));
+                let launch = Launch::ours(&bin, name);
+                counts.insert(name, items::per_request(root, &launch, &log, &logs)?);
+            }
+        }
+        let table = items::table(server, &counts[server], floor, &counts[floor]);
         println!("{table}");
         text += &format!(
             "
