@@ -115,3 +115,8 @@ fn http2_request_lines_leave_no_thread_or_descriptor_behind() {
         testkit::stress_size(200, 1000),
     );
 }
+
+#[test]
+fn connections_past_the_limit_are_refused_and_closed() {
+    testkit::hostile::connections_past_the_limit_are_refused_and_closed(BINARY);
+}

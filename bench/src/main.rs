@@ -101,11 +101,16 @@ struct FanOut {
     peak_threads: u64,
 }
 
-/// sync-server with as many handler threads as waiting requests, at each fan-out size.
+/// sync-server with as many handler threads as waiting requests, at each fan-out size, and
+/// room under its `--max-connections` (10,000 unless told) for them and the `/nosleep` sent
+/// meanwhile.
 const THREADED: [(&str, usize); 3] = [
     ("sync-server --threads 100", 100),
     ("sync-server --threads 1000", 1000),
-    ("sync-server --threads 10000", 10_000),
+    (
+        "sync-server --threads 10000 --max-connections 10100",
+        10_000,
+    ),
 ];
 
 /// How long each fan-out request sleeps.

@@ -216,6 +216,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// sync-server with a handler thread for each of `requests`, and room under its
+/// `--max-connections` (10,000 unless told) for them and the `/nosleep` sent meanwhile.
+fn threaded_flags(requests: usize) -> Vec<String> {
+    let mut flags = vec!["--threads".to_owned(), requests.to_string()];
+    let room = requests + 100;
+    if room > 10_000 {
+        flags.extend(["--max-connections".to_owned(), room.to_string()]);
+    }
+    flags
+}
+
 /// The `scale` scenario: `requests` sleeps on `sync-server --threads N` (started now, or at
 /// `--threaded`), async-server and sync-server.
 fn measure_scale(
@@ -224,15 +235,16 @@ fn measure_scale(
     targets: &BTreeMap<Role, Target>,
     requests: usize,
 ) -> anyhow::Result<scale::ScaleReport> {
-    let threads = requests.to_string();
+    let flags = threaded_flags(requests);
     let threaded = if cli.spawn {
-        servers.start("sync-server", &["--threads", &threads])?
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        servers.start("sync-server", &flags)?
     } else {
         cli.threaded_server.clone()
     };
     reachable(Role::SyncThreads, &threaded)?;
     let mut subjects = vec![scale::Subject {
-        command: format!("sync-server --threads {requests}"),
+        command: format!("sync-server {}", flags.join(" ")),
         target: &threaded,
         handler_threads: Some(requests),
         requests,

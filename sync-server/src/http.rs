@@ -59,6 +59,22 @@ impl Responder {
     /// Sends `answer` to the client of `request`, as answered by the thread `me`: at once, or,
     /// for a client slow to take it in, from [`SlowReaders`]' thread.
     pub fn respond(&mut self, request: Request, answer: &Answer, me: Identity) {
+        let stays_open = keeps_alive(&request);
+        self.send(request, answer, me, stays_open);
+    }
+
+    /// Answers `request`, the first on a connection past `--max-connections`, with `503` and
+    /// `Retry-After`, and closes that connection.
+    pub fn refuse(&mut self, request: Request, me: Identity) {
+        let peer = request.remote_addr().copied();
+        self.send(request, &Answer::overloaded(), me, false);
+        if let Some(peer) = peer {
+            self.slow.close_connection(peer);
+        }
+    }
+
+    /// Sends `answer`, saying whether the connection stays open after it.
+    fn send(&mut self, request: Request, answer: &Answer, me: Identity, stays_open: bool) {
         let mut number = itoa::Buffer::new();
         let out = &mut self.buffer;
         out.clear();
@@ -81,7 +97,7 @@ impl Responder {
             line(out, field.as_str(), value);
         }
         line(out, "Date", self.date.now());
-        match (keeps_alive(&request), version) {
+        match (stays_open, version) {
             (false, _) => line(out, "Connection", "close"),
             (true, Version::Http10) => line(out, "Connection", "keep-alive"),
             (true, _) => {}

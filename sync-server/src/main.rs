@@ -7,12 +7,14 @@
 //! `runserver`: then N requests can sleep at once. `/compute` holds its thread with CPU work
 //! instead of a sleep: more threads than cores do not make more of that at once.
 
+mod connections;
 mod http;
 mod limits;
 mod listen;
 mod server;
 mod shutdown;
 mod slow;
+mod sockets;
 mod supervisor;
 
 use std::process::ExitCode;
@@ -21,11 +23,12 @@ use std::thread;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{value_parser, Parser};
 use shared::cli::{self, Arguments, Common};
 use shared::{log, work, Flavor, Identity, Router, Shutdown, Wait};
 use tiny_http::Request;
 
+use crate::connections::Connections;
 use crate::http::Responder;
 use crate::server::Server;
 use crate::slow::SlowReaders;
@@ -47,6 +50,9 @@ struct Cli {
     /// How many threads run handlers; 1 is `runserver --nothreading`, more is threaded `runserver`
     #[arg(long, value_name = "N", default_value = "1", value_parser = cli::threads)]
     threads: usize,
+    /// The most connections served at once; past it, a new one is answered 503 and closed
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = value_parser!(u32).range(1..))]
+    max_connections: u32,
 }
 
 impl Arguments for Cli {
@@ -75,6 +81,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
         shutdown: Shutdown::new(limits.max_sleep),
         supervisor,
         slow: SlowReaders::new(args.common.header_timeout),
+        connections: Connections::new(args.max_connections as usize),
     }));
     shutdown::on_signal(server, args.threads).context("cannot handle signals")?;
 

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use shared::{log, Router, Shutdown};
+use shared::{log, Identity, Router, Shutdown};
 use tiny_http::Request;
 
+use crate::connections::Connections;
 use crate::http::Responder;
 use crate::slow::SlowReaders;
 use crate::supervisor::Supervisor;
@@ -16,6 +17,7 @@ pub struct Server {
     pub shutdown: Shutdown,
     pub supervisor: Supervisor,
     pub slow: SlowReaders,
+    pub connections: Connections,
 }
 
 /// How long the queue must stay empty, once shutting down, before a thread stops: requests on
@@ -42,7 +44,11 @@ pub fn run(server: &'static Server) {
             }
         };
         if server.slow.is_closed(request.remote_addr()) {
-            drop(request.into_writer()); // its client takes in nothing: no answer, no wait
+            drop(request.into_writer()); // its connection is closed: no answer, no wait
+            continue;
+        }
+        if !server.connections.admit(request.remote_addr()) {
+            responder.refuse(request, Identity::current());
             continue;
         }
         crate::handle(request, server, &mut responder);

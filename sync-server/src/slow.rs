@@ -16,19 +16,18 @@
 //!   and its requests still queued are dropped without an answer ([`SlowReaders::is_closed`]).
 //!
 //! tiny_http does not say which socket carries a request, only the client's address; the socket
-//! is found among the process's descriptors by that address, on the rare path that closes it.
+//! is found among the process's descriptors by that address ([`crate::sockets`]), on the rare
+//! path that closes it.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::fs;
 use std::io::{self, Write};
-use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{BorrowedFd, RawFd};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use socket2::SockRef;
+use crate::sockets::shut_down_sockets_to;
 
 /// The longest a write may wait for room in a connection's send buffer, on a handler thread or
 /// on this module's: every connection inherits it as its send timeout.
@@ -84,7 +83,8 @@ impl SlowReaders {
         }
     }
 
-    /// Whether requests from `peer` came on a connection closed for not taking in answers.
+    /// Whether requests from `peer` came on a connection closed: for not taking in answers, or
+    /// past `--max-connections`.
     pub fn is_closed(&self, peer: Option<&SocketAddr>) -> bool {
         if !self.any.load(Ordering::Acquire) {
             return false; // the usual case: no slow client, nothing locked
@@ -114,7 +114,7 @@ impl SlowReaders {
                 if let Some(slow) = state.slow.get_mut(&peer) {
                     slow.answers.push_back((writer, answer.to_vec()));
                     if slow.answers.len() > MAX_WAITING {
-                        self.close(&mut state, peer, "let too many answers wait");
+                        self.close_slow(&mut state, peer, "let too many answers wait");
                     }
                     return;
                 }
@@ -147,7 +147,7 @@ impl SlowReaders {
             }
         }
         let mut state = self.state.lock().unwrap();
-        self.close(&mut state, peer, "took in no answer for the header timeout");
+        self.close_slow(&mut state, peer, "took in no answer for the header timeout");
     }
 
     /// Sends the waiting answers, slow client by slow client, for as long as the process runs.
@@ -164,7 +164,7 @@ impl SlowReaders {
                     continue;
                 };
                 if now.duration_since(slow.since) > self.patience {
-                    self.close(&mut state, peer, "took in no answer for the header timeout");
+                    self.close_slow(&mut state, peer, "took in no answer for the header timeout");
                     continue;
                 }
                 let Some((mut writer, bytes)) = slow.answers.pop_front() else {
@@ -188,12 +188,25 @@ impl SlowReaders {
         }
     }
 
-    /// Closes the connection of the client at `peer` and drops its waiting answers.
-    fn close(&self, state: &mut State, peer: SocketAddr, why: &str) {
+    /// Closes the connection of the client at `peer`, as [`SlowReaders::close`] does, for a
+    /// reason the server has of its own (`--max-connections`).
+    pub fn close_connection(&self, peer: SocketAddr) {
+        let mut state = self.state.lock().unwrap();
+        self.close(&mut state, peer);
+    }
+
+    /// Closes the connection of a client that does not take in its answers, and says so.
+    fn close_slow(&self, state: &mut State, peer: SocketAddr, why: &str) {
+        eprintln!("sync-server: closing the connection of {peer}, which {why}");
+        self.close(state, peer);
+    }
+
+    /// Closes the connection of the client at `peer` and drops its waiting answers; the requests
+    /// of it that tiny_http still hands over are dropped too ([`SlowReaders::is_closed`]).
+    fn close(&self, state: &mut State, peer: SocketAddr) {
         state.slow.remove(&peer);
         state.closed.insert(peer, Instant::now());
         self.any.store(true, Ordering::Release);
-        eprintln!("sync-server: closing the connection of {peer}, which {why}");
         shut_down_sockets_to(peer);
     }
 }
@@ -218,25 +231,5 @@ fn write(writer: &mut Writer, bytes: &[u8]) -> Sent {
         // What was not flushed stays in tiny_http's buffer; an empty rest flushes it again.
         Err(error) if error.kind() == io::ErrorKind::WouldBlock => Sent::Stalled(Vec::new()),
         Err(_) => Sent::Gone,
-    }
-}
-
-/// Shuts down the process's sockets connected to `peer` (tiny_http holds two per connection,
-/// one to read and one to write).
-fn shut_down_sockets_to(peer: SocketAddr) {
-    let Ok(entries) = fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let descriptors =
-        entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<RawFd>().ok());
-    for fd in descriptors {
-        // SAFETY: the descriptor was open a moment ago and is only borrowed for this call. If it
-        // has been closed and reused since, the address check fails on it, or it is another
-        // socket to the same client, which is to be shut down too.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let socket = SockRef::from(&fd);
-        if socket.peer_addr().ok().and_then(|addr| addr.as_socket()) == Some(peer) {
-            let _ = socket.shutdown(Shutdown::Both);
-        }
     }
 }

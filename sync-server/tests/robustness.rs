@@ -88,3 +88,8 @@ fn a_client_that_never_reads_stalls_nobody_and_is_closed() {
 fn http2_request_lines_leave_no_thread_or_descriptor_behind() {
     testkit::hostile::http2_request_lines_leave_no_thread_or_descriptor_behind(BINARY, 200);
 }
+
+#[test]
+fn connections_past_the_limit_are_refused_and_closed() {
+    testkit::hostile::connections_past_the_limit_are_refused_and_closed(BINARY);
+}

@@ -264,7 +264,7 @@ pub fn compute_uses_the_handler_threads_cpu_and_holds_it(binary: &str) {
 
 /// Sends `request` on `stream` and reads one answer head; returns it and whether the server
 /// closed the connection after that answer.
-fn exchange(stream: &mut TcpStream, request: &str) -> (String, bool) {
+pub(crate) fn exchange(stream: &mut TcpStream, request: &str) -> (String, bool) {
     stream.write_all(request.as_bytes()).unwrap();
     let mut bytes = Vec::new();
     let mut byte = [0; 1];
@@ -299,7 +299,7 @@ fn exchange(stream: &mut TcpStream, request: &str) -> (String, bool) {
     (head, closed)
 }
 
-fn connection_field(head: &str) -> Option<String> {
+pub(crate) fn connection_field(head: &str) -> Option<String> {
     head.lines().find_map(|line| {
         let lower = line.to_ascii_lowercase();
         lower

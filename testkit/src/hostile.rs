@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::contract::{connection_field, exchange};
 use crate::{closed_by, stress_size, Server};
 
 /// Held by each test here, so that the tests of one binary that open crowds of connections
@@ -228,4 +229,47 @@ pub fn http2_request_lines_leave_no_thread_or_descriptor_behind(binary: &str, co
         left.1
     );
     assert_eq!(server.get("/nosleep").status, 200);
+}
+
+/// Past `--max-connections`, a new connection has its request answered `503` with
+/// `Retry-After` and `Connection: close`, and is closed, while the connections within the limit,
+/// idle between their requests, are still served; once one of them closes, a new connection is
+/// served again.
+pub fn connections_past_the_limit_are_refused_and_closed(binary: &str) {
+    let server = Server::start(binary, &["--max-connections", "3"]);
+    let ask = "GET /nosleep HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut kept: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.addr()).unwrap();
+            let (head, closed) = exchange(&mut stream, ask);
+            assert!(head.starts_with("HTTP/1.1 200") && !closed, "{head}");
+            stream
+        })
+        .collect();
+
+    let mut past = TcpStream::connect(server.addr()).unwrap();
+    let (head, closed) = exchange(&mut past, ask);
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    let retry_after = head.lines().find_map(|line| {
+        line.to_ascii_lowercase()
+            .strip_prefix("retry-after:")
+            .map(|v| v.trim().to_owned())
+    });
+    assert_eq!(retry_after.as_deref(), Some("1"), "{head}");
+    assert_eq!(connection_field(&head).as_deref(), Some("close"), "{head}");
+    assert!(closed, "the connection past the limit is closed");
+
+    for stream in &mut kept {
+        let (head, closed) = exchange(stream, ask);
+        assert!(head.starts_with("HTTP/1.1 200") && !closed, "{head}");
+    }
+    drop(kept.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.get("/nosleep").status != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the place of the closed connection was never taken again"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
 }
