@@ -64,13 +64,9 @@ impl Responder {
     }
 
     /// Answers `request`, the first on a connection past `--max-connections`, with `503` and
-    /// `Retry-After`, and closes that connection.
+    /// `Retry-After`, saying that the connection closes.
     pub fn refuse(&mut self, request: Request, me: Identity) {
-        let peer = request.remote_addr().copied();
         self.send(request, &Answer::overloaded(), me, false);
-        if let Some(peer) = peer {
-            self.slow.close_connection(peer);
-        }
     }
 
     /// Sends `answer`, saying whether the connection stays open after it.

@@ -108,6 +108,10 @@ fn run(args: Cli) -> anyhow::Result<()> {
         .name("slow-readers".to_owned())
         .spawn(|| server.slow.run())
         .context("cannot start a thread")?;
+    thread::Builder::new()
+        .name("refused-connections".to_owned())
+        .spawn(|| server.connections.run())
+        .context("cannot start a thread")?;
     println!(
         "sync-server listening on http://{}",
         server.supervisor.addr()

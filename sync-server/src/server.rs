@@ -6,7 +6,7 @@ use std::time::Duration;
 use shared::{log, Identity, Router, Shutdown};
 use tiny_http::Request;
 
-use crate::connections::Connections;
+use crate::connections::{Admission, Connections};
 use crate::http::Responder;
 use crate::slow::SlowReaders;
 use crate::supervisor::Supervisor;
@@ -44,14 +44,17 @@ pub fn run(server: &'static Server) {
             }
         };
         if server.slow.is_closed(request.remote_addr()) {
-            drop(request.into_writer()); // its connection is closed: no answer, no wait
+            drop(request.into_writer()); // its client takes in nothing: no answer, no wait
             continue;
         }
-        if !server.connections.admit(request.remote_addr()) {
-            responder.refuse(request, Identity::current());
-            continue;
+        match server.connections.admit(request.remote_addr()) {
+            Admission::Serve => crate::handle(request, server, &mut responder),
+            Admission::Refuse(peer) => {
+                responder.refuse(request, Identity::current());
+                server.connections.close(peer);
+            }
+            Admission::Drop => drop(request.into_writer()),
         }
-        crate::handle(request, server, &mut responder);
     }
     log::write_out();
 }

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::sockets::shut_down_sockets_to;
+use crate::sockets;
 
 /// The longest a write may wait for room in a connection's send buffer, on a handler thread or
 /// on this module's: every connection inherits it as its send timeout.
@@ -83,8 +83,7 @@ impl SlowReaders {
         }
     }
 
-    /// Whether requests from `peer` came on a connection closed: for not taking in answers, or
-    /// past `--max-connections`.
+    /// Whether requests from `peer` came on a connection closed for not taking in answers.
     pub fn is_closed(&self, peer: Option<&SocketAddr>) -> bool {
         if !self.any.load(Ordering::Acquire) {
             return false; // the usual case: no slow client, nothing locked
@@ -114,7 +113,7 @@ impl SlowReaders {
                 if let Some(slow) = state.slow.get_mut(&peer) {
                     slow.answers.push_back((writer, answer.to_vec()));
                     if slow.answers.len() > MAX_WAITING {
-                        self.close_slow(&mut state, peer, "let too many answers wait");
+                        self.close(&mut state, peer, "let too many answers wait");
                     }
                     return;
                 }
@@ -147,7 +146,7 @@ impl SlowReaders {
             }
         }
         let mut state = self.state.lock().unwrap();
-        self.close_slow(&mut state, peer, "took in no answer for the header timeout");
+        self.close(&mut state, peer, "took in no answer for the header timeout");
     }
 
     /// Sends the waiting answers, slow client by slow client, for as long as the process runs.
@@ -164,7 +163,7 @@ impl SlowReaders {
                     continue;
                 };
                 if now.duration_since(slow.since) > self.patience {
-                    self.close_slow(&mut state, peer, "took in no answer for the header timeout");
+                    self.close(&mut state, peer, "took in no answer for the header timeout");
                     continue;
                 }
                 let Some((mut writer, bytes)) = slow.answers.pop_front() else {
@@ -188,26 +187,13 @@ impl SlowReaders {
         }
     }
 
-    /// Closes the connection of the client at `peer`, as [`SlowReaders::close`] does, for a
-    /// reason the server has of its own (`--max-connections`).
-    pub fn close_connection(&self, peer: SocketAddr) {
-        let mut state = self.state.lock().unwrap();
-        self.close(&mut state, peer);
-    }
-
-    /// Closes the connection of a client that does not take in its answers, and says so.
-    fn close_slow(&self, state: &mut State, peer: SocketAddr, why: &str) {
-        eprintln!("sync-server: closing the connection of {peer}, which {why}");
-        self.close(state, peer);
-    }
-
-    /// Closes the connection of the client at `peer` and drops its waiting answers; the requests
-    /// of it that tiny_http still hands over are dropped too ([`SlowReaders::is_closed`]).
-    fn close(&self, state: &mut State, peer: SocketAddr) {
+    /// Closes the connection of the client at `peer` and drops its waiting answers.
+    fn close(&self, state: &mut State, peer: SocketAddr, why: &str) {
         state.slow.remove(&peer);
         state.closed.insert(peer, Instant::now());
         self.any.store(true, Ordering::Release);
-        shut_down_sockets_to(peer);
+        eprintln!("sync-server: closing the connection of {peer}, which {why}");
+        sockets::shut_down(&[peer]);
     }
 }
 

@@ -9,11 +9,11 @@ use std::os::fd::{BorrowedFd, RawFd};
 
 use socket2::SockRef;
 
-/// Shuts down the process's sockets connected to `peer` (tiny_http holds two per connection,
-/// one to read and one to write).
-pub fn shut_down_sockets_to(peer: SocketAddr) {
+/// Shuts down the process's sockets connected to any of `peers` (tiny_http holds two per
+/// connection, one to read and one to write), in one look at the descriptors.
+pub fn shut_down(peers: &[SocketAddr]) {
     each_connected(|socket, to| {
-        if to == peer {
+        if peers.contains(&to) {
             let _ = socket.shutdown(Shutdown::Both);
         }
     });

@@ -232,9 +232,9 @@ pub fn http2_request_lines_leave_no_thread_or_descriptor_behind(binary: &str, co
 }
 
 /// Past `--max-connections`, a new connection has its request answered `503` with
-/// `Retry-After` and `Connection: close`, and is closed, while the connections within the limit,
-/// idle between their requests, are still served; once one of them closes, a new connection is
-/// served again.
+/// `Retry-After` and `Connection: close`, and is closed, however many come, while the connections
+/// within the limit, idle between their requests, are still served; once one of them closes, a
+/// new connection is served again.
 pub fn connections_past_the_limit_are_refused_and_closed(binary: &str) {
     let server = Server::start(binary, &["--max-connections", "3"]);
     let ask = "GET /nosleep HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -258,10 +258,22 @@ pub fn connections_past_the_limit_are_refused_and_closed(binary: &str) {
     assert_eq!(retry_after.as_deref(), Some("1"), "{head}");
     assert_eq!(connection_field(&head).as_deref(), Some("close"), "{head}");
     assert!(closed, "the connection past the limit is closed");
+    // Refusing stays cheap: a run of new connections are all refused, and the kept ones are
+    // still answered at once.
+    for _ in 0..stress_size(50, 2000) {
+        assert_eq!(server.get("/nosleep").status, 503);
+    }
 
     for stream in &mut kept {
+        let sent = Instant::now();
         let (head, closed) = exchange(stream, ask);
         assert!(head.starts_with("HTTP/1.1 200") && !closed, "{head}");
+        // exchange waits 300 ms to see whether the server closes; a prompt answer adds little.
+        assert!(
+            sent.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            sent.elapsed()
+        );
     }
     drop(kept.pop());
     let deadline = Instant::now() + Duration::from_secs(5);
