@@ -41,7 +41,7 @@ struct State {
     /// The clients of refused connections not yet seen gone.
     refused: HashSet<SocketAddr>,
     /// Refused connections answered and not yet closed.
-    to_close: Vec<SocketAddr>,
+    to_close: HashSet<SocketAddr>,
     /// When the process's sockets were last counted.
     counted: Option<Instant>,
 }
@@ -98,7 +98,7 @@ impl Connections {
 
     /// Has the refused connection of `peer`, now answered, closed.
     pub fn close(&self, peer: SocketAddr) {
-        self.state.lock().unwrap().to_close.push(peer);
+        self.state.lock().unwrap().to_close.insert(peer);
         self.refusing.notify_one();
     }
 

@@ -20,7 +20,7 @@
 //! path that closes it.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -193,7 +193,7 @@ impl SlowReaders {
         state.closed.insert(peer, Instant::now());
         self.any.store(true, Ordering::Release);
         eprintln!("sync-server: closing the connection of {peer}, which {why}");
-        sockets::shut_down(&[peer]);
+        sockets::shut_down(&HashSet::from([peer]));
     }
 }
 

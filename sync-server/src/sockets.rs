@@ -11,7 +11,7 @@ use socket2::SockRef;
 
 /// Shuts down the process's sockets connected to any of `peers` (tiny_http holds two per
 /// connection, one to read and one to write), in one look at the descriptors.
-pub fn shut_down(peers: &[SocketAddr]) {
+pub fn shut_down(peers: &HashSet<SocketAddr>) {
     each_connected(|socket, to| {
         if peers.contains(&to) {
             let _ = socket.shutdown(Shutdown::Both);
