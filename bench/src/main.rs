@@ -57,11 +57,14 @@ struct Report {
 
 /// Each server whose instructions per request are counted, and what it is held against. A
 /// server is counted once however many rows name it.
-const COUNTED: [(&str, &str); 6] = [
+const COUNTED: [(&str, &str); 8] = [
     ("async-server", "hello-hyper"),
     // The floor that keeps async-server's timeouts: what they cost apart from the rest.
     ("async-server", "hello-hyper-guarded"),
     ("hello-hyper-guarded", "hello-hyper"),
+    // The same, carrying the four fields every answer carries: what hyper takes to write them.
+    ("async-server", "hello-hyper-guarded --fields"),
+    ("hello-hyper-guarded --fields", "hello-hyper-guarded"),
     // What the blocked-loop report costs: the same server without it.
     ("async-server --warn-blocked 0", "hello-hyper-guarded"),
     ("sync-server", "hello-tiny-http"),

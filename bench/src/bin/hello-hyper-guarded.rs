@@ -2,7 +2,8 @@
 //! keeps them: a client has 10 s to send a request head (hyper's header read timeout, which
 //! needs hyper to be given a timer) and 10 s to take in an answer (a write timeout around the
 //! socket). Beside the bare floor it shows what these promises cost, so that what the rest of
-//! async-server costs can be read apart.
+//! async-server costs can be read apart. With `--fields`, its answers also carry the four fields
+//! every answer of the interface carries ([`bench::hello_with_fields`]), for what those cost.
 
 use std::time::Duration;
 
@@ -26,18 +27,23 @@ fn main() {
             "hello-hyper-guarded listening on http://{}",
             listener.local_addr().unwrap()
         );
+        let fields = std::env::args().any(|arg| arg == "--fields");
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
             let mut stream = TimeoutStream::new(stream);
             stream.set_write_timeout(Some(TIMEOUT));
+            let mut http = http1::Builder::new();
+            http.timer(TokioTimer::new()).header_read_timeout(TIMEOUT);
+            let io = TokioIo::new(Box::pin(stream));
             tokio::spawn(async move {
-                let _ = http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(TIMEOUT)
-                    .serve_connection(TokioIo::new(Box::pin(stream)), service_fn(bench::hello))
-                    .await;
+                let _ = if fields {
+                    let service = service_fn(bench::hello_with_fields);
+                    http.serve_connection(io, service).await
+                } else {
+                    http.serve_connection(io, service_fn(bench::hello)).await
+                };
             });
         }
     });
