@@ -160,6 +160,9 @@ pub fn a_client_that_never_reads_stalls_nobody_and_is_closed(binary: &str, max_g
     }
     let growth_mib = rss_kib(server.pid()).saturating_sub(before) / 1024;
     let closed = closed.unwrap_or_else(|| panic!("still open after {attack:?} of never reading"));
+    eprintln!(
+        "the reader was closed after {closed:?}; the server's memory grew by {growth_mib} MiB"
+    );
     assert!(
         checks >= 1 || closed < Duration::from_millis(300),
         "never checked"
