@@ -246,10 +246,10 @@ fn run(args: Cli) -> anyhow::Result<()> {
             ));
         }
         // The server again, against the floor that keeps its timeouts, from the same rounds.
-        let guarded = references
+        let guarded = group
             .iter()
-            .position(|name| name.ends_with("-guarded"));
-        if let Some(at) = guarded.map(|at| at + 2) {
+            .position(|launch| launch.name.ends_with("-guarded"));
+        if let Some(at) = guarded {
             let figures = (
                 median(runs[at].iter().map(|r| r.rps)),
                 median(runs[at].iter().map(|r| r.cpu_us)),

@@ -299,12 +299,12 @@ pub(crate) fn exchange(stream: &mut TcpStream, request: &str) -> (String, bool) 
     (head, closed)
 }
 
-pub(crate) fn connection_field(head: &str) -> Option<String> {
+/// The value of the header field `name` (in lower case) in an answer's `head`, in lower case.
+pub(crate) fn head_field(head: &str, name: &str) -> Option<String> {
     head.lines().find_map(|line| {
         let lower = line.to_ascii_lowercase();
-        lower
-            .strip_prefix("connection:")
-            .map(|value| value.trim().to_owned())
+        let (field, value) = lower.split_once(':')?;
+        (field == name).then(|| value.trim().to_owned())
     })
 }
 
@@ -339,7 +339,7 @@ pub fn connection_headers_say_whether_the_connection_stays_open(binary: &str) {
         let (head, closed) = exchange(&mut stream, &request);
         let case = format!("HTTP/{version} {connection:?}");
         assert_eq!(closed, !kept, "{case}: closed after the answer? {head}");
-        let field = connection_field(&head);
+        let field = head_field(&head, "connection");
         match says {
             Some(value) => assert_eq!(field.as_deref(), Some(value), "{case}: {head}"),
             None => assert!(field.as_deref() != Some("close"), "{case}: {head}"),
