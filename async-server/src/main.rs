@@ -6,11 +6,70 @@
 //! shows the mistake (a blocking sleep in an async handler) and `/offload` the fix (the blocking
 //! sleep on tokio's blocking pool, awaited). `--workers N` runs N such runtimes, each on a thread
 //! of its own with a socket of its own on the same port, like `uvicorn --workers N`.
+//!
+//! Read [`handle`] first, beside sync-server's: only the wait differs. [`runtime`] is what makes
+//! this server single-threaded; [`server`] starts the workers and runs each one's accept loop;
+//! [`watchdog`] reports a runtime thread held from its event loop.
 
-// Less memory per waiting connection than the system allocator, at the same speed: the
-// benchmark runner's fan-out rows (docs/performance.md) show what it holds.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+/// One request: log its start, plan it, wait as the plan says, log its end, answer.
+async fn handle(request: &Request<Incoming>, app: &App) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let who = Identity::current();
+    let head = http::head(request);
+    log::gather(|log| log.start(who, head));
+    let headers = http::headers(request);
+    let mut plan = app
+        .router
+        .plan(head, headers, who, app.shutdown.grace_left());
+    if let Some(wait) = plan.wait {
+        log::flush(); // the START line is out before the wait begins
+        match wait {
+            // The task is set aside until its timer fires, and the thread runs other requests'
+            // tasks meanwhile: this is what async buys.
+            AsyncWait::Sleep(duration) => tokio::time::sleep(duration).await,
+            // Computing never awaits: nothing else runs on this thread until it is done.
+            AsyncWait::Compute(cpu) => {
+                work::compute(cpu);
+            }
+            // The mistake, on purpose: a blocking sleep holds the thread, and every task waits.
+            AsyncWait::Block(duration) => thread::sleep(duration),
+            // The fix: the blocking work runs on a thread of tokio's blocking pool, and this task
+            // awaits it as it would a timer.
+            AsyncWait::Offload(work, duration) => {
+                plan.answer.work_tid = offload(work, duration).await;
+            }
+        }
+    }
+    log::gather(|log| log.done(who, head, &plan.answer, started.elapsed()));
+    http::response(request, plan.answer, who)
+}
+
+/// Runs blocking `work` for `duration` on tokio's blocking pool; the thread that ran it.
+async fn offload(work: Work, duration: Duration) -> Option<u64> {
+    let blocking = tokio::task::spawn_blocking(move || {
+        match work {
+            Work::Sleep => thread::sleep(duration),
+            Work::Compute => {
+                work::compute(duration);
+            }
+        }
+        Identity::current().tid
+    });
+    blocking.await.ok()
+}
+
+/// One worker's runtime. `new_current_thread` is what makes this server single-threaded: every
+/// task of the worker (the accept loop, each connection, each request) runs on the one thread
+/// that calls `block_on`, taking turns at each `.await`. The blocking pool, up to
+/// `--blocking-threads` threads, runs only what is handed to it (`/offload`). Whenever the thread
+/// is about to wait for something to happen, its log goes out.
+fn runtime(blocking_threads: usize) -> std::io::Result<Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(blocking_threads)
+        .on_thread_park(log::flush)
+        .build()
+}
 
 mod http;
 mod listen;
@@ -22,17 +81,20 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::{value_parser, Parser};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use shared::cli::{self, Arguments, Common};
-use shared::{log, work, Flavor, Identity, Router, Shutdown, Wait, Work};
-use tokio::sync::Semaphore;
+use shared::cli::{self, Arguments, ServerFlags};
+use shared::{log, work, AsyncWait, Identity, Work};
+use tokio::runtime::Runtime;
 
-use crate::server::Server;
-use crate::watchdog::Watchdog;
+use crate::server::App;
+
+// jemalloc rather than the system allocator, as tokio's own benchmarks use; nothing here
+// measures the difference.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Async HTTP server on one thread: hyper on a tokio current_thread runtime, like
 /// `uvicorn --workers 1`.
@@ -40,7 +102,7 @@ use crate::watchdog::Watchdog;
 #[command(name = "async-server", version)]
 struct Cli {
     #[command(flatten)]
-    common: Common,
+    common: ServerFlags,
     /// Port to bind; 0 picks a free one
     #[arg(short, long, value_name = "N", default_value_t = 8001)]
     port: u16,
@@ -66,99 +128,5 @@ impl Arguments for Cli {
 }
 
 fn main() -> ExitCode {
-    cli::finish(run(cli::parse()))
-}
-
-fn run(args: Cli) -> anyhow::Result<()> {
-    let limits = args.common.limits();
-    // Every worker serves with it until the process ends.
-    let server: &'static Server = Box::leak(Box::new(Server {
-        router: Router {
-            flavor: Flavor::Async,
-            limits,
-        },
-        shutdown: Shutdown::new(limits.max_sleep),
-        header_timeout: args.common.header_timeout,
-        connections: Semaphore::new(args.max_connections as usize),
-        blocking_threads: args.blocking_threads as usize,
-        watchdog: (args.warn_blocked > 0)
-            .then(|| Watchdog::new(Duration::from_millis(args.warn_blocked))),
-    }));
-    if let Some(watchdog) = &server.watchdog {
-        watchdog.start().context("cannot start the watchdog")?;
-    }
-    let addr = args.common.addr(args.port);
-    let mut listeners = listen::bind(addr, args.workers)
-        .with_context(|| format!("cannot listen on {addr}"))?
-        .into_iter();
-    let first = listeners.next().expect("at least one worker");
-    let addr = first.local_addr()?;
-    let (stop, stopped) = shutdown::channel();
-
-    // Workers beyond the first each run a runtime on a thread of their own.
-    let (finished, mut all_finished) = tokio::sync::mpsc::channel::<()>(1);
-    for listener in listeners {
-        let (stopped, finished) = (stopped.clone(), finished.clone());
-        let runtime = server::runtime(server)?;
-        thread::spawn(move || {
-            runtime.block_on(server::run(server, listener, stopped));
-            log::write_out();
-            drop(finished);
-        });
-    }
-    drop(finished);
-
-    // The first worker is this thread, which also hears the signals.
-    server::runtime(server)?.block_on(async {
-        shutdown::on_signal(&server.shutdown, stop).context("cannot handle signals")?;
-        println!("async-server listening on http://{addr}");
-        server::run(server, first, stopped).await;
-        all_finished.recv().await;
-        anyhow::Ok(())
-    })?;
-    log::write_out();
-    Ok(())
-}
-
-/// One request: log its start, plan it, wait as the plan says, log its end, answer.
-async fn handle(request: &Request<Incoming>, server: &Server) -> Response<Full<Bytes>> {
-    let started = Instant::now();
-    let me = Identity::current();
-    let head = http::head(request);
-    log::lines(|log| log.start(me, head));
-    let headers = http::headers(request);
-    let mut plan = server
-        .router
-        .plan(head, headers, me, server.shutdown.grace_left());
-    match plan.wait {
-        None => {}
-        Some(Wait::Sleep(duration)) => {
-            tokio::time::sleep(duration).await; // yields the thread: other requests run meanwhile
-        }
-        Some(Wait::Compute(cpu)) => {
-            // Computing never awaits: nothing else runs on this thread until it is done.
-            log::write_out();
-            work::compute(cpu);
-        }
-        Some(Wait::Block(duration)) => {
-            // The mistake, on purpose: nothing else runs on this thread until the sleep ends.
-            log::write_out();
-            thread::sleep(duration);
-        }
-        Some(Wait::Offload(what, duration)) => {
-            // The fix: the blocking work runs on tokio's blocking pool, and this task awaits it.
-            let work = tokio::task::spawn_blocking(move || {
-                match what {
-                    Work::Sleep => thread::sleep(duration),
-                    Work::Compute => {
-                        work::compute(duration);
-                    }
-                }
-                Identity::current().tid
-            });
-            plan.answer.work_tid = work.await.ok();
-        }
-    }
-    log::lines(|log| log.done(me, head, &plan.answer, started.elapsed()));
-    http::response(request, plan.answer, me)
+    cli::finish(server::run(cli::parse()))
 }

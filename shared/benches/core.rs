@@ -9,20 +9,17 @@ use std::io::sink;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use shared::{Flavor, Head, Identity, Limits, LogBuffer, Plan, Router, Version};
+use shared::{AsyncWait, Head, Identity, Limits, LogBuffer, Plan, Router, Version};
 
-const ROUTER: Router = Router {
-    flavor: Flavor::Async,
-    limits: Limits {
-        default_sleep: Duration::from_secs(5),
-        max_sleep: Duration::from_secs(60),
-    },
-};
+const ROUTER: Router<AsyncWait> = Router::new(Limits {
+    default_sleep: Duration::from_secs(5),
+    max_sleep: Duration::from_secs(60),
+});
 
 /// The head wrk sends.
 const HEADERS: [(&str, &[u8]); 1] = [("host", b"127.0.0.1:8001")];
 
-fn plan(target: &str, me: Identity) -> Plan {
+fn plan(target: &str, me: Identity) -> Plan<AsyncWait> {
     let head = Head {
         method: "GET",
         target,

@@ -2,7 +2,7 @@
 //! binary of the project ends with an error.
 //!
 //! Each server defines its own `clap` parser (for its default port and its own flags) and
-//! flattens [`Common`] into it. [`parse`] runs that parser the interface's way: a bad flag prints
+//! flattens [`ServerFlags`] into it. [`parse`] runs that parser the interface's way: a bad flag prints
 //! one line and exits with 2, instead of clap's several lines. Failures after parsing go up to
 //! `main` as an [`anyhow::Error`] with the context of what was being done, and [`finish`] prints
 //! them on one line and exits 1.
@@ -18,7 +18,7 @@ use crate::Limits;
 
 /// The flags every server takes besides its port.
 #[derive(Args, Clone, Debug)]
-pub struct Common {
+pub struct ServerFlags {
     /// Address to bind
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = host)]
     pub host: IpAddr,
@@ -34,7 +34,7 @@ pub struct Common {
     pub header_timeout: Duration,
 }
 
-impl Common {
+impl ServerFlags {
     pub fn addr(&self, port: u16) -> SocketAddr {
         SocketAddr::new(self.host, port)
     }
@@ -175,7 +175,7 @@ mod tests {
     #[command(name = "test-server", version = "1.2.3")]
     struct TestServer {
         #[command(flatten)]
-        common: Common,
+        common: ServerFlags,
         /// Port to bind
         #[arg(short, long, value_name = "N", default_value_t = 8123)]
         port: u16,

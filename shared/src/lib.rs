@@ -8,9 +8,10 @@
 //!
 //! | module | concern |
 //! | --- | --- |
-//! | [`request`](Head) | the way in: version, screening, routing, CORS, the shutdown's grace |
+//! | [`Router`] | the way in: version, screening, routing, CORS, the shutdown's grace |
+//! | `request` | what a request says: version, request line, `Connection` and `Origin` |
 //! | `screen` | a request head's size, syntax and body framing |
-//! | `routes` | what each path means and the wait it asks for |
+//! | `routes` | what each path means, and each server's waits ([`SyncWait`], [`AsyncWait`]) |
 //! | `query` | the `seconds` a request asks for |
 //! | `answer` | the answer and its header fields, each named once |
 //! | [`log`] | the `START` and `DONE` lines |
@@ -25,6 +26,7 @@ pub mod log;
 mod page;
 mod query;
 mod request;
+mod router;
 mod routes;
 mod screen;
 mod shutdown;
@@ -34,6 +36,7 @@ pub use answer::{common_headers, Answer, Field, Value, ALLOWED_METHODS, CONTENT_
 pub use identity::Identity;
 pub use log::LogBuffer;
 pub use request::{says, Head, Version};
-pub use routes::{Flavor, Limits, Plan, Router, Wait, Work};
+pub use router::Router;
+pub use routes::{AsyncWait, Limits, Plan, ServerKind, SyncWait, Waits, Work};
 pub use screen::{MAX_HEAD, MAX_HEADERS};
 pub use shutdown::Shutdown;

@@ -3,9 +3,9 @@
 //! Lines gather in a [`LogBuffer`] and the server writes them out in one go. A `write` system call
 //! per line would cost more than a whole minimal request, so the contract lets lines wait while
 //! the server is busy, as long as each is out before the server waits for anything. The server
-//! decides when that is and calls [`write_out`]; this buffer only says when it has grown big
+//! decides when that is and calls [`flush`]; this buffer only says when it has grown big
 //! enough to write regardless. Each thread that runs handlers has a buffer of its own
-//! ([`lines`]), so no lock is taken per line. Where the lines go (stdout) is the one thing about
+//! ([`gather`]), so no lock is taken per line. Where the lines go (stdout) is the one thing about
 //! them that is not the server's choice.
 
 use std::cell::RefCell;
@@ -19,7 +19,7 @@ thread_local! {
 }
 
 /// Adds lines to this thread's log; writes it out at once if it has filled up.
-pub fn lines(add: impl FnOnce(&mut LogBuffer)) {
+pub fn gather(add: impl FnOnce(&mut LogBuffer)) {
     LOG.with_borrow_mut(|log| {
         add(log);
         if log.is_full() {
@@ -29,7 +29,7 @@ pub fn lines(add: impl FnOnce(&mut LogBuffer)) {
 }
 
 /// Writes out this thread's gathered lines: the server calls it before it waits for anything.
-pub fn write_out() {
+pub fn flush() {
     // A closed stdout must not stop the server.
     LOG.with_borrow_mut(|log| log.write_to(&mut io::stdout().lock()).ok());
 }

@@ -6,7 +6,7 @@
 //! the same URL through its cache at a time, which would make even the async server look
 //! blocked.
 
-use crate::{Flavor, Identity};
+use crate::{Identity, ServerKind};
 
 const TEMPLATE: &str = r##"<!doctype html>
 <html lang="en">
@@ -164,23 +164,23 @@ document.getElementById("run-both").onclick = () => {
 </html>
 "##;
 
-/// The index page of a server of `flavor`, served by `who`.
-pub fn index(flavor: Flavor, who: Identity) -> String {
-    let (server, kind, other) = match flavor {
-        Flavor::Sync => (
+/// The index page of a server of `kind`, served by `who`.
+pub fn index(kind: ServerKind, who: Identity) -> String {
+    let (server, description, other) = match kind {
+        ServerKind::Sync => (
             "sync-server",
             "Blocking, one handler thread: Django's runserver --nothreading",
             "http://127.0.0.1:8001",
         ),
-        Flavor::Async => (
+        ServerKind::Async => (
             "async-server",
             "Async, one thread: hyper on a tokio current_thread runtime, like uvicorn --workers 1",
             "http://127.0.0.1:8000",
         ),
     };
-    let (routes, experiments) = match flavor {
-        Flavor::Sync => (ROUTES, &EXPERIMENTS[..2]),
-        Flavor::Async => (ASYNC_ROUTES, &EXPERIMENTS[..]),
+    let (routes, experiments) = match kind {
+        ServerKind::Sync => (ROUTES, &EXPERIMENTS[..2]),
+        ServerKind::Async => (ASYNC_ROUTES, &EXPERIMENTS[..]),
     };
     let options: String = experiments
         .iter()
@@ -192,7 +192,7 @@ pub fn index(flavor: Flavor, who: Identity) -> String {
         .collect();
     TEMPLATE
         .replace("{{SERVER}}", server)
-        .replace("{{KIND}}", kind)
+        .replace("{{KIND}}", description)
         .replace("{{PID}}", &who.pid.to_string())
         .replace("{{TID}}", &who.tid.to_string())
         .replace("{{OTHER}}", other)
@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn the_page_names_its_server_and_fills_every_slot() {
         let me = Identity { pid: 41, tid: 43 };
-        let sync = index(Flavor::Sync, me);
+        let sync = index(ServerKind::Sync, me);
         assert!(sync.contains("<code>sync-server</code>"));
         assert!(
             sync.contains(r#"<code id="pid">41</code>"#)
@@ -244,7 +244,7 @@ mod tests {
         );
         assert!(!sync.contains("/block"), "a sync server has no /block");
         assert!(sync.contains(r#"<option value="/compute">"#));
-        let page = index(Flavor::Async, me);
+        let page = index(ServerKind::Async, me);
         assert!(
             page.contains("<code>async-server</code>")
                 && page.contains(r#"href="/offload?seconds=1""#)

@@ -1,15 +1,5 @@
-//! The one way into the core: a request's head in, a [`Plan`] out.
-//!
-//! [`Router::plan`] checks the HTTP version, screens the head, routes it, lets a
-//! loopback page from the other server read the answer (CORS), and keeps a wait within what is
-//! left of a shutdown's grace period. Everything it needs is passed in, who answers included, so
-//! the same head always gets the same plan.
-
-use std::time::Duration;
-
-use crate::answer::Answer;
-use crate::routes::{Plan, Router};
-use crate::Identity;
+//! What a request says: its HTTP version, its request line, and the header words the servers
+//! and the core read (`Connection`, `Origin`).
 
 /// A request's HTTP version, as far as the routes care.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,57 +31,17 @@ pub struct Head<'a> {
     pub version: Version,
 }
 
-impl Router {
-    /// The whole decision for one request: its `head`, its header lines (name, value), the
-    /// thread that answers it (`me`), and, once a shutdown has begun, how much of its grace
-    /// period is left. A wait that would outlast the grace period is not started: the request is
-    /// answered `503` at once instead.
-    pub fn plan<'a>(
-        &self,
-        head: Head<'_>,
-        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-        me: Identity,
-        grace_left: Option<Duration>,
-    ) -> Plan {
-        if head.version == Version::Other {
-            return Plan::now(Answer::text(
-                505,
-                "HTTP version not supported; use HTTP/1.1\n",
-            ));
-        }
-        let mut origin = None;
-        let headers = headers.into_iter().inspect(|&(name, value)| {
-            if name.eq_ignore_ascii_case("origin") {
-                origin = Some(value);
-            }
-        });
-        let mut plan = match crate::screen::screen(head.target, headers) {
-            Some(refusal) => Plan::now(refusal),
-            None => self.route(head.method, head.target, me),
-        };
-        if let (Some(wait), Some(grace)) = (plan.wait, grace_left) {
-            if wait.duration() > grace {
-                plan = Plan::now(Answer::shutting_down());
-            }
-        }
-        let loopback = origin
-            .and_then(|value| std::str::from_utf8(value).ok())
-            .filter(|origin| is_loopback(origin));
-        plan.answer.allow_origin = loopback.map(str::to_owned);
-        plan
-    }
-}
-
 /// Whether a `Connection` header's value names `token` (`close`, `keep-alive`), in any case: the
 /// word both servers read to know whether a connection stays open.
 pub fn says(connection: &[u8], token: &str) -> bool {
+    // The value is a comma-separated list of tokens, with optional spaces around each.
     connection
-        .windows(token.len())
-        .any(|part| part.eq_ignore_ascii_case(token.as_bytes()))
+        .split(|&byte| byte == b',')
+        .any(|part| part.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Whether `origin` (`http://127.0.0.1:8000`, say) is a page served from this machine.
-fn is_loopback(origin: &str) -> bool {
+pub(crate) fn is_loopback(origin: &str) -> bool {
     let Some(authority) = origin.strip_prefix("http://") else {
         return false;
     };
@@ -108,33 +58,23 @@ fn is_loopback(origin: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Field, Flavor, Limits, Value, Wait};
-
-    const ROUTER: Router = Router {
-        flavor: Flavor::Async,
-        limits: Limits {
-            default_sleep: Duration::from_secs(5),
-            max_sleep: Duration::from_secs(60),
-        },
-    };
-    const ME: Identity = Identity { pid: 1, tid: 2 };
-    const NONE: [(&str, &[u8]); 0] = [];
-
-    fn get(target: &str) -> Head<'_> {
-        Head {
-            method: "GET",
-            target,
-            version: Version::Http11,
-        }
-    }
 
     #[test]
     fn connection_tokens_are_read_in_any_case() {
         assert!(says(b"Keep-Alive", "keep-alive"));
         assert!(says(b"keep-alive, Upgrade", "upgrade"));
         assert!(says(b"CLOSE", "close"));
+        assert!(says(b" close ", "close"));
         assert!(!says(b"keep-alive", "close"));
         assert!(!says(b"", "close"));
+    }
+
+    #[test]
+    fn a_connection_token_is_a_whole_word() {
+        assert!(!says(b"closed", "close"));
+        assert!(!says(b"not-close", "close"));
+        assert!(!says(b"keep-alive-ish", "keep-alive"));
+        assert!(says(b"Upgrade,close", "close"));
     }
 
     #[test]
@@ -144,76 +84,5 @@ mod tests {
         for (major, minor) in [(0, 9), (2, 0), (1, 2), (3, 0)] {
             assert_eq!(Version::of(major, minor), Version::Other);
         }
-    }
-
-    #[test]
-    fn a_request_is_screened_before_it_is_routed() {
-        let plain = ROUTER.plan(get("/sleep?seconds=1"), NONE, ME, None);
-        assert_eq!(plain, ROUTER.route("GET", "/sleep?seconds=1", ME));
-        let old = Head {
-            version: Version::Http10,
-            ..get("/nosleep")
-        };
-        assert_eq!(ROUTER.plan(old, NONE, ME, None).answer.status, 200);
-        let other = Head {
-            version: Version::Other,
-            ..get("/nosleep")
-        };
-        let refused = ROUTER.plan(other, NONE, ME, None);
-        assert_eq!((refused.answer.status, refused.wait), (505, None));
-        let body = [("Content-Length", &b"3"[..])];
-        let refused = ROUTER.plan(get("/sleep?seconds=9"), body, ME, None);
-        assert_eq!((refused.answer.status, refused.wait), (400, None));
-    }
-
-    #[test]
-    fn cors_is_allowed_for_loopback_origins_only() {
-        let origin = |value: &'static str| {
-            let headers = [("Origin", value.as_bytes())];
-            ROUTER
-                .plan(get("/nosleep"), headers, ME, None)
-                .answer
-                .allow_origin
-        };
-        for allowed in [
-            "http://127.0.0.1:8001",
-            "http://localhost:8000",
-            "http://[::1]:8001",
-            "http://127.1.2.3",
-        ] {
-            assert_eq!(origin(allowed).as_deref(), Some(allowed), "{allowed}");
-        }
-        for refused in [
-            "http://example.com",
-            "https://127.0.0.1:8001",
-            "http://127.0.0.1.evil.com",
-            "http://10.0.0.1:8000",
-            "null",
-            "",
-        ] {
-            assert_eq!(origin(refused), None, "{refused}");
-        }
-        let headers = [("origin", &b"http://localhost:8000"[..])];
-        let answer = ROUTER.plan(get("/nosleep"), headers, ME, None).answer;
-        let fields: Vec<_> = answer.headers(ME).collect();
-        assert!(fields.contains(&(
-            Field::AccessControlAllowOrigin,
-            Value::Echo("http://localhost:8000")
-        )));
-    }
-
-    #[test]
-    fn shutting_down_refuses_only_waits_that_outlast_the_grace_period() {
-        let grace = Some(Duration::from_secs(2));
-        let refused = ROUTER.plan(get("/sleep?seconds=2.5"), NONE, ME, grace);
-        assert_eq!(refused.wait, None);
-        assert_eq!(refused.answer.status, 503);
-        assert_eq!(refused.answer.retry_after, Some(1));
-        let fits = ROUTER.plan(get("/sleep?seconds=2"), NONE, ME, grace);
-        assert_eq!(fits.wait, Some(Wait::Sleep(Duration::from_secs(2))));
-        let block = ROUTER.plan(get("/block?seconds=3"), NONE, ME, grace);
-        assert_eq!(block.answer.status, 503);
-        let quick = ROUTER.plan(get("/nosleep"), NONE, ME, Some(Duration::ZERO));
-        assert_eq!(quick.answer.status, 200);
     }
 }

@@ -1,6 +1,13 @@
-//! The routes: what each path means, and the wait it asks for.
+//! The routes: what each path means, and the wait it asks of the server that has it.
+//!
+//! The two servers differ in the waits they can do. A thread per request can sleep or compute
+//! on its own thread; an event loop can also block its one thread by mistake (`/block`) or hand
+//! the blocking to a pool and await it (`/offload`). Each server's wait type ([`SyncWait`],
+//! [`AsyncWait`]) holds only the waits it can do, so its handler matches on exactly those: a
+//! route whose wait a server cannot do is not one of its routes (`404`).
 
 use std::borrow::Cow;
+use std::fmt::Debug;
 use std::time::Duration;
 
 use crate::answer::{Answer, ALLOWED_METHODS, HTML};
@@ -16,43 +23,64 @@ pub struct Limits {
     pub max_sleep: Duration,
 }
 
-/// Which routes a server has.
+/// Which of the two servers a page or a `404` speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavor {
-    /// `/sleep`, `/nosleep` and `/compute`.
+pub enum ServerKind {
+    /// `sync-server`: blocking handler threads.
     Sync,
-    /// Those, plus `/block` and `/offload`, which only mean something on an event loop.
+    /// `async-server`: one event loop per thread.
     Async,
 }
 
-/// Turns requests into plans, for one kind of server with its limits. Its way in is
-/// [`Router::plan`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Router {
-    pub flavor: Flavor,
-    pub limits: Limits,
-}
-
-/// What a server does with one request: wait (if `wait` says so), then send `answer`.
+/// What a server does with one request: wait (if `wait` says so, in one of the ways `W` has),
+/// then send `answer`.
 #[derive(Debug, PartialEq)]
-pub struct Plan {
-    pub wait: Option<Wait>,
+pub struct Plan<W> {
+    pub wait: Option<W>,
     pub answer: Answer,
 }
 
-/// How a handler waits or works, and for how long.
+impl<W> Plan<W> {
+    /// A plan that answers without waiting.
+    pub(crate) fn answer_at_once(answer: Answer) -> Plan<W> {
+        Plan { wait: None, answer }
+    }
+}
+
+/// The waits one server can do: the core plans only those for it.
+pub trait Waits: Copy + Debug + PartialEq + Sized {
+    /// The server these are the waits of.
+    const SERVER: ServerKind;
+
+    /// How this server waits for a waiting `route`, given its duration and `work=`; `None`
+    /// where this server has no such route.
+    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Work) -> Self>;
+
+    /// How long the wait lasts (or how much CPU time it uses).
+    fn duration(self) -> Duration;
+}
+
+/// A thread-per-request server's waits (`sync-server`): each holds its handler thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wait {
-    /// The server's own way (`/sleep`): `std::thread::sleep` on `sync-server`,
-    /// `tokio::time::sleep(..).await` on `async-server`.
+pub enum SyncWait {
+    /// `/sleep`: `std::thread::sleep`, the thread parked until the time is up.
     Sleep(Duration),
-    /// CPU-bound work on the handler's own thread until it has used this much CPU time
-    /// (`/compute`): on an event loop it holds the thread exactly as a blocking sleep does.
+    /// `/compute`: CPU-bound work until the thread has used this much CPU time.
     Compute(Duration),
-    /// A blocking sleep on the runtime's own thread (`/block`): the mistake of calling
+}
+
+/// An event loop's waits (`async-server`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsyncWait {
+    /// `/sleep`: `tokio::time::sleep(..).await`, the task set aside until its timer fires.
+    Sleep(Duration),
+    /// `/compute`: CPU-bound work on the runtime's own thread, which holds it exactly as a
+    /// blocking sleep does.
+    Compute(Duration),
+    /// `/block`: a blocking sleep on the runtime's own thread: the mistake of calling
     /// `time.sleep` in an `async def` view.
     Block(Duration),
-    /// Blocking work on a thread of the blocking pool, awaited (`/offload`): the fix, like
+    /// `/offload`: blocking work on a thread of the blocking pool, awaited: the fix, like
     /// `sync_to_async` or `asyncio.to_thread`.
     Offload(Work, Duration),
 }
@@ -66,109 +94,152 @@ pub enum Work {
     Compute,
 }
 
-impl Wait {
-    pub fn duration(self) -> Duration {
-        match self {
-            Wait::Sleep(duration)
-            | Wait::Compute(duration)
-            | Wait::Block(duration)
-            | Wait::Offload(_, duration) => duration,
-        }
-    }
-}
-
-impl Plan {
-    pub(crate) fn now(answer: Answer) -> Plan {
-        Plan { wait: None, answer }
-    }
-}
-
-impl Router {
-    /// Decides what to do with a request already screened, given its method (`GET`), its
-    /// target as sent (`/sleep?seconds=1.5`) and who answers it (the index page names them).
-    pub(crate) fn route(&self, method: &str, target: &str, me: Identity) -> Plan {
-        // A plain scan: a target is short, and `str::split_once` sets up a searcher first.
-        let (path, query) = match target.bytes().position(|byte| byte == b'?') {
-            Some(at) => (&target[..at], Some(&target[at + 1..])),
-            None => (target, None),
-        };
-        let Some(route) = Route::of(path, self.flavor) else {
-            return Plan::now(Answer::text(
-                404,
-                match self.flavor {
-                    Flavor::Sync => "not found; the routes are /, /sleep, /nosleep and /compute\n",
-                    Flavor::Async => {
-                        "not found; the routes are /, /sleep, /nosleep, /compute, /block and \
-                         /offload\n"
-                    }
-                },
-            ));
-        };
-        if method != "GET" && method != "HEAD" {
-            return Plan::now(Answer {
-                allow: Some(ALLOWED_METHODS),
-                ..Answer::text(405, "method not allowed; use GET or HEAD\n")
-            });
-        }
-        let work = match route {
-            Route::Offload => match requested_work(query) {
-                Ok(work) => work,
-                Err(reason) => return Plan::now(Answer::refusal(400, reason)),
-            },
-            _ => Work::Sleep,
-        };
-        let (wait, body): (fn(Duration, Work) -> Wait, _) = match route {
-            Route::Index => {
-                return Plan::now(Answer {
-                    content_type: HTML,
-                    body: Cow::Owned(crate::page::index(self.flavor, me)),
-                    ..Answer::text(200, "")
-                })
-            }
-            Route::Favicon => return Plan::now(Answer::text(204, "")),
-            Route::NoSleep => return Plan::now(Answer::text(200, "no sleep")),
-            Route::Sleep => (|seconds, _| Wait::Sleep(seconds), "sleep"),
-            Route::Compute => (|seconds, _| Wait::Compute(seconds), "compute"),
-            Route::Block => (|seconds, _| Wait::Block(seconds), "block"),
-            Route::Offload => (|seconds, work| Wait::Offload(work, seconds), "offload"),
-        };
-        match requested_seconds(query, &self.limits) {
-            Ok(duration) => Plan {
-                wait: Some(wait(duration, work)),
-                answer: Answer::text(200, body),
-            },
-            Err(reason) => Plan::now(Answer::refusal(400, reason)),
-        }
-    }
-}
-
-enum Route {
-    Index,
-    Favicon,
+/// A route that waits, before a server says how (the paths of [`Waits::for_route`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitingRoute {
     Sleep,
-    NoSleep,
     Compute,
     Block,
     Offload,
 }
 
-impl Route {
-    fn of(path: &str, flavor: Flavor) -> Option<Route> {
+impl Waits for SyncWait {
+    const SERVER: ServerKind = ServerKind::Sync;
+
+    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Work) -> SyncWait> {
+        match route {
+            WaitingRoute::Sleep => Some(|seconds, _| SyncWait::Sleep(seconds)),
+            WaitingRoute::Compute => Some(|seconds, _| SyncWait::Compute(seconds)),
+            // A sync server has no event loop to block, nor a thread to spare for offloading.
+            WaitingRoute::Block | WaitingRoute::Offload => None,
+        }
+    }
+
+    fn duration(self) -> Duration {
+        match self {
+            SyncWait::Sleep(duration) | SyncWait::Compute(duration) => duration,
+        }
+    }
+}
+
+impl Waits for AsyncWait {
+    const SERVER: ServerKind = ServerKind::Async;
+
+    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Work) -> AsyncWait> {
+        Some(match route {
+            WaitingRoute::Sleep => |seconds, _| AsyncWait::Sleep(seconds),
+            WaitingRoute::Compute => |seconds, _| AsyncWait::Compute(seconds),
+            WaitingRoute::Block => |seconds, _| AsyncWait::Block(seconds),
+            WaitingRoute::Offload => |seconds, work| AsyncWait::Offload(work, seconds),
+        })
+    }
+
+    fn duration(self) -> Duration {
+        match self {
+            AsyncWait::Sleep(duration)
+            | AsyncWait::Compute(duration)
+            | AsyncWait::Block(duration)
+            | AsyncWait::Offload(_, duration) => duration,
+        }
+    }
+}
+
+/// Decides what to do with a request already screened, given its method (`GET`), its target as
+/// sent (`/sleep?seconds=1.5`) and who answers it (the index page names them).
+pub(crate) fn route<W: Waits>(
+    limits: &Limits,
+    method: &str,
+    target: &str,
+    me: Identity,
+) -> Plan<W> {
+    // A plain scan: a target is short, and `str::split_once` sets up a searcher first.
+    let (path, query) = match target.bytes().position(|byte| byte == b'?') {
+        Some(at) => (&target[..at], Some(&target[at + 1..])),
+        None => (target, None),
+    };
+    let Some(route) = Route::<W>::of(path) else {
+        return Plan::answer_at_once(Answer::text(
+            404,
+            match W::SERVER {
+                ServerKind::Sync => "not found; the routes are /, /sleep, /nosleep and /compute\n",
+                ServerKind::Async => {
+                    "not found; the routes are /, /sleep, /nosleep, /compute, /block and \
+                     /offload\n"
+                }
+            },
+        ));
+    };
+    if method != "GET" && method != "HEAD" {
+        return Plan::answer_at_once(Answer {
+            allow: Some(ALLOWED_METHODS),
+            ..Answer::text(405, "method not allowed; use GET or HEAD\n")
+        });
+    }
+    let (waiting, wait) = match route {
+        Route::Index => {
+            return Plan::answer_at_once(Answer {
+                content_type: HTML,
+                body: Cow::Owned(crate::page::index(W::SERVER, me)),
+                ..Answer::text(200, "")
+            })
+        }
+        Route::Favicon => return Plan::answer_at_once(Answer::text(204, "")),
+        Route::NoSleep => return Plan::answer_at_once(Answer::text(200, "no sleep")),
+        Route::Waits(waiting, wait) => (waiting, wait),
+    };
+    let work = match waiting {
+        WaitingRoute::Offload => match requested_work(query) {
+            Ok(work) => work,
+            Err(reason) => return Plan::answer_at_once(Answer::refusal(400, reason)),
+        },
+        _ => Work::Sleep,
+    };
+    match requested_seconds(query, limits) {
+        Ok(duration) => Plan {
+            wait: Some(wait(duration, work)),
+            answer: Answer::text(200, waiting.body()),
+        },
+        Err(reason) => Plan::answer_at_once(Answer::refusal(400, reason)),
+    }
+}
+
+/// A path a server has, and for a waiting one, how this server waits.
+enum Route<W> {
+    Index,
+    Favicon,
+    NoSleep,
+    Waits(WaitingRoute, fn(Duration, Work) -> W),
+}
+
+impl<W: Waits> Route<W> {
+    fn of(path: &str) -> Option<Route<W>> {
         // `/sleep/` means the same as `/sleep`.
         let path = match path.strip_suffix('/') {
             Some(trimmed) if !trimmed.is_empty() => trimmed,
             _ => path,
         };
-        match (path, flavor) {
-            ("/", _) => Some(Route::Index),
-            ("/favicon.ico", _) => Some(Route::Favicon),
-            ("/sleep", _) => Some(Route::Sleep),
-            ("/nosleep", _) => Some(Route::NoSleep),
-            ("/compute", _) => Some(Route::Compute),
-            // A sync server has no event loop to block, nor a thread to spare for offloading.
-            ("/block", Flavor::Async) => Some(Route::Block),
-            ("/offload", Flavor::Async) => Some(Route::Offload),
-            _ => None,
+        let waiting = match path {
+            "/" => return Some(Route::Index),
+            "/favicon.ico" => return Some(Route::Favicon),
+            "/nosleep" => return Some(Route::NoSleep),
+            "/sleep" => WaitingRoute::Sleep,
+            "/compute" => WaitingRoute::Compute,
+            "/block" => WaitingRoute::Block,
+            "/offload" => WaitingRoute::Offload,
+            _ => return None,
+        };
+        W::for_route(waiting).map(|wait| Route::Waits(waiting, wait))
+    }
+}
+
+impl WaitingRoute {
+    /// The body of the answer once the wait is over.
+    fn body(self) -> &'static str {
+        match self {
+            WaitingRoute::Sleep => "sleep",
+            WaitingRoute::Compute => "compute",
+            WaitingRoute::Block => "block",
+            WaitingRoute::Offload => "offload",
         }
     }
 }
@@ -181,27 +252,30 @@ mod tests {
         default_sleep: Duration::from_secs(5),
         max_sleep: Duration::from_secs(60),
     };
-    const SYNC: Router = Router {
-        flavor: Flavor::Sync,
-        limits: LIMITS,
-    };
-    const ASYNC: Router = Router {
-        flavor: Flavor::Async,
-        limits: LIMITS,
-    };
     const ME: Identity = Identity { pid: 7, tid: 9 };
 
-    fn plan_of(method: &str, target: &str) -> Plan {
-        SYNC.route(method, target, ME)
+    fn plan_of(method: &str, target: &str) -> Plan<SyncWait> {
+        sync(method, target)
+    }
+
+    fn sync(method: &str, target: &str) -> Plan<SyncWait> {
+        route(&LIMITS, method, target, ME)
+    }
+
+    fn asynchronous(method: &str, target: &str) -> Plan<AsyncWait> {
+        route(&LIMITS, method, target, ME)
     }
 
     #[test]
     fn sleep_waits_what_the_query_asks_and_answers_sleep() {
         let plan = plan_of("GET", "/sleep");
-        assert_eq!(plan.wait, Some(Wait::Sleep(Duration::from_secs(5))));
+        assert_eq!(plan.wait, Some(SyncWait::Sleep(Duration::from_secs(5))));
         assert_eq!(plan.answer, Answer::text(200, "sleep"));
         let plan = plan_of("GET", "/sleep?seconds=1.5");
-        assert_eq!(plan.wait, Some(Wait::Sleep(Duration::from_millis(1500))));
+        assert_eq!(
+            plan.wait,
+            Some(SyncWait::Sleep(Duration::from_millis(1500)))
+        );
     }
 
     #[test]
@@ -271,79 +345,82 @@ mod tests {
 
     #[test]
     fn the_maximum_follows_the_limits() {
-        let router = Router {
-            flavor: Flavor::Sync,
-            limits: Limits {
-                default_sleep: Duration::ZERO,
-                max_sleep: Duration::from_millis(1500),
-            },
+        let limits = Limits {
+            default_sleep: Duration::ZERO,
+            max_sleep: Duration::from_millis(1500),
         };
-        let over = router.route("GET", "/sleep?seconds=1.51", ME);
+        let over: Plan<SyncWait> = route(&limits, "GET", "/sleep?seconds=1.51", ME);
         assert_eq!(over.answer.status, 400);
         assert!(over.answer.body.contains("maximum of 1.5;"));
-        let default = router.route("GET", "/sleep", ME).wait;
-        assert_eq!(default, Some(Wait::Sleep(Duration::ZERO)));
+        let default = route(&limits, "GET", "/sleep", ME).wait;
+        assert_eq!(default, Some(SyncWait::Sleep(Duration::ZERO)));
     }
 
     #[test]
     fn the_index_page_is_html_naming_who_answers_and_the_favicon_is_empty() {
-        let page = ASYNC.route("GET", "/", ME).answer;
+        let page = asynchronous("GET", "/").answer;
         assert_eq!((page.status, page.content_type), (200, HTML));
         assert!(page.body.starts_with("<!doctype html>"));
         assert!(page.body.contains("<code id=\"tid\">9</code>"));
-        assert_eq!(SYNC.route("HEAD", "/", ME).answer.status, 200);
-        assert_eq!(SYNC.route("POST", "/", ME).answer.status, 405);
-        let icon = SYNC.route("GET", "/favicon.ico", ME).answer;
+        assert_eq!(sync("HEAD", "/").answer.status, 200);
+        assert_eq!(sync("POST", "/").answer.status, 405);
+        let icon = sync("GET", "/favicon.ico").answer;
         assert_eq!((icon.status, icon.body.as_ref()), (204, ""));
     }
 
     #[test]
-    fn block_and_offload_exist_only_on_the_async_flavor() {
+    fn block_and_offload_exist_only_on_the_async_server() {
         for target in ["/block", "/offload/", "/block?seconds=1"] {
-            let plan = SYNC.route("GET", target, ME);
+            let plan = sync("GET", target);
             assert_eq!((plan.answer.status, plan.wait), (404, None), "{target}");
             assert!(plan
                 .answer
                 .body
                 .contains("/, /sleep, /nosleep and /compute"));
         }
-        let block = ASYNC.route("GET", "/block?seconds=1.5", ME);
-        assert_eq!(block.wait, Some(Wait::Block(Duration::from_millis(1500))));
+        let block = asynchronous("GET", "/block?seconds=1.5");
+        assert_eq!(
+            block.wait,
+            Some(AsyncWait::Block(Duration::from_millis(1500)))
+        );
         assert_eq!(block.answer, Answer::text(200, "block"));
-        let offload = ASYNC.route("HEAD", "/offload", ME);
-        let wait = Wait::Offload(Work::Sleep, Duration::from_secs(5));
+        let offload = asynchronous("HEAD", "/offload");
+        let wait = AsyncWait::Offload(Work::Sleep, Duration::from_secs(5));
         assert_eq!(offload.wait, Some(wait));
         assert_eq!(offload.answer, Answer::text(200, "offload"));
         // Same rules and cap as /sleep.
-        let over = ASYNC.route("GET", "/offload?seconds=61", ME);
+        let over = asynchronous("GET", "/offload?seconds=61");
         assert!(over.answer.body.contains("above the maximum of 60"));
-        assert_eq!(ASYNC.route("POST", "/block", ME).answer.status, 405);
-        let unknown = ASYNC.route("GET", "/nope", ME).answer;
+        assert_eq!(asynchronous("POST", "/block").answer.status, 405);
+        let unknown = asynchronous("GET", "/nope").answer;
         assert!(unknown.body.contains("/compute, /block and /offload"));
         // The seed's routes are the same on both.
-        assert_eq!(
-            ASYNC.route("GET", "/sleep?seconds=2", ME),
-            SYNC.route("GET", "/sleep?seconds=2", ME)
+        let two = Duration::from_secs(2);
+        let (on_sync, on_async) = (
+            sync("GET", "/sleep?seconds=2"),
+            asynchronous("GET", "/sleep?seconds=2"),
         );
+        assert_eq!(on_sync.wait, Some(SyncWait::Sleep(two)));
+        assert_eq!(on_async.wait, Some(AsyncWait::Sleep(two)));
+        assert_eq!(on_sync.answer, on_async.answer);
     }
 
     #[test]
-    fn compute_is_on_both_flavors_and_offload_takes_a_work() {
-        for router in [SYNC, ASYNC] {
-            let plan = router.route("GET", "/compute?seconds=0.5", ME);
-            let wait = Wait::Compute(Duration::from_millis(500));
-            assert_eq!(
-                (plan.wait, plan.answer.body.as_ref()),
-                (Some(wait), "compute")
-            );
-        }
-        let compute = ASYNC.route("GET", "/offload?seconds=2&work=compute", ME);
-        let wait = Wait::Offload(Work::Compute, Duration::from_secs(2));
+    fn compute_is_on_both_servers_and_offload_takes_a_work() {
+        let half = Duration::from_millis(500);
+        let plan = sync("GET", "/compute?seconds=0.5");
+        assert_eq!(plan.wait, Some(SyncWait::Compute(half)));
+        assert_eq!(plan.answer.body, "compute");
+        let plan = asynchronous("GET", "/compute?seconds=0.5");
+        assert_eq!(plan.wait, Some(AsyncWait::Compute(half)));
+        assert_eq!(plan.answer.body, "compute");
+        let compute = asynchronous("GET", "/offload?seconds=2&work=compute");
+        let wait = AsyncWait::Offload(Work::Compute, Duration::from_secs(2));
         assert_eq!(compute.wait, Some(wait));
-        let sleep = ASYNC.route("GET", "/offload?work=sleep", ME);
-        let wait = Wait::Offload(Work::Sleep, Duration::from_secs(5));
+        let sleep = asynchronous("GET", "/offload?work=sleep");
+        let wait = AsyncWait::Offload(Work::Sleep, Duration::from_secs(5));
         assert_eq!(sleep.wait, Some(wait));
-        let bad = ASYNC.route("GET", "/offload?work=dance", ME);
+        let bad = asynchronous("GET", "/offload?work=dance");
         assert_eq!((bad.answer.status, bad.wait), (400, None));
         assert!(
             bad.answer.body.contains("work=\"dance\""),
@@ -351,7 +428,7 @@ mod tests {
             bad.answer.body
         );
         // work= means something to /offload only.
-        let sleep = SYNC.route("GET", "/sleep?seconds=1&work=dance", ME);
+        let sleep = sync("GET", "/sleep?seconds=1&work=dance");
         assert_eq!(sleep.answer.status, 200);
     }
 }

@@ -6,22 +6,21 @@
 use std::time::Duration;
 
 use proptest::prelude::*;
-use shared::{Flavor, Head, Identity, Limits, LogBuffer, Plan, Router, Version, Wait};
+use shared::{
+    Answer, AsyncWait, Head, Identity, Limits, LogBuffer, Plan, Router, SyncWait, Version, Waits,
+};
 
 const MAX: Duration = Duration::from_secs(60);
 
-fn router(flavor: Flavor) -> Router {
-    Router {
-        flavor,
-        limits: Limits {
-            default_sleep: Duration::from_secs(5),
-            max_sleep: MAX,
-        },
-    }
+fn router<W: Waits>() -> Router<W> {
+    Router::new(Limits {
+        default_sleep: Duration::from_secs(5),
+        max_sleep: MAX,
+    })
 }
 
 /// A request with no header lines, planned by a server that is not shutting down.
-fn plan(router: Router, method: &str, target: &str) -> Plan {
+fn plan<W: Waits>(router: Router<W>, method: &str, target: &str) -> Plan<W> {
     let head = Head {
         method,
         target,
@@ -31,8 +30,39 @@ fn plan(router: Router, method: &str, target: &str) -> Plan {
     router.plan(head, std::iter::empty(), me, None)
 }
 
-fn routers() -> impl Strategy<Value = Router> {
-    prop_oneof![Just(Flavor::Sync), Just(Flavor::Async)].prop_map(router)
+/// The plan of the same request on either server: the sync one's wait, and the async one's.
+fn plans(method: &str, target: &str) -> (Plan<SyncWait>, Plan<AsyncWait>) {
+    (
+        plan(router(), method, target),
+        plan(router(), method, target),
+    )
+}
+
+/// What the contract allows any answer to be, whatever was asked.
+fn allowed(answer: &Answer) -> Result<(), TestCaseError> {
+    prop_assert!(
+        [200, 204, 400, 404, 405].contains(&answer.status),
+        "{}",
+        answer.status
+    );
+    prop_assert_eq!(answer.allow.is_some(), answer.status == 405);
+    prop_assert_eq!(answer.work_tid, None);
+    if answer.status == 400 {
+        prop_assert!(answer.body.ends_with('\n'));
+        prop_assert_eq!(answer.body.matches('\n').count(), 1, "{:?}", answer.body);
+        prop_assert!(answer.body.len() < 300, "{} bytes", answer.body.len());
+    }
+    Ok(())
+}
+
+/// A plan that waits answers 200 to a GET or HEAD, and waits no longer than the maximum.
+fn waits_within<W: Waits>(plan: &Plan<W>, method: &str) -> Result<(), TestCaseError> {
+    if let Some(wait) = plan.wait {
+        prop_assert_eq!(plan.answer.status, 200);
+        prop_assert!(method == "GET" || method == "HEAD");
+        prop_assert!(wait.duration() <= MAX);
+    }
+    Ok(())
 }
 
 /// Targets near the interesting ones: known paths, query syntax, escapes, controls, junk.
@@ -74,42 +104,37 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
 
     #[test]
-    fn any_request_gets_an_answer_the_contract_allows(
-        router in routers(),
-        method in methods(),
-        target in targets(),
-    ) {
-        let plan = plan(router, &method, &target);
-        let answer = &plan.answer;
-        prop_assert!([200, 204, 400, 404, 405].contains(&answer.status), "{}", answer.status);
-        prop_assert_eq!(answer.allow.is_some(), answer.status == 405);
-        prop_assert_eq!(answer.work_tid, None);
-        if let Some(wait) = plan.wait {
-            prop_assert_eq!(answer.status, 200);
-            prop_assert!(method == "GET" || method == "HEAD");
-            prop_assert!(wait.duration() <= MAX);
-            if router.flavor == Flavor::Sync {
-                let own_thread = matches!(wait, Wait::Sleep(_) | Wait::Compute(_));
-                prop_assert!(own_thread, "{wait:?} on a sync server");
+    fn any_request_gets_an_answer_the_contract_allows(method in methods(), target in targets()) {
+        let (on_sync, on_async) = plans(&method, &target);
+        allowed(&on_sync.answer)?;
+        allowed(&on_async.answer)?;
+        waits_within(&on_sync, &method)?;
+        waits_within(&on_async, &method)?;
+        // The sync server's waits are the async one's that hold a thread of its own; any other
+        // route is not one of its routes.
+        match (on_sync.wait, on_async.wait) {
+            (Some(SyncWait::Sleep(a)), Some(AsyncWait::Sleep(b)))
+            | (Some(SyncWait::Compute(a)), Some(AsyncWait::Compute(b))) => prop_assert_eq!(a, b),
+            (None, Some(AsyncWait::Block(_) | AsyncWait::Offload(..))) => {
+                prop_assert_eq!(on_sync.answer.status, 404);
             }
-        }
-        if answer.status == 400 {
-            prop_assert!(answer.body.ends_with('\n'));
-            prop_assert_eq!(answer.body.matches('\n').count(), 1, "{:?}", answer.body);
-            prop_assert!(answer.body.len() < 300, "{} bytes", answer.body.len());
+            (None, None) => {}
+            (sync, asynchronous) => prop_assert!(false, "{sync:?} against {asynchronous:?}"),
         }
     }
 
     #[test]
     fn a_number_of_seconds_waits_exactly_that_or_is_refused(
-        router in routers(),
         seconds in prop_oneof![-100.0..100.0f64, 0.0..=60.0f64, Just(60.0), Just(0.0)],
     ) {
-        let plan = plan(router, "GET", &format!("/sleep?seconds={seconds}"));
+        let (on_sync, on_async) = plans("GET", &format!("/sleep?seconds={seconds}"));
         if (0.0..=60.0).contains(&seconds) {
-            prop_assert_eq!(plan.wait, Some(Wait::Sleep(Duration::from_secs_f64(seconds))));
+            let asked = Duration::from_secs_f64(seconds);
+            prop_assert_eq!(on_sync.wait, Some(SyncWait::Sleep(asked)));
+            prop_assert_eq!(on_async.wait, Some(AsyncWait::Sleep(asked)));
         } else {
-            prop_assert_eq!((plan.answer.status, plan.wait), (400, None));
+            prop_assert_eq!((on_sync.answer.status, on_sync.wait), (400, None));
+            prop_assert_eq!((on_async.answer.status, on_async.wait), (400, None));
         }
     }
 
@@ -117,7 +142,7 @@ proptest! {
     fn log_lines_are_single_printable_and_bounded(method in methods(), target in targets()) {
         let me = Identity { pid: 1, tid: 2 };
         let mut log = LogBuffer::new();
-        let answer = plan(router(Flavor::Async), &method, &target).answer;
+        let answer = plan(router::<AsyncWait>(), &method, &target).answer;
         let head = Head { method: &method, target: &target, version: Version::Http11 };
         log.start(me, head);
         log.done(me, head, &answer, Duration::from_millis(3));

@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use shared::{Answer, Head, Identity, Value, Version};
 use tiny_http::{Method, Request, StatusCode};
 
-use crate::slow::SlowReaders;
+use crate::tiny_http_gaps::TinyHttp;
 
 pub fn head(request: &Request) -> Head<'_> {
     let version = request.http_version();
@@ -35,8 +35,9 @@ pub fn headers(request: &Request) -> impl Iterator<Item = (&str, &[u8])> {
 pub struct Responder {
     buffer: Vec<u8>,
     date: Date,
-    /// Where answers go that a client does not take in at once.
-    slow: &'static SlowReaders,
+    /// Where the answers go: tiny_http's writer for each, through what lets a client slow to
+    /// take them in stall nobody.
+    tiny_http: &'static TinyHttp,
 }
 
 struct Date {
@@ -45,32 +46,32 @@ struct Date {
 }
 
 impl Responder {
-    pub fn new(slow: &'static SlowReaders) -> Responder {
+    pub fn new(tiny_http: &'static TinyHttp) -> Responder {
         Responder {
             buffer: Vec::with_capacity(1024),
             date: Date {
                 second: u64::MAX,
                 text: String::new(),
             },
-            slow,
+            tiny_http,
         }
     }
 
-    /// Sends `answer` to the client of `request`, as answered by the thread `me`: at once, or,
-    /// for a client slow to take it in, from [`SlowReaders`]' thread.
-    pub fn respond(&mut self, request: Request, answer: &Answer, me: Identity) {
+    /// Sends `answer` to the client of `request`, as answered by the thread `who`: at once, or,
+    /// for a client slow to take it in, from a thread of its own ([`TinyHttp::send`]).
+    pub fn respond(&mut self, request: Request, answer: &Answer, who: Identity) {
         let stays_open = keeps_alive(&request);
-        self.send(request, answer, me, stays_open);
+        self.send(request, answer, who, stays_open);
     }
 
     /// Answers `request`, the first on a connection past `--max-connections`, with `503` and
     /// `Retry-After`, saying that the connection closes.
-    pub fn refuse(&mut self, request: Request, me: Identity) {
-        self.send(request, &Answer::overloaded(), me, false);
+    pub fn refuse(&mut self, request: Request, who: Identity) {
+        self.send(request, &Answer::overloaded(), who, false);
     }
 
     /// Sends `answer`, saying whether the connection stays open after it.
-    fn send(&mut self, request: Request, answer: &Answer, me: Identity, stays_open: bool) {
+    fn send(&mut self, request: Request, answer: &Answer, who: Identity, stays_open: bool) {
         let mut number = itoa::Buffer::new();
         let out = &mut self.buffer;
         out.clear();
@@ -85,7 +86,7 @@ impl Responder {
         let reason = StatusCode(answer.status).default_reason_phrase();
         out.extend_from_slice(reason.as_bytes());
         out.extend_from_slice(b"\r\n");
-        for (field, value) in answer.headers(me) {
+        for (field, value) in answer.headers(who) {
             let value = match value {
                 Value::Text(text) | Value::Echo(text) => text,
                 Value::Number(value) => number.format(value),
@@ -109,19 +110,28 @@ impl Responder {
         }
 
         let peer = request.remote_addr().copied();
-        self.slow.send(peer, request.into_writer(), out);
+        self.tiny_http.send(peer, request.into_writer(), out);
     }
 }
 
 /// Whether tiny_http goes on reading requests from this connection after this one. Its rule,
-/// which the answer must state: it closes after a request whose `Connection` says `close` or
-/// `upgrade`, and after an HTTP/1.0 request whose `Connection` does not say `keep-alive`.
+/// which the answer must state: it closes after a request whose `Connection` contains `close` or
+/// `upgrade`, and after an HTTP/1.0 request whose `Connection` does not contain `keep-alive`.
+/// tiny_http looks for these words anywhere in the value, not as whole tokens (`closed` counts
+/// as `close`), so this does too: the answer must say what tiny_http will do.
 fn keeps_alive(request: &Request) -> bool {
     let connection = request
         .headers()
         .iter()
         .find(|h| h.field.equiv("Connection"));
-    let says = |token| connection.is_some_and(|h| shared::says(h.value.as_str().as_bytes(), token));
+    let says = |word: &str| {
+        connection.is_some_and(|h| {
+            let value = h.value.as_str().as_bytes();
+            value
+                .windows(word.len())
+                .any(|part| part.eq_ignore_ascii_case(word.as_bytes()))
+        })
+    };
     if says("close") || says("upgrade") {
         return false;
     }

@@ -1,24 +1,30 @@
-//! Serving from handler threads: each takes the next request tiny_http has read, runs
-//! [`crate::handle`] on it, and goes back for the next, until a shutdown has drained the queue.
+//! Starting the server and serving from handler threads: each takes the next request tiny_http
+//! has read, runs [`crate::handle`] on it, and goes back for the next, until a shutdown has
+//! drained the queue.
 
+use std::sync::Barrier;
+use std::thread;
 use std::time::Duration;
 
-use shared::{log, Identity, Router, Shutdown};
+use anyhow::Context;
+use shared::{log, Router, Shutdown, SyncWait};
 use tiny_http::Request;
 
-use crate::connections::{Admission, Connections};
 use crate::http::Responder;
-use crate::slow::SlowReaders;
-use crate::supervisor::Supervisor;
+use crate::tiny_http_gaps::TinyHttp;
+use crate::{shutdown, thread_limits, Cli};
 
 /// What every handler thread serves with.
-pub struct Server {
-    pub router: Router,
+pub struct App {
+    pub router: Router<SyncWait>,
     pub shutdown: Shutdown,
-    pub supervisor: Supervisor,
-    pub slow: SlowReaders,
-    pub connections: Connections,
+    /// Where requests come from and answers go: tiny_http, with what it lacks filled in.
+    pub tiny_http: TinyHttp,
 }
+
+/// The stack each extra handler thread reserves: a handler needs little, and with thousands of
+/// threads the default of 2 MiB each would reserve gigabytes of address space.
+pub const HANDLER_STACK: usize = 256 * 1024;
 
 /// How long the queue must stay empty, once shutting down, before a thread stops: requests on
 /// connections accepted earlier may still be arriving.
@@ -29,48 +35,85 @@ const QUIET: Duration = Duration::from_millis(100);
 /// meant for another: so none waits for one longer than this.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
+/// Binds the port, starts the handler threads, says where it listens, and serves until a
+/// shutdown has drained the queue.
+pub fn run(args: Cli) -> anyhow::Result<()> {
+    let limits = args.common.limits();
+    let addr = args.common.addr(args.port);
+    let tiny_http = TinyHttp::start(
+        addr,
+        args.common.header_timeout,
+        limits.max_sleep,
+        args.max_connections as usize,
+    )?;
+    // Every handler thread and the signal handler serve with it until the process ends.
+    let app: &'static App = Box::leak(Box::new(App {
+        router: Router::new(limits),
+        shutdown: Shutdown::new(limits.max_sleep),
+        tiny_http,
+    }));
+    app.tiny_http.start_helpers()?;
+    shutdown::on_signal(app, args.threads).context("cannot handle signals")?;
+
+    // With --threads 1 (the default) this thread is the only one that runs handlers. The others
+    // are all started before the server says it listens, and wait for it to: the system may
+    // refuse one, and then the server ends before serving anything.
+    // Handler threads are named: tiny_http's own threads are told apart by having no name.
+    let listening: &'static Barrier = Box::leak(Box::new(Barrier::new(args.threads)));
+    let spawn = move |number| {
+        let handler = thread::Builder::new()
+            .name(format!("handler-{number}"))
+            .stack_size(HANDLER_STACK);
+        let spawned = handler.spawn(move || {
+            listening.wait();
+            serve(app);
+        });
+        spawned.map_err(|error| thread_limits::no_more_threads(number, args.threads, error))
+    };
+    let handlers = (1..args.threads)
+        .map(spawn)
+        .collect::<Result<Vec<_>, _>>()?;
+    println!("sync-server listening on http://{}", app.tiny_http.addr());
+    listening.wait();
+    serve(app);
+    for handler in handlers {
+        let _ = handler.join();
+    }
+    Ok(())
+}
+
 /// Answers requests one at a time on this thread until a shutdown has drained the queue.
-pub fn run(server: &'static Server) {
-    let mut responder = Responder::new(&server.slow);
+fn serve(app: &'static App) {
+    let mut responder = Responder::new(&app.tiny_http);
     loop {
-        let request = match server.supervisor.try_recv() {
+        let request = match app.tiny_http.try_next(&mut responder) {
             Some(request) => request,
             None => {
-                log::write_out(); // the queue is empty: the thread is about to wait
-                match next_request(server) {
+                // The queue is empty: this thread is about to wait for work, so its log goes out.
+                log::flush();
+                match next_request(app, &mut responder) {
                     Some(request) => request,
                     None => break,
                 }
             }
         };
-        if server.slow.is_closed(request.remote_addr()) {
-            drop(request.into_writer()); // its client takes in nothing: no answer, no wait
-            continue;
-        }
-        match server.connections.admit(request.remote_addr()) {
-            Admission::Serve => crate::handle(request, server, &mut responder),
-            Admission::Refuse(peer) => {
-                responder.refuse(request, Identity::current());
-                server.connections.close(peer);
-            }
-            Admission::Drop => drop(request.into_writer()),
-        }
+        crate::handle(request, app, &mut responder);
     }
-    log::write_out();
+    log::flush();
 }
 
 /// Waits for the next request; `None` means it is time to stop. While serving, the wait ends
 /// only with a request. Once shutting down, it ends when the queue has stayed empty for a moment
 /// or the grace period is spent.
-fn next_request(server: &Server) -> Option<Request> {
+fn next_request(app: &App, responder: &mut Responder) -> Option<Request> {
     loop {
-        match server.shutdown.grace_left() {
-            None => match server.supervisor.recv_timeout(IDLE_CHECK) {
+        match app.shutdown.grace_left() {
+            None => match app.tiny_http.next_within(IDLE_CHECK, responder) {
                 Some(request) => return Some(request),
                 None => continue,
             },
             Some(grace) if grace.is_zero() => return None,
-            Some(grace) => return server.supervisor.recv_timeout(QUIET.min(grace)),
+            Some(grace) => return app.tiny_http.next_within(QUIET.min(grace), responder),
         }
     }
 }

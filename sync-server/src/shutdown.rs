@@ -7,15 +7,15 @@
 
 use std::io;
 
-use crate::server::Server;
+use crate::server::App;
 
 /// Installs the handler: at the first signal, new connections are refused and up to `threads`
 /// waiting handler threads are woken.
-pub fn on_signal(server: &'static Server, threads: usize) -> io::Result<()> {
+pub fn on_signal(app: &'static App, threads: usize) -> io::Result<()> {
     ctrlc::set_handler(move || {
-        server.shutdown.signalled("sync-server"); // a second one exits here
-        server.supervisor.stop(threads);
-        server.shutdown.announce("sync-server");
+        app.shutdown.signalled("sync-server"); // a second one exits here
+        app.tiny_http.stop(threads);
+        app.shutdown.announce("sync-server");
     })
     .map_err(io::Error::other)
 }

@@ -3,7 +3,7 @@
 //! tiny_http's accept thread ends for good on its first accept error, and then the server takes
 //! no new connection (nor says so, but for one error in its queue). Two things make it end here:
 //! running out of file descriptors, and the receive timeout set on the listening socket on
-//! purpose ([`crate::listen`]), which every connection inherits: a client that stalls
+//! purpose ([`super::listen`]), which every connection inherits: a client that stalls
 //! mid-request is cut off after `--header-timeout`. But `accept` obeys the timeout too, so the
 //! accept thread ends after each idle spell of that length.
 //!
@@ -61,7 +61,7 @@ struct Generation {
 
 impl Supervisor {
     /// Starts serving `listener`, whose connections time out after `read_timeout` without a
-    /// byte ([`crate::listen::bind`]); a request may keep its connection `longest_wait` more (the
+    /// byte ([`super::listen::bind`]); a request may keep its connection `longest_wait` more (the
     /// longest sleep).
     pub fn new(
         listener: TcpListener,

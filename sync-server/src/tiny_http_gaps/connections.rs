@@ -5,7 +5,7 @@
 //! So a connection is noticed by its first request, from an address not seen before, and the
 //! addresses seen are kept. Nor does tiny_http say when a connection closes: below the limit that
 //! only means an address kept too long; at the limit, the process's own connected sockets are
-//! counted ([`crate::sockets`]), idle connections included, and the connections closed since are
+//! counted ([`super::sockets`]), idle connections included, and the connections closed since are
 //! forgotten. Counting reads every descriptor of the process, so it is done at most every
 //! [`RECOUNT`]; in between, a new connection at the limit is refused.
 //!
@@ -22,7 +22,7 @@ use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::sockets;
+use super::sockets;
 
 /// The least time between two looks at the process's descriptors, to count or to close.
 const RECOUNT: Duration = Duration::from_millis(100);

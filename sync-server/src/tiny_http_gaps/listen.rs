@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
-use crate::slow::WRITE_SLICE;
+use super::slow_readers::WRITE_SLICE;
 
 /// Connections the kernel may hold before tiny_http accepts them (Linux caps this at
 /// `net.core.somaxconn`, 4096 by default). The usual 128 overflows when thousands connect at once.

@@ -12,7 +12,7 @@ pub fn no_more_threads(number: usize, wanted: usize, error: io::Error) -> anyhow
          processes and threads per user (ulimit -u), {system} threads in the system \
          (kernel.threads-max), and address space for each thread's stack ({} KiB)",
         number + 1,
-        crate::HANDLER_STACK / 1024
+        crate::server::HANDLER_STACK / 1024
     )
 }
 

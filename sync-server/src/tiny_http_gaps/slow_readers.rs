@@ -7,7 +7,7 @@
 //! reading and queueing its requests without limit. So, from outside tiny_http:
 //!
 //! - Every connection inherits a short send timeout from the listening socket
-//!   ([`crate::listen`]): a write that finds no room returns after [`WRITE_SLICE`].
+//!   ([`super::listen`]): a write that finds no room returns after [`WRITE_SLICE`].
 //! - What a handler could not write goes to this module with its writer, and so does every later
 //!   answer to that client (tiny_http would make them wait for it anyway). A thread of this
 //!   module's sends them, in order, as the client takes them in.
@@ -16,7 +16,7 @@
 //!   and its requests still queued are dropped without an answer ([`SlowReaders::is_closed`]).
 //!
 //! tiny_http does not say which socket carries a request, only the client's address; the socket
-//! is found among the process's descriptors by that address ([`crate::sockets`]), on the rare
+//! is found among the process's descriptors by that address ([`super::sockets`]), on the rare
 //! path that closes it.
 
 use std::collections::hash_map::Entry;
@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::sockets;
+use super::sockets;
 
 /// The longest a write may wait for room in a connection's send buffer, on a handler thread or
 /// on this module's: every connection inherits it as its send timeout.
