@@ -85,8 +85,9 @@ use clap::{value_parser, Parser};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
-use shared::cli::{self, Arguments, ServerFlags};
-use shared::{log, work, AsyncWait, Identity, Work};
+use shared::os::cli::{self, Arguments, ServerFlags};
+use shared::os::{log, work};
+use shared::{AsyncWait, Identity, Work};
 use tokio::runtime::Runtime;
 
 use crate::server::App;
@@ -128,5 +129,8 @@ impl Arguments for Cli {
 }
 
 fn main() -> ExitCode {
-    cli::finish(server::run(cli::parse()))
+    match cli::parse() {
+        Ok(args) => cli::finish(server::run(args)),
+        Err(exit) => exit,
+    }
 }

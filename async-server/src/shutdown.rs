@@ -5,7 +5,7 @@
 
 use std::io;
 
-use shared::Shutdown;
+use shared::{Shutdown, Signal};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 
@@ -40,7 +40,10 @@ pub fn on_signal(shutdown: &'static Shutdown, stop: Stop) -> io::Result<()> {
                 _ = interrupt.recv() => {}
                 _ = terminate.recv() => {}
             }
-            shutdown.signalled("async-server"); // a second one exits here
+            if shutdown.signalled() == Signal::Again {
+                eprintln!("async-server: second signal: exiting now");
+                std::process::exit(Signal::EXIT_AGAIN);
+            }
             let _ = stop.0.send(true);
         }
     });

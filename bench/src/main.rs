@@ -20,7 +20,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{ensure, Context};
 use clap::{Parser, Subcommand};
-use shared::cli::{self, Arguments};
+use shared::os::cli::{self, Arguments};
 
 use serde::Serialize;
 
@@ -188,7 +188,10 @@ enum Role {
 impl Arguments for Cli {}
 
 fn main() -> ExitCode {
-    cli::finish(run(cli::parse()))
+    match cli::parse() {
+        Ok(args) => cli::finish(run(args)),
+        Err(exit) => exit,
+    }
 }
 
 fn run(args: Cli) -> anyhow::Result<()> {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context};
 use clap::{Parser, ValueEnum};
 use probe::Target;
-use shared::cli::{self, Arguments};
+use shared::os::cli::{self, Arguments};
 
 use crate::report::{Report, Run, ScenarioReport, METHOD};
 use crate::scenario::{Role, Scenario};
@@ -94,7 +94,11 @@ enum Name {
 impl Arguments for Cli {}
 
 fn main() -> ExitCode {
-    let outcome = run(&cli::parse());
+    let args = match cli::parse() {
+        Ok(args) => args,
+        Err(exit) => return exit,
+    };
+    let outcome = run(&args);
     if spawn::interrupted() {
         eprintln!("\ncompare: interrupted");
         return ExitCode::from(130);

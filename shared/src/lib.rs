@@ -1,10 +1,11 @@
-//! The core both servers share, with no socket or clock waiting of its own.
+//! The core both servers share: what a request means and what to answer, with no I/O of its own.
 //!
 //! A server hands [`Router::plan`] a request's [`Head`], its header lines and who is answering,
-//! and gets back a [`Plan`]: how long to wait (if at all) and what to [`Answer`]. It formats the
-//! log lines ([`log`]) that the server writes out when it chooses, and it knows who is answering
-//! ([`Identity`]: process id and native thread id). Sockets and sleeping belong to the servers,
-//! each in its own style, so that the one difference this project is about stays visible there.
+//! and gets back a [`Plan`]: how to wait (if at all, in one of the ways that server has) and what
+//! to [`Answer`]. It formats the log lines ([`LogBuffer`]) that the server writes out when it
+//! chooses. Sockets and waiting belong to the servers, each in its own style, so that the one
+//! difference this project is about stays visible there. What touches the process (thread ids,
+//! the CPU clock, stdout, the command line, the grace period's clock) is the small part [`os`].
 //!
 //! | module | concern |
 //! | --- | --- |
@@ -12,31 +13,26 @@
 //! | `request` | what a request says: version, request line, `Connection` and `Origin` |
 //! | `screen` | a request head's size, syntax and body framing |
 //! | `routes` | what each path means, and each server's waits ([`SyncWait`], [`AsyncWait`]) |
-//! | `query` | the `seconds` a request asks for |
+//! | `query` | the `seconds` and `work` a request asks for |
 //! | `answer` | the answer and its header fields, each named once |
-//! | [`log`] | the `START` and `DONE` lines |
-//! | [`Shutdown`] | when a shutdown began, and the grace left |
-//! | [`work`] | the CPU-bound work of `/compute`, in the thread's own CPU time |
-//! | [`cli`] | the command line and how a binary ends with an error |
+//! | `log` | the `START`, `DONE` and `BLOCKED` lines, formatted ([`LogBuffer`]) |
+//! | `page` | the index page |
+//! | [`os`] | the OS edge: ids, CPU clock, stdout, command line, signals |
 
 mod answer;
-pub mod cli;
-mod identity;
-pub mod log;
+mod log;
+pub mod os;
 mod page;
 mod query;
 mod request;
 mod router;
 mod routes;
 mod screen;
-mod shutdown;
-pub mod work;
 
 pub use answer::{common_headers, Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML};
-pub use identity::Identity;
 pub use log::LogBuffer;
+pub use os::{Identity, Shutdown, Signal};
 pub use request::{says, Head, Version};
 pub use router::Router;
 pub use routes::{AsyncWait, Limits, Plan, ServerKind, SyncWait, Waits, Work};
 pub use screen::{MAX_HEAD, MAX_HEADERS};
-pub use shutdown::Shutdown;

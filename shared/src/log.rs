@@ -3,36 +3,13 @@
 //! Lines gather in a [`LogBuffer`] and the server writes them out in one go. A `write` system call
 //! per line would cost more than a whole minimal request, so the contract lets lines wait while
 //! the server is busy, as long as each is out before the server waits for anything. The server
-//! decides when that is and calls [`flush`]; this buffer only says when it has grown big
-//! enough to write regardless. Each thread that runs handlers has a buffer of its own
-//! ([`gather`]), so no lock is taken per line. Where the lines go (stdout) is the one thing about
-//! them that is not the server's choice.
+//! decides when that is; this buffer only formats the lines and says when it has grown big enough
+//! to write regardless. Writing them to stdout is [`crate::os::log`]'s.
 
-use std::cell::RefCell;
 use std::io::{self, Write};
 use std::time::Duration;
 
 use crate::{Answer, Head, Identity};
-
-thread_local! {
-    static LOG: RefCell<LogBuffer> = RefCell::new(LogBuffer::new());
-}
-
-/// Adds lines to this thread's log; writes it out at once if it has filled up.
-pub fn gather(add: impl FnOnce(&mut LogBuffer)) {
-    LOG.with_borrow_mut(|log| {
-        add(log);
-        if log.is_full() {
-            let _ = log.write_to(&mut io::stdout().lock());
-        }
-    });
-}
-
-/// Writes out this thread's gathered lines: the server calls it before it waits for anything.
-pub fn flush() {
-    // A closed stdout must not stop the server.
-    LOG.with_borrow_mut(|log| log.write_to(&mut io::stdout().lock()).ok());
-}
 
 /// The longest a method or target is logged; anything longer is cut and marked with `...`.
 const MAX_LOGGED: usize = 256;

@@ -48,8 +48,9 @@ use std::thread;
 use std::time::Instant;
 
 use clap::{value_parser, Parser};
-use shared::cli::{self, Arguments, ServerFlags};
-use shared::{log, work, Identity, SyncWait};
+use shared::os::cli::{self, Arguments, ServerFlags};
+use shared::os::{log, work};
+use shared::{Identity, SyncWait};
 use tiny_http::Request;
 
 use crate::http::Responder;
@@ -79,5 +80,8 @@ impl Arguments for Cli {
 }
 
 fn main() -> ExitCode {
-    cli::finish(server::run(cli::parse()))
+    match cli::parse() {
+        Ok(args) => cli::finish(server::run(args)),
+        Err(exit) => exit,
+    }
 }

@@ -7,7 +7,8 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::Context;
-use shared::{log, Router, Shutdown, SyncWait};
+use shared::os::log;
+use shared::{Router, Shutdown, SyncWait};
 use tiny_http::Request;
 
 use crate::http::Responder;

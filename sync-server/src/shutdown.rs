@@ -7,13 +7,18 @@
 
 use std::io;
 
+use shared::Signal;
+
 use crate::server::App;
 
 /// Installs the handler: at the first signal, new connections are refused and up to `threads`
 /// waiting handler threads are woken.
 pub fn on_signal(app: &'static App, threads: usize) -> io::Result<()> {
     ctrlc::set_handler(move || {
-        app.shutdown.signalled("sync-server"); // a second one exits here
+        if app.shutdown.signalled() == Signal::Again {
+            eprintln!("sync-server: second signal: exiting now");
+            std::process::exit(Signal::EXIT_AGAIN);
+        }
         app.tiny_http.stop(threads);
         app.shutdown.announce("sync-server");
     })

@@ -2,13 +2,13 @@
 //! binary of the project ends with an error.
 //!
 //! Each server defines its own `clap` parser (for its default port and its own flags) and
-//! flattens [`ServerFlags`] into it. [`parse`] runs that parser the interface's way: a bad flag prints
-//! one line and exits with 2, instead of clap's several lines. Failures after parsing go up to
-//! `main` as an [`anyhow::Error`] with the context of what was being done, and [`finish`] prints
-//! them on one line and exits 1.
+//! flattens [`ServerFlags`] into it. [`parse`] runs that parser the interface's way: a bad flag
+//! prints one line and gives `main` the status 2 to exit with, instead of clap's several lines.
+//! Failures after parsing go up to `main` as an [`anyhow::Error`] with the context of what was
+//! being done, and [`finish`] prints them on one line and gives the status 1.
 
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::process::{self, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
@@ -67,10 +67,11 @@ pub trait Arguments: Parser {
     }
 }
 
-/// Parses the process's arguments with `T`; on `--help` or `--version` prints and exits 0, on a
-/// bad flag or value prints one line and exits 2.
-pub fn parse<T: Arguments>() -> T {
-    try_parse_from(std::env::args_os()).unwrap_or_else(|error| exit_on(error))
+/// Parses the process's arguments with `T`. On `--help` or `--version` it prints them and gives
+/// the status 0 to exit with; on a bad flag or value, one line and the status 2. A binary's
+/// `main` reads: `match cli::parse() { Ok(args) => cli::finish(run(args)), Err(exit) => exit }`.
+pub fn parse<T: Arguments>() -> Result<T, ExitCode> {
+    try_parse_from(std::env::args_os()).map_err(report)
 }
 
 fn try_parse_from<T: Arguments>(
@@ -83,19 +84,21 @@ fn try_parse_from<T: Arguments>(
     }
 }
 
-/// Ends the process for a command-line `error`: help and version print and exit 0; anything
-/// else prints the first line of clap's message, which says what was wrong, and exits 2.
-fn exit_on(error: clap::Error) -> ! {
+/// Reports a command-line `error` and says how to exit: help and version print on stdout and
+/// give 0; anything else prints the first line of clap's message, which says what was wrong, and
+/// gives 2.
+fn report(error: clap::Error) -> ExitCode {
     if matches!(
         error.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     ) {
-        error.exit();
+        let _ = error.print();
+        return ExitCode::SUCCESS;
     }
     let rendered = error.render().to_string();
     let first = rendered.lines().next().unwrap_or("error: bad arguments");
     eprintln!("{first} (see {} --help)", program());
-    process::exit(2);
+    ExitCode::from(2)
 }
 
 /// How `main` ends in every binary: 0, or `<program>: error: <what failed>: <why>` on one line

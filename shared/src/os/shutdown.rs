@@ -2,11 +2,25 @@
 //!
 //! Both servers follow the same policy (`SIGINT` or `SIGTERM`: stop accepting, finish what is in
 //! progress for at most `--max-sleep`, exit 0; a second signal: exit 130 at once). The signal
-//! handling and the waiting are each server's own; the moment and the arithmetic are here.
+//! handling, the waiting and the exit are each server's own; the moment and the arithmetic are
+//! here.
 
-use std::process;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// Which signal of a shutdown this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// The first: stop accepting, finish what is in progress.
+    First,
+    /// Another, while shutting down: stop now.
+    Again,
+}
+
+impl Signal {
+    /// The exit status after a second signal: 130, as after Ctrl-C.
+    pub const EXIT_AGAIN: i32 = 130;
+}
 
 /// A server's shutdown: not begun, or begun at a moment, with a grace period.
 #[derive(Debug)]
@@ -23,12 +37,12 @@ impl Shutdown {
         }
     }
 
-    /// A signal has come. The first begins the shutdown; a second ends the process at once,
-    /// with 130 (as after Ctrl-C).
-    pub fn signalled(&self, program: &str) {
-        if self.began.set(Instant::now()).is_err() {
-            eprintln!("{program}: second signal: exiting now");
-            process::exit(130);
+    /// A signal has come: the first begins the shutdown. A server ends at once on
+    /// [`Signal::Again`], with [`Signal::EXIT_AGAIN`].
+    pub fn signalled(&self) -> Signal {
+        match self.began.set(Instant::now()) {
+            Ok(()) => Signal::First,
+            Err(_) => Signal::Again,
         }
     }
 
@@ -60,11 +74,12 @@ mod tests {
     fn the_grace_left_counts_down_from_the_first_signal() {
         let shutdown = Shutdown::new(Duration::from_secs(60));
         assert_eq!(shutdown.grace_left(), None);
-        shutdown.signalled("test");
+        assert_eq!(shutdown.signalled(), Signal::First);
         let left = shutdown.grace_left().unwrap();
         assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(59));
         let none = Shutdown::new(Duration::ZERO);
-        none.signalled("test");
+        none.signalled();
         assert_eq!(none.grace_left(), Some(Duration::ZERO));
+        assert_eq!(none.signalled(), Signal::Again);
     }
 }
