@@ -586,7 +586,7 @@ impl Throughput {
 /// Runs `launch` (its output to `log`) and wrk against its `/nosleep`.
 fn measure(launch: &Launch, log: &Path, seconds: u32, cores: usize) -> Run {
     let (server, url) = launch.start(log, cores);
-    let cpu_before = cpu_ticks(server.pid());
+    let cpu_before = probe::process::cpu_time(server.pid());
     let mut wrk = pinned(Path::new("wrk"), 1, cores);
     let output = wrk
         .args([
@@ -598,48 +598,25 @@ fn measure(launch: &Launch, log: &Path, seconds: u32, cores: usize) -> Run {
         ])
         .output()
         .expect("wrk runs");
-    let cpu = cpu_ticks(server.pid()).saturating_sub(cpu_before);
+    let cpu = probe::process::cpu_time(server.pid()).saturating_sub(cpu_before);
     drop(server);
     let mut run = parse_wrk(&String::from_utf8_lossy(&output.stdout));
     let answered = run.rps * f64::from(seconds);
-    run.cpu_us = cpu as f64 * 1e6 / ticks_per_second() / answered.max(1.0);
+    run.cpu_us = cpu.as_secs_f64() * 1e6 / answered.max(1.0);
     run
-}
-
-/// The CPU time process `pid` has used, user and system, in clock ticks (`/proc/<pid>/stat`).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-    let field = |at: usize| {
-        fields
-            .get(at)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    field(11) + field(12) // utime, stime
-}
-
-/// How many clock ticks make a second (`getconf CLK_TCK`; 100 on Linux).
-fn ticks_per_second() -> f64 {
-    let output = Command::new("getconf").arg("CLK_TCK").output();
-    let text = output.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    text.ok().and_then(|t| t.parse().ok()).unwrap_or(100.0)
 }
 
 /// Runs `count` concurrent sleeps against `launch`, with this program as the client.
 fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -> FanOut {
     let (server, url) = launch.start(log, cores);
     let pid = server.pid();
-    let idle = rss(pid, "VmRSS:");
+    let idle = probe::process::rss_kib(pid);
     let waiting = std::sync::atomic::AtomicBool::new(true);
     let (client, peak_threads) = std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
             let mut peak = 0;
             while waiting.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(rss(pid, "Threads:"));
+                peak = peak.max(probe::process::threads(pid));
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
             peak
@@ -656,7 +633,7 @@ fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -> FanOut {
         waiting.store(false, std::sync::atomic::Ordering::Relaxed);
         (client, sampler.join().unwrap())
     });
-    let peak = rss(pid, "VmHWM:");
+    let peak = probe::process::peak_rss_kib(pid);
     drop(server);
     let measured: probe::crowd::Measured =
         serde_json::from_slice(&client.stdout).unwrap_or_else(|e| {
@@ -673,20 +650,6 @@ fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -> FanOut {
         peak_rss_kib: peak,
         peak_threads,
     }
-}
-
-/// A number field of `/proc/<pid>/status` (in KiB for a size).
-fn rss(pid: u32, field: &str) -> u64 {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .unwrap_or("0 kB");
-    line.split_whitespace()
-        .next()
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0)
 }
 
 fn parse_wrk(output: &str) -> Run {

@@ -148,24 +148,14 @@ fn measure(subject: &Subject, all: usize, sleep: Duration) -> ScaleServer {
 
 /// (VmRSS in KiB, Threads) of process `pid`.
 fn sample(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        let line = status.lines().find_map(|line| line.strip_prefix(name));
-        let value = line.and_then(|rest| rest.split_whitespace().next()?.parse().ok());
-        value.unwrap_or(0)
-    };
-    (field("VmRSS:"), field("Threads:"))
+    (probe::process::rss_kib(pid), probe::process::threads(pid))
 }
 
 /// Which of the machine's limits a crowd can run into on this server.
 fn limit_hint(subject: &Subject, pid: Option<u32>) -> String {
     let files = pid
-        .and_then(|pid| std::fs::read_to_string(format!("/proc/{pid}/limits")).ok())
-        .and_then(|limits| {
-            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-            line.split_whitespace().nth(3).map(str::to_owned)
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
+        .and_then(probe::process::open_files_limit)
+        .map_or_else(|| "unknown".to_owned(), |files| files.to_string());
     match subject.handler_threads {
         // tiny_http holds two descriptors for each connection.
         Some(_) => format!(

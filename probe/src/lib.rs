@@ -6,6 +6,7 @@
 //! received. Every step is bounded by a deadline the caller gives.
 
 pub mod crowd;
+pub mod process;
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -153,29 +154,24 @@ impl Exchange {
     }
 }
 
-/// The exchange whose answer is `bytes`; `None` if they are not an HTTP/1.x response.
+/// The exchange whose answer is `bytes` (the whole of what the server sent before it closed);
+/// `None` if they are not an HTTP/1.x response.
 fn parse(bytes: &[u8], sent_at: Instant, answered_at: Instant) -> Option<Exchange> {
-    let text = String::from_utf8_lossy(bytes);
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()?
-        .strip_prefix("HTTP/1.")?
-        .get(2..5)?
-        .parse()
-        .ok()?;
-    let headers = lines
-        .map(|line| {
-            let (name, value) = line.split_once(':')?;
-            Some((name.to_owned(), value.trim().to_owned()))
-        })
-        .collect::<Option<_>>()?;
+    let mut fields = [httparse::EMPTY_HEADER; 32];
+    let mut response = httparse::Response::new(&mut fields);
+    let httparse::Status::Complete(head_length) = response.parse(bytes).ok()? else {
+        return None;
+    };
+    let headers = response.headers.iter().map(|field| {
+        let value = String::from_utf8_lossy(field.value).trim().to_owned();
+        (field.name.to_owned(), value)
+    });
     Some(Exchange {
         sent_at,
         answered_at,
-        status,
-        headers,
-        body: body.to_owned(),
+        status: response.code?,
+        headers: headers.collect(),
+        body: String::from_utf8_lossy(&bytes[head_length..]).into_owned(),
     })
 }
 

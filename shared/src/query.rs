@@ -85,23 +85,18 @@ fn quoted(raw: &str) -> String {
 
 /// Decodes `%XX` escapes; `None` when an escape is malformed or the result is not UTF-8.
 fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
-    if !text.contains('%') {
-        return Some(Cow::Borrowed(text));
+    // percent-encoding passes a malformed escape (`%zz`, a lone `%`) through as it is; the
+    // interface refuses it, so each `%` must start two hex digits.
+    let well_formed = text.split('%').skip(1).all(|escape| {
+        let hex = escape.as_bytes().get(..2);
+        hex.is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut rest = text.as_bytes();
-    while let Some((&byte, tail)) = rest.split_first() {
-        if byte == b'%' {
-            let hex = tail.get(..2)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            bytes.push(u8::from_str_radix(hex, 16).ok()?);
-            rest = &tail[2..];
-        } else {
-            bytes.push(byte);
-            rest = tail;
-        }
-    }
-    String::from_utf8(bytes).ok().map(Cow::Owned)
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
 }
 
 #[cfg(test)]

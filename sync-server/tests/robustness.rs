@@ -45,19 +45,12 @@ fn keep_alive_connections_are_served_across_a_new_accept_thread() {
     }
 }
 
-fn read_answer(stream: &mut TcpStream) -> String {
-    use std::io::Read;
+/// The status of the next answer on `stream`, read whole.
+fn read_answer(stream: &mut TcpStream) -> u16 {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    let mut answer = Vec::new();
-    let mut byte = [0; 1];
-    while !answer.ends_with(b"no sleep") {
-        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed: {answer:?}");
-        answer.push(byte[0]);
-    }
-    let text = String::from_utf8(answer).unwrap();
-    text.lines().next().unwrap().to_owned() // the status line
+    testkit::wire::read_answer(stream).0.status
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::wire::AnswerHead;
 use crate::{all_at_once, run, start_ids, Reply, Server};
 
 /// Generates one `#[test]` per contract check for the server binary `$binary`.
@@ -183,28 +184,20 @@ pub fn answers_on_one_connection_are_framed_one_after_another(binary: &str) {
 
     let mut rest = &bytes[..];
     for (method, target, status) in asked {
-        let end = rest.windows(4).position(|w| w == b"\r\n\r\n");
-        let end = end.unwrap_or_else(|| panic!("{method} {target}: no answer head in {rest:?}"));
-        let head = std::str::from_utf8(&rest[..end]).unwrap();
-        rest = &rest[end + 4..];
-        let mut lines = head.lines();
-        let status_line = lines.next().unwrap();
+        let (head, length) = crate::wire::head(rest)
+            .unwrap_or_else(|| panic!("{method} {target}: no answer head in {rest:?}"));
+        rest = &rest[length..];
         assert!(
-            status_line.starts_with(&format!("HTTP/1.1 {status} ")),
-            "{method} {target}: {status_line}"
+            head.text.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{method} {target}: {}",
+            head.text
         );
-        let field = |name: &str| {
-            let prefix = format!("{}:", name.to_ascii_lowercase());
-            let found = lines
-                .clone()
-                .find(|line| line.to_ascii_lowercase().starts_with(&prefix));
-            found.map(|line| line[prefix.len()..].trim().to_owned())
-        };
         assert!(
-            field("Date").is_some(),
-            "{method} {target}: no Date in {head}"
+            head.field("Date").is_some(),
+            "{method} {target}: no Date in {}",
+            head.text
         );
-        let length = field("Content-Length").map(|length| length.parse::<usize>().unwrap());
+        let length = head.content_length();
         if status == 204 {
             assert_eq!(
                 length, None,
@@ -222,33 +215,17 @@ pub fn answers_on_one_connection_are_framed_one_after_another(binary: &str) {
     assert!(rest.is_empty(), "bytes after the last answer: {rest:?}");
 }
 
-/// The CPU time thread `tid` of process `pid` has used (user and system), from `/proc`.
-pub fn thread_cpu_time(pid: u32, tid: u64) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_millis(ticks * 1000 / per_second)
-}
-
 /// `/compute?seconds=S` works on the thread that runs the handler until that thread has used S
 /// seconds of CPU time (read by the kernel's count, not the server's), and a `/nosleep` sent
 /// meanwhile waits for it: on either server, computing holds its thread.
 pub fn compute_uses_the_handler_threads_cpu_and_holds_it(binary: &str) {
     let server = Server::start(binary, &[]);
     let handler = server.get("/nosleep").tid().unwrap();
-    let before = thread_cpu_time(server.pid(), handler);
+    let before = probe::process::thread_cpu_time(server.pid(), handler);
     let (compute, nosleep) = nosleep_during(&server, "/compute?seconds=0.5");
     assert_eq!((compute.status, compute.body.as_str()), (200, "compute"));
     assert_eq!(compute.tid(), Some(handler));
-    let used = thread_cpu_time(server.pid(), handler) - before;
+    let used = probe::process::thread_cpu_time(server.pid(), handler) - before;
     assert!(
         used >= Duration::from_millis(450) && used < Duration::from_millis(1500),
         "the handler thread used {used:?} of CPU for 0.5 s of work"
@@ -262,50 +239,12 @@ pub fn compute_uses_the_handler_threads_cpu_and_holds_it(binary: &str) {
     assert_eq!(refused.status, 400);
 }
 
-/// Sends `request` on `stream` and reads one answer head; returns it and whether the server
+/// Sends `request` on `stream` and reads one answer; returns its head and whether the server
 /// closed the connection after that answer.
-pub(crate) fn exchange(stream: &mut TcpStream, request: &str) -> (String, bool) {
+pub(crate) fn exchange(stream: &mut TcpStream, request: &str) -> (AnswerHead, bool) {
     stream.write_all(request.as_bytes()).unwrap();
-    let mut bytes = Vec::new();
-    let mut byte = [0; 1];
-    while !bytes.ends_with(b"\r\n\r\n") {
-        let read = std::io::Read::read(stream, &mut byte).expect("an answer head");
-        assert_eq!(read, 1, "closed before an answer to {request:?}");
-        bytes.push(byte[0]);
-    }
-    let head = String::from_utf8(bytes).unwrap();
-    let length = head
-        .lines()
-        .find_map(|line| {
-            line.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse::<usize>().unwrap())
-        })
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    std::io::Read::read_exact(stream, &mut body).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    // A server that closes does so right after the answer; one that keeps it open sends nothing.
-    let closed = match std::io::Read::read(stream, &mut byte) {
-        Ok(0) => true,
-        Ok(_) => panic!("bytes after the answer to {request:?}"),
-        Err(error) => error.kind() == std::io::ErrorKind::ConnectionReset,
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let (head, _, closed) = crate::wire::read_answer_seeing_close(stream);
     (head, closed)
-}
-
-/// The value of the header field `name` (in lower case) in an answer's `head`, in lower case.
-pub(crate) fn head_field(head: &str, name: &str) -> Option<String> {
-    head.lines().find_map(|line| {
-        let lower = line.to_ascii_lowercase();
-        let (field, value) = lower.split_once(':')?;
-        (field == name).then(|| value.trim().to_owned())
-    })
 }
 
 /// HTTP/1.1 keeps a connection open unless the request says `close`; HTTP/1.0 closes it unless
@@ -338,15 +277,20 @@ pub fn connection_headers_say_whether_the_connection_stays_open(binary: &str) {
         let mut stream = connect();
         let (head, closed) = exchange(&mut stream, &request);
         let case = format!("HTTP/{version} {connection:?}");
-        assert_eq!(closed, !kept, "{case}: closed after the answer? {head}");
-        let field = head_field(&head, "connection");
+        let shown = &head.text;
+        assert_eq!(closed, !kept, "{case}: closed after the answer? {shown}");
+        let field = head.field("connection");
         match says {
-            Some(value) => assert_eq!(field.as_deref(), Some(value), "{case}: {head}"),
-            None => assert!(field.as_deref() != Some("close"), "{case}: {head}"),
+            Some(value) => assert_eq!(field.as_deref(), Some(value), "{case}: {shown}"),
+            None => assert!(field.as_deref() != Some("close"), "{case}: {shown}"),
         }
         if kept {
             let (again, _) = exchange(&mut stream, &request);
-            assert!(again.contains(" 200 "), "{case}: a second request: {again}");
+            assert_eq!(
+                again.status, 200,
+                "{case}: a second request: {}",
+                again.text
+            );
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::contract::{exchange, head_field};
+use crate::contract::exchange;
 use crate::{closed_by, stress_size, Server};
 
 /// Held by each test here, so that the tests of one binary that open crowds of connections
@@ -111,14 +111,6 @@ pub fn running_out_of_file_descriptors_is_survived(
     });
 }
 
-/// The resident memory of process `pid`, in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let line = status.lines().find_map(|line| line.strip_prefix("VmRSS:"));
-    let kib = line.and_then(|rest| rest.split_whitespace().next()?.parse().ok());
-    kib.unwrap_or(0)
-}
-
 /// A client pipelines requests on one connection as fast as it can and never reads an answer:
 /// meanwhile every other client is answered within half a second, the server's memory grows by
 /// less than `max_growth_mib`, and that client's connection is closed within `--header-timeout`
@@ -126,7 +118,7 @@ pub fn rss_kib(pid: u32) -> u64 {
 pub fn a_client_that_never_reads_stalls_nobody_and_is_closed(binary: &str, max_growth_mib: u64) {
     let _alone = one_crowd_at_a_time();
     let server = Server::start(binary, &["--header-timeout", "1"]);
-    let before = rss_kib(server.pid());
+    let before = probe::process::rss_kib(server.pid());
     let mut reader = TcpStream::connect(server.addr()).unwrap();
     reader.set_nonblocking(true).unwrap();
     let requests = b"GET /nosleep HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
@@ -158,7 +150,7 @@ pub fn a_client_that_never_reads_stalls_nobody_and_is_closed(binary: &str, max_g
             next_check = Instant::now() + Duration::from_millis(300);
         }
     }
-    let growth_mib = rss_kib(server.pid()).saturating_sub(before) / 1024;
+    let growth_mib = probe::process::rss_kib(server.pid()).saturating_sub(before) / 1024;
     let closed = closed.unwrap_or_else(|| panic!("still open after {attack:?} of never reading"));
     eprintln!(
         "the reader was closed after {closed:?}; the server's memory grew by {growth_mib} MiB"
@@ -177,11 +169,8 @@ pub fn a_client_that_never_reads_stalls_nobody_and_is_closed(binary: &str, max_g
 
 /// The threads and open descriptors of process `pid`.
 pub fn threads_and_descriptors(pid: u32) -> (usize, usize) {
-    let count = |what: &str| {
-        let entries = std::fs::read_dir(format!("/proc/{pid}/{what}"));
-        entries.map_or(0, |entries| entries.count())
-    };
-    (count("task"), count("fd"))
+    let threads = probe::process::threads(pid) as usize;
+    (threads, probe::process::descriptors(pid))
 }
 
 /// What `curl --http2-prior-knowledge` sends first: HTTP/2's connection preface and an empty
@@ -245,16 +234,16 @@ pub fn connections_past_the_limit_are_refused_and_closed(binary: &str) {
         .map(|_| {
             let mut stream = TcpStream::connect(server.addr()).unwrap();
             let (head, closed) = exchange(&mut stream, ask);
-            assert!(head.starts_with("HTTP/1.1 200") && !closed, "{head}");
+            assert!(head.status == 200 && !closed, "{}", head.text);
             stream
         })
         .collect();
 
     let mut past = TcpStream::connect(server.addr()).unwrap();
     let (head, closed) = exchange(&mut past, ask);
-    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
-    assert_eq!(head_field(&head, "retry-after").as_deref(), Some("1"));
-    assert_eq!(head_field(&head, "connection").as_deref(), Some("close"));
+    assert_eq!(head.status, 503, "{}", head.text);
+    assert_eq!(head.field("retry-after").as_deref(), Some("1"));
+    assert_eq!(head.field("connection").as_deref(), Some("close"));
     assert!(closed, "the connection past the limit is closed");
     // However many come, each is refused, and the kept connections are still answered at once.
     for _ in 0..stress_size(50, 2000) {
@@ -264,7 +253,7 @@ pub fn connections_past_the_limit_are_refused_and_closed(binary: &str) {
     for stream in &mut kept {
         let sent = Instant::now();
         let (head, closed) = exchange(stream, ask);
-        assert!(head.starts_with("HTTP/1.1 200") && !closed, "{head}");
+        assert!(head.status == 200 && !closed, "{}", head.text);
         // exchange waits 300 ms to see whether the server closes; a prompt answer adds little.
         assert!(
             sent.elapsed() < Duration::from_millis(800),

@@ -6,11 +6,13 @@
 //! wait here is bounded, and a server is killed when its [`Server`] is dropped.
 //!
 //! [`contract`] holds the checks both servers must pass; [`contract_tests!`] turns them into
-//! `#[test]`s for one binary.
+//! `#[test]`s for one binary. [`wire`] reads answers off a raw connection, for the checks that
+//! speak HTTP by hand.
 
 pub mod contract;
 pub mod corpus;
 pub mod hostile;
+pub mod wire;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;

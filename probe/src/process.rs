@@ -1,0 +1,90 @@
+//! What a server process holds, read from `/proc` by procfs: its memory, threads, descriptors
+//! and CPU time. The tests, `compare` and the benchmark runner all read these figures here, so
+//! each is read one way.
+
+use std::time::Duration;
+
+use procfs::process::Process;
+
+/// Its resident memory now (`VmRSS`), in KiB; 0 if the process is gone.
+pub fn rss_kib(pid: u32) -> u64 {
+    status(pid).and_then(|status| status.vmrss).unwrap_or(0)
+}
+
+/// The most resident memory it has held (`VmHWM`), in KiB; 0 if the process is gone.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    status(pid).and_then(|status| status.vmhwm).unwrap_or(0)
+}
+
+/// Its OS threads now; 0 if the process is gone.
+pub fn threads(pid: u32) -> u64 {
+    status(pid).map_or(0, |status| status.threads)
+}
+
+/// Its open file descriptors now; 0 if the process is gone.
+pub fn descriptors(pid: u32) -> usize {
+    process(pid)
+        .and_then(|process| process.fd_count().ok())
+        .unwrap_or(0)
+}
+
+/// The CPU time it has used, user and system; zero if the process is gone.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = process(pid).and_then(|process| process.stat().ok());
+    stat.map_or(Duration::ZERO, |stat| ticks(stat.utime + stat.stime))
+}
+
+/// The CPU time its thread `tid` has used, user and system; zero if the thread is gone.
+pub fn thread_cpu_time(pid: u32, tid: u64) -> Duration {
+    let task = process(pid).and_then(|process| process.task_from_tid(tid as i32).ok());
+    let stat = task.and_then(|task| task.stat().ok());
+    stat.map_or(Duration::ZERO, |stat| ticks(stat.utime + stat.stime))
+}
+
+/// Its soft limit on open files (`Max open files`), if it has one.
+pub fn open_files_limit(pid: u32) -> Option<u64> {
+    let limits = process(pid)?.limits().ok()?;
+    match limits.max_open_files.soft_limit {
+        procfs::process::LimitValue::Value(files) => Some(files),
+        procfs::process::LimitValue::Unlimited => None,
+    }
+}
+
+fn process(pid: u32) -> Option<Process> {
+    Process::new(pid as i32).ok()
+}
+
+fn status(pid: u32) -> Option<procfs::process::Status> {
+    process(pid)?.status().ok()
+}
+
+/// A count of clock ticks as a duration.
+fn ticks(count: u64) -> Duration {
+    let per_second = procfs::ticks_per_second().max(1);
+    Duration::from_micros(count * 1_000_000 / per_second)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_read() {
+        let me = std::process::id();
+        let now = rss_kib(me);
+        assert!(now > 0);
+        assert!(
+            peak_rss_kib(me) >= now,
+            "the peak, read after, is at least that"
+        );
+        assert!(threads(me) >= 1);
+        assert!(descriptors(me) >= 3);
+        let tid = std::fs::read_link("/proc/thread-self").unwrap();
+        let tid: u64 = tid.file_name().unwrap().to_str().unwrap().parse().unwrap();
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(100) {}
+        assert!(thread_cpu_time(me, tid) >= Duration::from_millis(50));
+        assert!(cpu_time(me) >= thread_cpu_time(me, tid));
+        assert_eq!(rss_kib(u32::MAX), 0, "no such process");
+    }
+}
