@@ -1,7 +1,7 @@
 //! The checks of the interface (docs/interface.md) that hold for both servers alike, each a function of the binary.
 //!
 //! What differs between the servers (whether a `/sleep` holds the others up) is measured by
-//! [`nosleep_during_sleep`] and [`sleeps_sent_together`], and judged in each server's own tests.
+//! [`nosleep_during`] and [`sleeps_sent_together`], and judged in each server's own tests.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

@@ -2,7 +2,7 @@
 //! connection, within a bounded time, and go on serving.
 //!
 //! Every item is a complete message (the server never waits for more), so a server that does
-//! not answer within [`PATIENCE`] has hung. Where a wrongly accepted request could hide behind a
+//! not answer within `PATIENCE` (5 s) has hung. Where a wrongly accepted request could hide behind a
 //! `404`, the target is `/nosleep`, so acceptance shows as a `200`.
 
 use std::io::{ErrorKind, Read, Write};
