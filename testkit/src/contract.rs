@@ -26,6 +26,7 @@ macro_rules! contract_tests {
             connection_headers_say_whether_the_connection_stays_open,
             compute_uses_the_handler_threads_cpu_and_holds_it,
             http_clients_no_one_here_wrote_complete_without_a_stall,
+            a_fresh_server_answers_a_keep_alive_burst_without_a_stall,
             answers_name_the_process_and_the_handler_thread,
             every_request_is_logged_as_it_happens,
             malformed_requests_get_a_4xx_and_the_server_keeps_serving,
@@ -292,6 +293,34 @@ pub fn connection_headers_say_whether_the_connection_stays_open(binary: &str) {
                 again.text
             );
         }
+    }
+}
+
+/// ApacheBench with keep-alive (HTTP/1.0) and eight connections at once, against a server
+/// started a moment before: every one of its 2,000 requests is answered, none of them late. (A
+/// pool that queues a new connection behind busy threads leaves its requests unanswered until a
+/// kept connection times out: here, with `--header-timeout 3`, for 3 s.) Three fresh servers, one
+/// with four handler threads where the server has them.
+pub fn a_fresh_server_answers_a_keep_alive_burst_without_a_stall(binary: &str) {
+    let name = std::path::Path::new(binary).file_name();
+    let threads: &[&str] = if name.is_some_and(|name| name == "sync-server") {
+        &["--threads", "4"]
+    } else {
+        &["--workers", "1"]
+    };
+    for extra in [&[][..], &[], threads] {
+        let server = Server::start(binary, &[&["--header-timeout", "3"][..], extra].concat());
+        let url = format!("{}/nosleep", server.target().url);
+        let report = client("ab", &["-k", "-n", "2000", "-c", "8", "-s", "10", &url]);
+        assert!(report.contains("Complete requests:      2000"), "{report}");
+        assert!(report.contains("Failed requests:        0"), "{report}");
+        assert!(report.contains("Keep-Alive requests:    2000"), "{report}");
+        let longest = report
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("100%"))
+            .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no longest request in {report}"));
+        assert!(longest < 1500, "a request waited {longest} ms: {report}");
     }
 }
 

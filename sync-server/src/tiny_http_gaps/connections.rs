@@ -65,8 +65,13 @@ impl Connections {
         }
     }
 
-    /// What to do with a request from `peer`.
-    pub fn admit(&self, peer: Option<&SocketAddr>) -> Admission {
+    /// What to do with a request from `peer`. A connected socket whose peer is `ours` (the
+    /// server's own nudges) is not counted as a connection.
+    pub fn admit(
+        &self,
+        peer: Option<&SocketAddr>,
+        ours: impl Fn(&SocketAddr) -> bool,
+    ) -> Admission {
         let Some(peer) = peer else {
             return Admission::Serve;
         };
@@ -79,7 +84,8 @@ impl Connections {
         }
         let due = state.counted.is_none_or(|at| at.elapsed() >= RECOUNT);
         if state.served.len() >= self.limit && due {
-            let live = sockets::peers();
+            let mut live = sockets::peers();
+            live.retain(|peer| !ours(peer));
             state.refused.retain(|refused| live.contains(refused));
             let State {
                 served, refused, ..

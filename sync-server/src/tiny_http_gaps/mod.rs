@@ -13,6 +13,7 @@
 //! | no read timeout and no limit on a request head | [`listen`]: timeouts every connection inherits | `slowloris_stalls_nobody_and_is_cut_off_at_the_header_timeout` | 3 |
 //! | no write timeout: a client that never reads holds a handler thread in its write for good | [`slow_readers`] | `a_client_that_never_reads_stalls_nobody_and_is_closed` | 3 |
 //! | no connection count and no way to close one | [`connections`], [`sockets`] | `connections_past_the_limit_are_refused_and_closed` | 6 |
+//! | a new connection can be queued behind busy pool threads until one is free | [`queued_connections`] | `a_fresh_server_answers_a_keep_alive_burst_without_a_stall` (`testkit::contract`, both servers) | 5 |
 //! | an HTTP/2 request line deadlocks its connection's thread | not filled: documented | `http2_request_lines_leave_no_thread_or_descriptor_behind` (ignored) | 1 |
 //!
 //! The serving loop reaches all of it through one type, [`TinyHttp`]: it asks it for the next
@@ -21,6 +22,7 @@
 mod accept;
 mod connections;
 mod listen;
+mod queued_connections;
 mod slow_readers;
 mod sockets;
 
@@ -34,6 +36,7 @@ use tiny_http::Request;
 
 use self::accept::Supervisor;
 use self::connections::{Admission, Connections};
+use self::queued_connections::Nudges;
 use self::slow_readers::{SlowReaders, Writer};
 use crate::http::Responder;
 
@@ -43,6 +46,7 @@ pub struct TinyHttp {
     supervisor: Supervisor,
     slow: SlowReaders,
     connections: Connections,
+    nudges: Nudges,
 }
 
 impl TinyHttp {
@@ -60,14 +64,15 @@ impl TinyHttp {
         let supervisor = Supervisor::new(listener, header_timeout, longest_wait)
             .context("cannot start tiny_http")?;
         Ok(TinyHttp {
+            nudges: Nudges::new(supervisor.addr()),
             supervisor,
             slow: SlowReaders::new(header_timeout),
             connections: Connections::new(max_connections),
         })
     }
 
-    /// Starts the two threads that send the answers slow clients leave waiting and close the
-    /// connections refused past the limit.
+    /// Starts the three threads that send the answers slow clients leave waiting, close the
+    /// connections refused past the limit, and give queued connections a pool thread.
     pub fn start_helpers(&'static self) -> anyhow::Result<()> {
         thread::Builder::new()
             .name("slow-readers".to_owned())
@@ -76,6 +81,10 @@ impl TinyHttp {
         thread::Builder::new()
             .name("refused-connections".to_owned())
             .spawn(|| self.connections.run())
+            .context("cannot start a thread")?;
+        thread::Builder::new()
+            .name("pool-nudges".to_owned())
+            .spawn(|| self.nudges.run())
             .context("cannot start a thread")?;
         Ok(())
     }
@@ -127,7 +136,8 @@ impl TinyHttp {
             drop(request.into_writer()); // its client takes in nothing: no answer, no wait
             return None;
         }
-        match self.connections.admit(peer) {
+        let ours = |peer: &SocketAddr| *peer == self.addr() || self.nudges.is_nudge(peer);
+        match self.connections.admit(peer, ours) {
             Admission::Serve => Some(request),
             Admission::Refuse(peer) => {
                 responder.refuse(request, Identity::current());

@@ -1,0 +1,66 @@
+//! Connections that tiny_http's thread pool queued behind busy threads, handed a thread.
+//!
+//! tiny_http reads each connection on a thread of its pool, and starts a new thread for a new
+//! connection only when no thread is waiting. When several connections arrive at once, a thread
+//! that has been woken for one still counts as waiting until it runs, so the others are queued
+//! for it; it takes one, and the rest stay queued until a pool thread is free again. With
+//! keep-alive connections (ApacheBench's `-k`), no thread is free again until a connection has
+//! been idle for `--header-timeout`: a fresh sync-server then leaves a queued connection's
+//! requests unanswered for that long (`docs/tiny_http.md`, section 5).
+//!
+//! The pool starts a thread whenever a connection arrives and no thread is waiting, and that
+//! thread, once done with its own connection, takes the next queued one. So every
+//! [`NUDGE_EVERY`] this module connects to the server and hangs up at once, [`NUDGES`] times in
+//! a row: when a connection is queued, no thread is waiting (a waiting thread would have taken
+//! it), so the pool starts one for the nudge, which reads nothing, and then serves the queued
+//! connection. When nothing is queued, a waiting thread takes the nudge and waits again. A nudge
+//! sends no request, so it reaches no handler and no log; on an idle server the nudges cost a
+//! few microseconds of CPU each.
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+/// How long a connection tiny_http queued behind busy threads waits at most for one (while no
+/// more than [`NUDGES`] are queued).
+pub const NUDGE_EVERY: Duration = Duration::from_millis(100);
+
+/// How many nudges are sent in a row: each can free one queued connection.
+pub const NUDGES: usize = 4;
+
+/// The nudges sent to one server.
+pub struct Nudges {
+    server: SocketAddr,
+    /// The client address of the nudge in flight, which is not a connection being served.
+    current: Mutex<Option<SocketAddr>>,
+}
+
+impl Nudges {
+    pub fn new(server: SocketAddr) -> Nudges {
+        Nudges {
+            server,
+            current: Mutex::new(None),
+        }
+    }
+
+    /// Whether `peer` is the client end of a nudge, not a client of the server.
+    pub fn is_nudge(&self, peer: &SocketAddr) -> bool {
+        *self.current.lock().unwrap() == Some(*peer)
+    }
+
+    /// Nudges the pool every [`NUDGE_EVERY`], for as long as the process runs.
+    pub fn run(&self) {
+        loop {
+            thread::sleep(NUDGE_EVERY);
+            for _ in 0..NUDGES {
+                // A refused connection (the server stopping, out of descriptors) nudges nothing.
+                let Ok(nudge) = TcpStream::connect_timeout(&self.server, NUDGE_EVERY) else {
+                    break;
+                };
+                *self.current.lock().unwrap() = nudge.local_addr().ok();
+                drop(nudge);
+            }
+        }
+    }
+}
