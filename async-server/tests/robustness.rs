@@ -120,3 +120,8 @@ fn http2_request_lines_leave_no_thread_or_descriptor_behind() {
 fn connections_past_the_limit_are_refused_and_closed() {
     testkit::hostile::connections_past_the_limit_are_refused_and_closed(BINARY);
 }
+
+#[test]
+fn the_connection_past_the_limit_is_refused_while_answers_are_unread() {
+    testkit::hostile::the_connection_past_the_limit_is_refused_while_answers_are_unread(BINARY);
+}

@@ -271,3 +271,35 @@ pub fn connections_past_the_limit_are_refused_and_closed(binary: &str) {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// `--max-connections 50`: fifty connections each send a request and read nothing yet, and a
+/// fifty-first, a moment later (20 ms: more than the kernel's clock tick, which is how finely
+/// sync-server can tell who asked first), sends one too: the fifty-first is refused `503`, and
+/// each of the fifty is answered `200`, whatever order the server took their requests in. Three
+/// fresh servers, on which first requests are handed over in the most scrambled order.
+pub fn the_connection_past_the_limit_is_refused_while_answers_are_unread(binary: &str) {
+    let ask = b"GET /nosleep HTTP/1.1\r\nHost: x\r\n\r\n";
+    for _ in 0..3 {
+        let server = Server::start(binary, &["--max-connections", "50"]);
+        let kept: Vec<TcpStream> = (0..50)
+            .map(|_| {
+                let mut stream = TcpStream::connect(server.addr()).unwrap();
+                stream.write_all(ask).unwrap();
+                stream
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(20));
+        let mut past = TcpStream::connect(server.addr()).unwrap();
+        past.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        past.write_all(ask).unwrap();
+        let (head, _) = crate::wire::read_answer(&mut past);
+        assert_eq!(head.status, 503, "the 51st connection: {}", head.text);
+        for (number, mut stream) in kept.into_iter().enumerate() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let (head, _) = crate::wire::read_answer(&mut stream);
+            assert_eq!(head.status, 200, "connection {}: {}", number + 1, head.text);
+        }
+    }
+}

@@ -3,11 +3,16 @@
 //! client's address.
 //!
 //! So a connection is noticed by its first request, from an address not seen before, and the
-//! addresses seen are kept. Nor does tiny_http say when a connection closes: below the limit that
-//! only means an address kept too long; at the limit, the process's own connected sockets are
-//! counted ([`super::sockets`]), idle connections included, and the connections closed since are
-//! forgotten. Counting reads every descriptor of the process, so it is done at most every
-//! [`RECOUNT`]; in between, a new connection at the limit is refused.
+//! addresses seen are kept. But they are not a count of the connections held: tiny_http reads
+//! each connection on a thread of its own, and can hand over a later connection's first request
+//! before an earlier one's. So near the limit (within [`SLACK`] of it), a new address has the
+//! process's own connected sockets counted ([`super::sockets`]), every connection accepted so far
+//! included. When they do not all fit, the places left go to those not yet seen in the order
+//! they asked: by how long each has been quiet since it sent data (or connected), which the
+//! kernel counts in its clock ticks (4 ms here). So a connection that asks a tick or more after
+//! the limit is full is the one refused, whichever first request tiny_http hands over first;
+//! among connections that asked within the same tick, the first handed over goes first. Past the limit, counting is done at most every [`RECOUNT`] (it reads every
+//! descriptor of the process); in between, a new connection is refused.
 //!
 //! A connection past the limit has its first request answered `503` with `Retry-After`, as on
 //! async-server, though only when a handler thread takes that request. Then its socket is shut
@@ -24,8 +29,14 @@ use std::time::{Duration, Instant};
 
 use super::sockets;
 
-/// The least time between two looks at the process's descriptors, to count or to close.
+/// The least time between two looks at the process's descriptors, to count or to close, once
+/// past the limit.
 const RECOUNT: Duration = Duration::from_millis(100);
+
+/// How near the limit the connections seen must be for a new one to be counted against the
+/// process's sockets: exact as long as tiny_http hands over no first request more than this many
+/// connections ahead of an earlier one's.
+const SLACK: usize = 256;
 
 pub struct Connections {
     limit: usize,
@@ -82,19 +93,24 @@ impl Connections {
         if state.refused.contains(peer) {
             return Admission::Drop;
         }
+        let seen = state.served.len();
         let due = state.counted.is_none_or(|at| at.elapsed() >= RECOUNT);
-        if state.served.len() >= self.limit && due {
+        if seen + SLACK >= self.limit && (seen < self.limit || due) {
             let mut live = sockets::peers();
-            live.retain(|peer| !ours(peer));
-            state.refused.retain(|refused| live.contains(refused));
-            let State {
-                served, refused, ..
-            } = &mut *state;
-            *served = live.difference(refused).copied().collect();
-            served.remove(peer); // this connection's own socket is among them
+            live.retain(|peer, _| !ours(peer));
+            state.refused.retain(|refused| live.contains_key(refused));
+            state.served.retain(|served| live.contains_key(served));
             state.counted = Some(Instant::now());
-        }
-        if state.served.len() >= self.limit {
+            let mine = live.get(peer).copied().unwrap_or(0);
+            // Those not yet seen that asked before this one come first.
+            let ahead = live.iter().filter(|(other, &quiet)| {
+                quiet > mine && !state.served.contains(*other) && !state.refused.contains(*other)
+            });
+            if state.served.len() + ahead.count() >= self.limit {
+                state.refused.insert(*peer);
+                return Admission::Refuse(*peer);
+            }
+        } else if seen >= self.limit {
             state.refused.insert(*peer);
             return Admission::Refuse(*peer);
         }

@@ -12,7 +12,7 @@
 //! | the accept thread ends for good on its first error, sometimes by panicking | [`accept`] | `it_keeps_accepting_after_idle_spells_longer_than_the_header_timeout`, `running_out_of_file_descriptors_is_survived` | 2 |
 //! | no read timeout and no limit on a request head | [`listen`]: timeouts every connection inherits | `slowloris_stalls_nobody_and_is_cut_off_at_the_header_timeout` | 3 |
 //! | no write timeout: a client that never reads holds a handler thread in its write for good | [`slow_readers`] | `a_client_that_never_reads_stalls_nobody_and_is_closed` | 3 |
-//! | no connection count and no way to close one | [`connections`], [`sockets`] | `connections_past_the_limit_are_refused_and_closed` | 6 |
+//! | no connection count and no way to close one | [`connections`], [`sockets`] | `connections_past_the_limit_are_refused_and_closed`, `the_connection_past_the_limit_is_refused_while_answers_are_unread` | 6 |
 //! | a new connection can be queued behind busy pool threads until one is free | [`queued_connections`] | `a_fresh_server_answers_a_keep_alive_burst_without_a_stall` (`testkit::contract`, both servers) | 5 |
 //! | an HTTP/2 request line deadlocks its connection's thread | not filled: documented | `http2_request_lines_leave_no_thread_or_descriptor_behind` (ignored) | 1 |
 //!

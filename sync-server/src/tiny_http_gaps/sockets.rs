@@ -1,48 +1,133 @@
 //! The process's connected sockets, found among its descriptors. tiny_http does not say which
 //! socket a request came on, only the client's address: this is how sync-server finds the
 //! connection of a client it must close, and counts the connections it holds.
+//!
+//! The descriptors are listed from `/proc/self/fd`, and each is then looked at by its number
+//! with a raw system call (`getpeername`, `shutdown`), which takes the number and no object of
+//! ours. tiny_http may close a descriptor between the listing and the call, and the number may be
+//! reused at once: then the call looks at whatever has the number now, which is nothing
+//! (`EBADF`), not a socket, or a socket with a peer of its own, looked at the same way. So the
+//! race can miss a connection opened or closed meanwhile, and can never shut down the wrong one:
+//! a socket is shut down only if its peer, read a moment before, is one of those to close.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{BorrowedFd, RawFd};
-
-use socket2::SockRef;
+use std::mem;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::os::fd::RawFd;
 
 /// Shuts down the process's sockets connected to any of `peers` (tiny_http holds two per
 /// connection, one to read and one to write), in one look at the descriptors.
 pub fn shut_down(peers: &HashSet<SocketAddr>) {
-    each_connected(|socket, to| {
+    each_connected(|fd, to| {
         if peers.contains(&to) {
-            let _ = socket.shutdown(Shutdown::Both);
+            // SAFETY: `shutdown` takes a number and no memory; a number no longer a socket
+            // fails with an error, which is ignored.
+            unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
         }
     });
 }
 
-/// The peers of the process's connected sockets: one per connection.
-pub fn peers() -> HashSet<SocketAddr> {
-    let mut peers = HashSet::new();
-    each_connected(|_, peer| {
-        peers.insert(peer);
+/// The peers of the process's connected sockets (one per connection), each with how long ago
+/// it last sent data (or, if it has sent none, connected): the kernel's `tcpi_last_data_recv`,
+/// in milliseconds.
+pub fn peers() -> HashMap<SocketAddr, u32> {
+    let mut peers = HashMap::new();
+    each_connected(|fd, peer| {
+        let quiet = quiet_for(fd).unwrap_or(0);
+        let longest = peers.entry(peer).or_insert(quiet);
+        *longest = quiet.max(*longest);
     });
     peers
 }
 
-/// Calls `each` with every connected socket of the process and its peer's address.
-fn each_connected(mut each: impl FnMut(SockRef<'_>, SocketAddr)) {
+/// How long ago, in milliseconds, the socket numbered `fd` last received data (`TCP_INFO`).
+fn quiet_for(fd: RawFd) -> Option<u32> {
+    // SAFETY: an all-zero tcp_info is valid.
+    let mut info: libc::tcp_info = unsafe { mem::zeroed() };
+    let mut length = mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info` and `length` are ours and writable, and `length` says how much the kernel
+    // may write; `fd` is only a number to it.
+    let status = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&raw mut info).cast::<libc::c_void>(),
+            &mut length,
+        )
+    };
+    (status == 0).then_some(info.tcpi_last_data_recv)
+}
+
+/// Calls `each` with every connected socket of the process (by number) and its peer's address.
+fn each_connected(mut each: impl FnMut(RawFd, SocketAddr)) {
     let Ok(entries) = fs::read_dir("/proc/self/fd") else {
         return;
     };
     let descriptors =
         entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<RawFd>().ok());
     for fd in descriptors {
-        // SAFETY: the descriptor was open a moment ago and is only borrowed for this call. If it
-        // has been closed and reused since, it is another descriptor of this process, looked at
-        // the same way: a socket that is not connected, or something else, has no peer.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let socket = SockRef::from(&fd);
-        if let Some(peer) = socket.peer_addr().ok().and_then(|addr| addr.as_socket()) {
-            each(socket, peer);
+        if let Some(peer) = peer_of(fd) {
+            each(fd, peer);
         }
+    }
+}
+
+/// The address of the peer of the socket numbered `fd`, if it is a connected IP socket.
+fn peer_of(fd: RawFd) -> Option<SocketAddr> {
+    // SAFETY: an all-zero sockaddr_storage is a valid (empty) address.
+    let mut address: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut length = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `address` and `length` are ours and writable, and `length` says how much of
+    // `address` the kernel may write; `fd` is only a number to it.
+    let status =
+        unsafe { libc::getpeername(fd, (&raw mut address).cast::<libc::sockaddr>(), &mut length) };
+    if status != 0 {
+        return None;
+    }
+    match i32::from(address.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in, as its family says.
+            let v4 = unsafe { &*(&raw const address).cast::<libc::sockaddr_in>() };
+            let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
+            Some(SocketAddrV4::new(ip, u16::from_be(v4.sin_port)).into())
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the kernel wrote a sockaddr_in6, as its family says.
+            let v6 = unsafe { &*(&raw const address).cast::<libc::sockaddr_in6>() };
+            let ip = Ipv6Addr::from(v6.sin6_addr.s6_addr);
+            let port = u16::from_be(v6.sin6_port);
+            Some(SocketAddrV6::new(ip, port, v6.sin6_flowinfo, v6.sin6_scope_id).into())
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn connected_sockets_are_found_by_their_peers_and_shut_down() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, from) = listener.accept().unwrap();
+        assert_eq!(peer_of(accepted.as_raw_fd()), Some(from));
+        assert_eq!(
+            peer_of(listener.as_raw_fd()),
+            None,
+            "a listener has no peer"
+        );
+        assert_eq!(peer_of(RawFd::MAX), None, "no such descriptor");
+        let found = peers();
+        assert!(found.contains_key(&from));
+        assert!(found.contains_key(&listener.local_addr().unwrap()));
+        shut_down(&HashSet::from([from]));
+        let mut byte = [0; 1];
+        let read = std::io::Read::read(&mut &client, &mut byte).unwrap();
+        assert_eq!(read, 0, "the client sees its connection shut down");
     }
 }
