@@ -40,19 +40,41 @@ pub fn says(connection: &[u8], token: &str) -> bool {
         .any(|part| part.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
-/// Whether `origin` (`http://127.0.0.1:8000`, say) is a page served from this machine.
+/// Whether `origin` (`http://127.0.0.1:8000`, say) is a page served from this machine. The
+/// whole value is read, as `http://HOST` or `http://HOST:PORT`: HOST is `localhost`, a loopback
+/// IPv4 address or a loopback IPv6 address in brackets, PORT one to five digits. Anything else
+/// (a path, a port that is not a number, a byte that is not part of an origin) is not one, so an
+/// origin echoed back holds nothing a header line could be broken with.
 pub(crate) fn is_loopback(origin: &str) -> bool {
     let Some(authority) = origin.strip_prefix("http://") else {
         return false;
     };
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, rest)) => (host, rest),
+            None => return false,
+        },
+        None => match authority.find(':') {
+            Some(at) => authority.split_at(at),
+            None => (authority, ""),
+        },
     };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
+    let port_ok = match port.strip_prefix(':') {
+        Some(digits) => {
+            (1..=5).contains(&digits.len()) && digits.bytes().all(|byte| byte.is_ascii_digit())
+        }
+        None => port.is_empty(),
+    };
+    let host_ok = if authority.starts_with('[') {
+        host.parse::<std::net::Ipv6Addr>()
             .is_ok_and(|ip| ip.is_loopback())
+    } else {
+        host == "localhost"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    port_ok && host_ok
 }
 
 #[cfg(test)]
@@ -75,6 +97,42 @@ mod tests {
         assert!(!says(b"not-close", "close"));
         assert!(!says(b"keep-alive-ish", "keep-alive"));
         assert!(says(b"Upgrade,close", "close"));
+    }
+
+    #[test]
+    fn an_origin_is_loopback_only_when_it_is_that_whole() {
+        for allowed in [
+            "http://127.0.0.1:8001",
+            "http://localhost:8000",
+            "http://localhost",
+            "http://[::1]:8001",
+            "http://[::1]",
+            "http://127.1.2.3",
+        ] {
+            assert!(is_loopback(allowed), "{allowed}");
+        }
+        for refused in [
+            "http://localhost:1\nX-Injected: 1",
+            "http://localhost:1\r\nX-Injected: 1",
+            "http://localhost:1.evil.example",
+            "http://[::1].evil",
+            "http://[::1]:80x",
+            "http://localhost:",
+            "http://localhost:123456",
+            "http://localhost/",
+            "http://localhost:8000/path",
+            "http://127.0.0.1.evil.com",
+            "http://[127.0.0.1]",
+            "http://::1",
+            "http://[::1",
+            "http://localhost.",
+            "https://127.0.0.1:8001",
+            "http://10.0.0.1:8000",
+            "null",
+            "",
+        ] {
+            assert!(!is_loopback(refused), "{refused:?}");
+        }
     }
 
     #[test]

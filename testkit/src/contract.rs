@@ -37,6 +37,7 @@ macro_rules! contract_tests {
             sigint_exits_0,
             the_index_page_runs_the_experiment_and_answers_are_never_cached,
             cors_lets_loopback_pages_read_answers_and_no_other,
+            an_origin_is_echoed_only_when_it_is_a_whole_loopback_origin,
             shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period,
         );
     };
@@ -322,6 +323,51 @@ pub fn a_fresh_server_answers_a_keep_alive_burst_without_a_stall(binary: &str) {
             .unwrap_or_else(|| panic!("no longest request in {report}"));
         assert!(longest < 1500, "a request waited {longest} ms: {report}");
     }
+}
+
+/// An `Origin` is echoed in `Access-Control-Allow-Origin` only when the whole of it is a loopback
+/// origin: one with a bare line feed and a header after it adds no header to the answer (tiny_http
+/// keeps the line feed in the value, so the value is not an origin; httparse ends the line there,
+/// so the origin before it may be echoed), and one whose port is not a number, or with anything
+/// after the host, is not echoed.
+pub fn an_origin_is_echoed_only_when_it_is_a_whole_loopback_origin(binary: &str) {
+    let server = Server::start(binary, &[]);
+    for origin in [
+        "http://localhost:1\nX-Injected: 1",
+        "http://localhost:1.evil.example",
+        "http://[::1].evil",
+        "http://localhost:8000/x",
+    ] {
+        let mut stream = TcpStream::connect(server.addr()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let request = format!(
+            "GET /nosleep HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\nConnection: close\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let (head, _) = crate::wire::read_answer(&mut stream);
+        // Refusing the request whole (400) is as good as not echoing its origin.
+        assert!(
+            [200, 400].contains(&head.status),
+            "{origin:?}: {}",
+            head.text
+        );
+        assert_eq!(head.field("x-injected"), None, "{origin:?}: {}", head.text);
+        let echoed = head.field("access-control-allow-origin");
+        let whole = origin.split('\n').next().filter(|_| origin.contains('\n'));
+        assert!(
+            echoed.is_none() || echoed.as_deref() == whole,
+            "{origin:?}: {}",
+            head.text
+        );
+    }
+    // A whole loopback origin is still echoed (cors_lets_loopback_pages_read_answers_and_no_other).
+    let allowed = server.send_raw(
+        b"GET /nosleep HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost:1\r\nConnection: close\r\n\r\n",
+    );
+    let echoed = allowed.header("Access-Control-Allow-Origin");
+    assert_eq!(echoed, Some("http://localhost:1"));
 }
 
 /// Runs `program` with `args` (one of the clients `scripts/setup` installs), which must succeed
