@@ -95,11 +95,7 @@ fn slowloris_stalls_nobody_and_is_cut_off_at_the_header_timeout() {
 
 #[test]
 fn running_out_of_file_descriptors_is_survived() {
-    testkit::hostile::running_out_of_file_descriptors_is_survived(
-        BINARY,
-        &[],
-        Some("accept failed"),
-    );
+    testkit::hostile::running_out_of_file_descriptors_is_survived(BINARY, &[], "accept failed");
 }
 
 #[test]

@@ -269,7 +269,7 @@ mod tests {
                 assert!(page.contains(id), "{id}");
             }
             assert!(
-                !page.contains("http://") || !page.contains("src=\"http"),
+                !page.contains("src=\"http") && !page.contains("href=\"http"),
                 "no external assets"
             );
             assert!(

@@ -68,14 +68,10 @@ pub fn slowloris_is_cut_off_at_the_header_timeout(binary: &str, prompt_during_at
     prompt(server.get("/nosleep"));
 }
 
-/// With 64 file descriptors, 100 connections are opened and then closed: a request received
-/// before is still answered, and the server serves again within 2 s. `ran_out` is the line the
-/// server prints on stderr when it runs out, if it always prints one.
-pub fn running_out_of_file_descriptors_is_survived(
-    binary: &str,
-    args: &[&str],
-    ran_out: Option<&str>,
-) {
+/// With 64 file descriptors, 100 connections are opened, until the server says on stderr that it
+/// ran out (`ran_out`, part of its line), and then closed: a request received before is still
+/// answered, and the server serves again within 2 s.
+pub fn running_out_of_file_descriptors_is_survived(binary: &str, args: &[&str], ran_out: &str) {
     let _alone = one_crowd_at_a_time();
     let server = Server::start_with_file_limit(binary, args, 64);
     thread::scope(|scope| {
@@ -84,28 +80,9 @@ pub fn running_out_of_file_descriptors_is_survived(
         let hogs: Vec<TcpStream> = (0..100)
             .map(|_| TcpStream::connect(server.addr()).unwrap())
             .collect();
-        match ran_out {
-            Some(line) => drop(server.wait_for_stderr(|printed| printed.contains(line))),
-            // Nothing to wait on (tiny_http's accept thread may die in silence): a moment, then.
-            None => thread::sleep(Duration::from_millis(300)),
-        }
+        server.wait_for_stderr(|printed| printed.contains(ran_out));
         drop(hogs);
-        let released = Instant::now();
-        loop {
-            let deadline = Instant::now() + Duration::from_millis(500);
-            if server
-                .target()
-                .get("/nosleep", deadline)
-                .is_ok_and(|r| r.status == 200)
-            {
-                break;
-            }
-            assert!(
-                released.elapsed() < Duration::from_secs(2),
-                "not serving again"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
+        crate::retry_until_served(&server, "/nosleep", Duration::from_secs(2));
         let received = received.join().unwrap();
         assert_eq!((received.status, received.body.as_str()), (200, "sleep"));
     });

@@ -354,3 +354,58 @@ pub fn start_ids(line: &str) -> Option<(u32, u64)> {
     let tid = words.nth(1)?.parse().ok()?;
     Some((pid, tid))
 }
+
+/// Asks `server` for `target` again and again (each try bounded at 500 ms) until it answers
+/// `200`, for at most `within`; the answer. For a server recovering from running out of
+/// something.
+pub fn retry_until_served(server: &Server, target: &str, within: Duration) -> probe::Exchange {
+    let started = Instant::now();
+    loop {
+        let deadline = Instant::now() + Duration::from_millis(500);
+        if let Ok(reply) = server.target().get(target, deadline) {
+            if reply.status == 200 {
+                return reply;
+            }
+        }
+        assert!(
+            started.elapsed() < within,
+            "{target}: not served again within {within:?}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How many established connections to `port` on this machine have no byte left unread by the
+/// server (the kernel's receive queue, `rx_queue` in `/proc/net/tcp`, is empty): a request sent
+/// on such a connection has been taken in. For a test to wait on instead of a fixed pause.
+pub fn connections_read_to_the_end(port: u16) -> usize {
+    let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(std::fs::read_to_string);
+    let lines = tables
+        .iter()
+        .flatten()
+        .flat_map(|table| table.lines().skip(1));
+    lines
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields.get(1).and_then(|local| local.rsplit(':').next());
+            let established = fields.get(3) == Some(&"01");
+            let unread = fields.get(4).and_then(|queues| queues.split(':').nth(1));
+            local_port.and_then(|hex| u16::from_str_radix(hex, 16).ok()) == Some(port)
+                && established
+                && unread.is_some_and(|hex| u64::from_str_radix(hex, 16) == Ok(0))
+        })
+        .count()
+}
+
+/// Waits (up to [`PATIENCE`]) until `count` established connections to `server` have been read
+/// to the end ([`connections_read_to_the_end`]).
+pub fn wait_until_read(server: &Server, count: usize) {
+    let started = Instant::now();
+    while connections_read_to_the_end(server.addr().port()) < count {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "{count} connections never read"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+}

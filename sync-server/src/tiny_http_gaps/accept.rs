@@ -150,13 +150,24 @@ impl Supervisor {
     ) -> Option<Request> {
         match receive(server) {
             Ok(request) => request,
-            Err(_) => {
+            Err(error) => {
                 let mut state = self.state.lock().unwrap();
                 if let Some(ended) = state
                     .servers
                     .iter_mut()
                     .find(|g| Arc::ptr_eq(&g.server, server))
                 {
+                    // An idle spell past the listener's timeout ends it too, in silence.
+                    let idle = matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    );
+                    if ended.ended.is_none() && !idle {
+                        eprintln!(
+                            "sync-server: tiny_http's accept thread has ended ({error}); \
+                             another takes over"
+                        );
+                    }
                     ended.ended.get_or_insert(Instant::now());
                 }
                 None
