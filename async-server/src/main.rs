@@ -12,7 +12,7 @@
 //! [`watchdog`] reports a runtime thread held from its event loop.
 
 /// One request: log its start, plan it, wait as the plan says, log its end, answer.
-async fn handle(request: &Request<Incoming>, app: &App) -> Response<Full<Bytes>> {
+async fn handle(request: &Request<Incoming>, app: &'static App) -> Response<Full<Bytes>> {
     let started = Instant::now();
     let who = Identity::current();
     let head = http::head(request);
@@ -33,10 +33,16 @@ async fn handle(request: &Request<Incoming>, app: &App) -> Response<Full<Bytes>>
             }
             // The mistake, on purpose: a blocking sleep holds the thread, and every task waits.
             AsyncWait::Block(duration) => thread::sleep(duration),
+            // Set aside again, now until the database's answer arrives on its socket.
+            AsyncWait::Query(seconds) => plan.answer.after_query(app.database.query(seconds).await),
             // The fix: the blocking work runs on a thread of tokio's blocking pool, and this task
             // awaits it as it would a timer.
             AsyncWait::Offload(work, duration) => {
-                plan.answer.work_tid = offload(work, duration).await;
+                let (tid, queried) = offload(app, work, duration).await;
+                plan.answer.work_tid = tid;
+                if let Some(outcome) = queried {
+                    plan.answer.after_query(outcome);
+                }
             }
         }
     }
@@ -44,18 +50,31 @@ async fn handle(request: &Request<Incoming>, app: &App) -> Response<Full<Bytes>>
     http::response(request, plan.answer, who)
 }
 
-/// Runs blocking `work` for `duration` on tokio's blocking pool; the thread that ran it.
-async fn offload(work: Work, duration: Duration) -> Option<u64> {
+/// Runs blocking `work` for `duration` on tokio's blocking pool: the thread that ran it, and for
+/// a query, its outcome.
+async fn offload(
+    app: &'static App,
+    work: Work,
+    duration: Duration,
+) -> (Option<u64>, Option<Result<u32, String>>) {
     let blocking = tokio::task::spawn_blocking(move || {
-        match work {
-            Work::Sleep => thread::sleep(duration),
+        let queried = match work {
+            Work::Sleep => {
+                thread::sleep(duration);
+                None
+            }
             Work::Compute => {
                 work::compute(duration);
+                None
             }
-        }
-        Identity::current().tid
+            Work::Query => Some(app.database.query_blocking(duration)),
+        };
+        (Identity::current().tid, queried)
     });
-    blocking.await.ok()
+    match blocking.await {
+        Ok((tid, queried)) => (Some(tid), queried),
+        Err(_) => (None, None),
+    }
 }
 
 /// One worker's runtime. `new_current_thread` is what makes this server single-threaded: every
@@ -71,6 +90,7 @@ fn runtime(blocking_threads: usize) -> std::io::Result<Runtime> {
         .build()
 }
 
+mod db;
 mod http;
 mod listen;
 mod server;
@@ -120,11 +140,21 @@ struct Cli {
     /// Report when a runtime thread is kept from its event loop longer than this; 0 turns it off
     #[arg(long, value_name = "MS", default_value_t = 100, value_parser = value_parser!(u64).range(0..=3_600_000))]
     warn_blocked: u64,
+    /// The most database connections held open at once, per worker
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = value_parser!(u32).range(1..=100_000))]
+    db_pool: u32,
 }
 
 impl Arguments for Cli {
     fn check(&self) -> Result<(), String> {
-        self.common.check()
+        self.common.check()?;
+        match &self.common.database {
+            Some(url) => url
+                .parse::<tokio_postgres::Config>()
+                .map(drop)
+                .map_err(|error| format!("--database {url:?} is not a PostgreSQL URL: {error}")),
+            None => Ok(()),
+        }
     }
 }
 

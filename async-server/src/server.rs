@@ -17,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
 
+use crate::db::Database;
 use crate::shutdown::{self, Stopped};
 use crate::watchdog::{self, Loop, Watchdog};
 use crate::{listen, Cli};
@@ -33,6 +34,8 @@ pub struct App {
     pub blocking_threads: usize,
     /// What reports a runtime thread kept from its event loop (`None`: `--warn-blocked 0`).
     pub watchdog: Option<Watchdog>,
+    /// Where `/query` gets a database connection.
+    pub database: Database,
 }
 
 /// The pause after a failed `accept` (say, out of file descriptors), so the loop does not spin.
@@ -42,9 +45,15 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// until a shutdown has let the requests in progress finish.
 pub fn run(args: Cli) -> anyhow::Result<()> {
     let limits = args.common.limits();
+    let database = match &args.common.database {
+        Some(url) => Database::new(url, args.db_pool as usize, args.common.db_wait)
+            .context("cannot use --database")?,
+        None => Database::none(),
+    };
     // Every worker serves with it until the process ends.
     let app: &'static App = Box::leak(Box::new(App {
-        router: Router::new(limits),
+        router: Router::new(limits).with(args.common.backends()),
+        database,
         shutdown: Shutdown::new(limits.max_sleep),
         header_timeout: args.common.header_timeout,
         connections: Semaphore::new(args.max_connections as usize),
@@ -122,6 +131,7 @@ async fn serve_port(app: &'static App, listener: std::net::TcpListener, mut stop
     if let Some(watched) = watched {
         watched.end();
     }
+    app.database.close_this_workers();
 }
 
 fn serve_connection(

@@ -312,7 +312,9 @@ fn offload_refuses_an_unknown_work() {
     let refused = server.get("/offload?work=dance");
     assert_eq!(refused.status, 400);
     assert!(
-        refused.body.contains("expected work=sleep or work=compute"),
+        refused
+            .body
+            .contains("expected work=sleep, work=compute or work=query"),
         "{}",
         refused.body
     );

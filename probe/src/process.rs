@@ -84,7 +84,7 @@ mod tests {
         let spin = std::time::Instant::now();
         while spin.elapsed() < Duration::from_millis(100) {}
         assert!(thread_cpu_time(me, tid) >= Duration::from_millis(50));
-        assert!(cpu_time(me) >= thread_cpu_time(me, tid));
+        assert!(cpu_time(me) >= Duration::from_millis(50));
         assert_eq!(rss_kib(u32::MAX), 0, "no such process");
     }
 }

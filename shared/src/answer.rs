@@ -17,7 +17,7 @@ pub const HTML: &str = "text/html; charset=utf-8";
 pub const ALLOWED_METHODS: &str = "GET, HEAD";
 
 /// The headers a page from another origin may read.
-const EXPOSED: &str = "X-Pid, X-Tid, X-Work-Tid";
+const EXPOSED: &str = "X-Pid, X-Tid, X-Work-Tid, X-Db-Pid";
 
 /// A response, before a server turns it into bytes. A server that answers a `HEAD` request sends
 /// the same status and headers and leaves the body out.
@@ -36,6 +36,9 @@ pub struct Answer {
     pub work_tid: Option<u64>,
     /// The `Retry-After` header, in seconds, on a `503`.
     pub retry_after: Option<u64>,
+    /// The `X-Db-Pid` header: the process id of the database backend that ran a `/query`'s
+    /// statement. The server fills it in once the database has answered.
+    pub db_pid: Option<u32>,
 }
 
 macro_rules! fields {
@@ -67,6 +70,7 @@ fields! {
     XPid => "X-Pid",
     XTid => "X-Tid",
     XWorkTid => "X-Work-Tid",
+    XDbPid => "X-Db-Pid",
     RetryAfter => "Retry-After",
     CacheControl => "Cache-Control",
     AccessControlAllowOrigin => "Access-Control-Allow-Origin",
@@ -92,6 +96,7 @@ impl Answer {
             allow: None,
             work_tid: None,
             retry_after: None,
+            db_pid: None,
         }
     }
 
@@ -108,6 +113,34 @@ impl Answer {
         Answer {
             retry_after: Some(1),
             ..Answer::text(503, "the server is shutting down; try again later\n")
+        }
+    }
+
+    /// `503` for a `/query` when the server has no database (`--database` not given).
+    pub fn no_database() -> Answer {
+        Answer {
+            retry_after: Some(1),
+            ..Answer::text(
+                503,
+                "no database: start the server with --database postgres://USER@HOST:PORT/DB \
+                 (cargo run -p pgcluster starts a throwaway one and prints its URL)\n",
+            )
+        }
+    }
+
+    /// What a `/query` answers once its database call is over: `outcome` is the backend's
+    /// process id, or why the database could not answer. A failure is a `503` with
+    /// `Retry-After`, whose one-line body names the cause.
+    pub fn after_query(&mut self, outcome: Result<u32, String>) {
+        match outcome {
+            Ok(pid) => self.db_pid = Some(pid),
+            Err(cause) => {
+                let line: String = cause.lines().collect::<Vec<_>>().join(" ");
+                *self = Answer {
+                    retry_after: Some(1),
+                    ..Answer::refusal(503, format!("database unavailable: {line}\n"))
+                };
+            }
         }
     }
 
@@ -141,6 +174,8 @@ impl Answer {
                 .map(|methods| (Field::Allow, Value::Text(methods))),
             self.work_tid
                 .map(|tid| (Field::XWorkTid, Value::Number(tid))),
+            self.db_pid
+                .map(|pid| (Field::XDbPid, Value::Number(pid.into()))),
             self.retry_after
                 .map(|secs| (Field::RetryAfter, Value::Number(secs))),
         ];
@@ -148,6 +183,21 @@ impl Answer {
             .flatten()
             .chain(sometimes.into_iter().flatten())
     }
+}
+
+/// An error and every error under it, on one line (`db error: FATAL: sorry, too many clients
+/// already`): what a database failure's answer says of its cause.
+pub fn cause_of(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut under = error.source();
+    while let Some(cause) = under {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        under = cause.source();
+    }
+    line
 }
 
 /// The headers every answer of type `content_type` from the thread `answered_by` carries: they
@@ -206,7 +256,7 @@ mod tests {
                 ),
                 (
                     Field::AccessControlExposeHeaders,
-                    Value::Text("X-Pid, X-Tid, X-Work-Tid")
+                    Value::Text("X-Pid, X-Tid, X-Work-Tid, X-Db-Pid")
                 ),
                 (Field::Allow, Value::Text("GET, HEAD")),
                 (Field::XWorkTid, Value::Number(11)),
@@ -216,11 +266,29 @@ mod tests {
     }
 
     #[test]
+    fn a_query_answer_names_its_backend_or_the_cause_in_one_line() {
+        let mut served = Answer::text(200, "query");
+        served.after_query(Ok(4242));
+        assert_eq!((served.status, served.db_pid), (200, Some(4242)));
+        let mut failed = Answer::text(200, "query");
+        failed.after_query(Err("connection refused\nsecond line".to_owned()));
+        assert_eq!((failed.status, failed.retry_after), (503, Some(1)));
+        assert_eq!(
+            failed.body,
+            "database unavailable: connection refused second line\n"
+        );
+        assert_eq!(failed.db_pid, None);
+        let none = Answer::no_database();
+        assert_eq!((none.status, none.retry_after), (503, Some(1)));
+        assert!(none.body.contains("--database") && none.body.ends_with('\n'));
+    }
+
+    #[test]
     fn fields_are_listed_in_order_with_their_wire_names() {
         for (at, field) in Field::ALL.iter().enumerate() {
             assert_eq!(*field as usize, at);
         }
         assert_eq!(Field::XWorkTid.as_str(), "X-Work-Tid");
-        assert_eq!(Field::ALL.len(), 9);
+        assert_eq!(Field::ALL.len(), 10);
     }
 }

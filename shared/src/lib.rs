@@ -29,10 +29,12 @@ mod router;
 mod routes;
 mod screen;
 
-pub use answer::{common_headers, Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML};
+pub use answer::{
+    cause_of, common_headers, Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML,
+};
 pub use log::LogBuffer;
 pub use os::{Identity, Shutdown, Signal};
 pub use request::{says, Head, Version};
 pub use router::Router;
-pub use routes::{AsyncWait, Limits, Plan, ServerKind, SyncWait, Waits, Work};
+pub use routes::{AsyncWait, Backends, Limits, Plan, ServerKind, SyncWait, Waits, Work};
 pub use screen::{MAX_HEAD, MAX_HEADERS};

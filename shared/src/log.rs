@@ -201,6 +201,7 @@ mod tests {
             allow: None,
             work_tid: None,
             retry_after: None,
+            db_pid: None,
         }
     }
 

@@ -54,7 +54,8 @@ pub(crate) fn requested_work(query: Option<&str>) -> Result<Work, String> {
         let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
         if percent_decode(key).as_deref() == Some("work") && given.replace(raw).is_some() {
             return Err(
-                "work is given more than once; expected work=sleep or work=compute\n".to_owned(),
+                "work is given more than once; expected work=sleep, work=compute or work=query\n"
+                    .to_owned(),
             );
         }
     }
@@ -62,8 +63,9 @@ pub(crate) fn requested_work(query: Option<&str>) -> Result<Work, String> {
         None => Ok(Work::Sleep),
         Some((_, Some(text))) if text == "sleep" => Ok(Work::Sleep),
         Some((_, Some(text))) if text == "compute" => Ok(Work::Compute),
+        Some((_, Some(text))) if text == "query" => Ok(Work::Query),
         Some((raw, _)) => Err(format!(
-            "work={} is not a kind of work; expected work=sleep or work=compute\n",
+            "work={} is not a kind of work; expected work=sleep, work=compute or work=query\n",
             quoted(raw)
         )),
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::answer::Answer;
 use crate::request::{is_loopback, Head, Version};
-use crate::routes::{route, Limits, Plan, Waits};
+use crate::routes::{route, Backends, Limits, Plan, Waits};
 use crate::Identity;
 
 /// Turns requests into plans for one server: `W` is the kind of waits that server can do
@@ -19,6 +19,7 @@ use crate::Identity;
 #[derive(Debug)]
 pub struct Router<W> {
     limits: Limits,
+    backends: Backends,
     waits: PhantomData<fn() -> W>,
 }
 
@@ -31,11 +32,18 @@ impl<W> Clone for Router<W> {
 impl<W> Copy for Router<W> {}
 
 impl<W: Waits> Router<W> {
+    /// A router for a server with these limits and nothing to talk to but its clients.
     pub const fn new(limits: Limits) -> Router<W> {
         Router {
             limits,
+            backends: Backends { database: false },
             waits: PhantomData,
         }
+    }
+
+    /// The same router, for a server with these `backends` (a database, say).
+    pub const fn with(self, backends: Backends) -> Router<W> {
+        Router { backends, ..self }
     }
 
     /// The whole decision for one request: its `head`, its header lines (name, value), the
@@ -63,7 +71,7 @@ impl<W: Waits> Router<W> {
         });
         let mut plan: Plan<W> = match crate::screen::screen(head.target, headers) {
             Some(refusal) => Plan::answer_at_once(refusal),
-            None => route(&self.limits, head.method, head.target, me),
+            None => route(&self.limits, self.backends, head.method, head.target, me),
         };
         if let (Some(wait), Some(grace)) = (plan.wait, grace_left) {
             if Waits::duration(wait) > grace {
@@ -102,7 +110,10 @@ mod tests {
     #[test]
     fn a_request_is_screened_before_it_is_routed() {
         let plain = ROUTER.plan(get("/sleep?seconds=1"), NONE, ME, None);
-        assert_eq!(plain, route(&LIMITS, "GET", "/sleep?seconds=1", ME));
+        assert_eq!(
+            plain,
+            route(&LIMITS, Backends::default(), "GET", "/sleep?seconds=1", ME)
+        );
         let old = Head {
             version: Version::Http10,
             ..get("/nosleep")

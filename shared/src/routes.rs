@@ -23,6 +23,12 @@ pub struct Limits {
     pub max_sleep: Duration,
 }
 
+/// What a server has to talk to besides its clients: a database (`--database`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Backends {
+    pub database: bool,
+}
+
 /// Which of the two servers a page or a `404` speaks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerKind {
@@ -67,6 +73,9 @@ pub enum SyncWait {
     Sleep(Duration),
     /// `/compute`: CPU-bound work until the thread has used this much CPU time.
     Compute(Duration),
+    /// `/query`: `SELECT pg_sleep(S)` with a blocking client, the thread parked in a socket
+    /// read until the database answers.
+    Query(Duration),
 }
 
 /// An event loop's waits (`async-server`).
@@ -80,6 +89,9 @@ pub enum AsyncWait {
     /// `/block`: a blocking sleep on the runtime's own thread: the mistake of calling
     /// `time.sleep` in an `async def` view.
     Block(Duration),
+    /// `/query`: `SELECT pg_sleep(S)` with an async client from a bounded pool, awaited: the
+    /// task set aside until the database's answer arrives on its socket.
+    Query(Duration),
     /// `/offload`: blocking work on a thread of the blocking pool, awaited: the fix, like
     /// `sync_to_async` or `asyncio.to_thread`.
     Offload(Work, Duration),
@@ -92,6 +104,9 @@ pub enum Work {
     Sleep,
     /// The `/compute` work (`work=compute`).
     Compute,
+    /// The `/query` statement with a blocking client (`work=query`): what Django's
+    /// `sync_to_async` does with the ORM.
+    Query,
 }
 
 /// A route that waits, before a server says how (the paths of [`Waits::for_route`]).
@@ -101,6 +116,7 @@ pub enum WaitingRoute {
     Compute,
     Block,
     Offload,
+    Query,
 }
 
 impl Waits for SyncWait {
@@ -110,6 +126,7 @@ impl Waits for SyncWait {
         match route {
             WaitingRoute::Sleep => Some(|seconds, _| SyncWait::Sleep(seconds)),
             WaitingRoute::Compute => Some(|seconds, _| SyncWait::Compute(seconds)),
+            WaitingRoute::Query => Some(|seconds, _| SyncWait::Query(seconds)),
             // A sync server has no event loop to block, nor a thread to spare for offloading.
             WaitingRoute::Block | WaitingRoute::Offload => None,
         }
@@ -117,7 +134,9 @@ impl Waits for SyncWait {
 
     fn duration(self) -> Duration {
         match self {
-            SyncWait::Sleep(duration) | SyncWait::Compute(duration) => duration,
+            SyncWait::Sleep(duration) | SyncWait::Compute(duration) | SyncWait::Query(duration) => {
+                duration
+            }
         }
     }
 }
@@ -130,6 +149,7 @@ impl Waits for AsyncWait {
             WaitingRoute::Sleep => |seconds, _| AsyncWait::Sleep(seconds),
             WaitingRoute::Compute => |seconds, _| AsyncWait::Compute(seconds),
             WaitingRoute::Block => |seconds, _| AsyncWait::Block(seconds),
+            WaitingRoute::Query => |seconds, _| AsyncWait::Query(seconds),
             WaitingRoute::Offload => |seconds, work| AsyncWait::Offload(work, seconds),
         })
     }
@@ -139,15 +159,18 @@ impl Waits for AsyncWait {
             AsyncWait::Sleep(duration)
             | AsyncWait::Compute(duration)
             | AsyncWait::Block(duration)
+            | AsyncWait::Query(duration)
             | AsyncWait::Offload(_, duration) => duration,
         }
     }
 }
 
-/// Decides what to do with a request already screened, given its method (`GET`), its target as
-/// sent (`/sleep?seconds=1.5`) and who answers it (the index page names them).
+/// Decides what to do with a request already screened, given what the server has (`limits`,
+/// `backends`), its method (`GET`), its target as sent (`/sleep?seconds=1.5`) and who answers it
+/// (the index page names them).
 pub(crate) fn route<W: Waits>(
     limits: &Limits,
+    backends: Backends,
     method: &str,
     target: &str,
     me: Identity,
@@ -161,9 +184,11 @@ pub(crate) fn route<W: Waits>(
         return Plan::answer_at_once(Answer::text(
             404,
             match W::SERVER {
-                ServerKind::Sync => "not found; the routes are /, /sleep, /nosleep and /compute\n",
+                ServerKind::Sync => {
+                    "not found; the routes are /, /sleep, /nosleep, /compute and /query\n"
+                }
                 ServerKind::Async => {
-                    "not found; the routes are /, /sleep, /nosleep, /compute, /block and \
+                    "not found; the routes are /, /sleep, /nosleep, /compute, /query, /block and \
                      /offload\n"
                 }
             },
@@ -194,6 +219,10 @@ pub(crate) fn route<W: Waits>(
         },
         _ => Work::Sleep,
     };
+    let asks_database = waiting == WaitingRoute::Query || work == Work::Query;
+    if asks_database && !backends.database {
+        return Plan::answer_at_once(Answer::no_database());
+    }
     match requested_seconds(query, limits) {
         Ok(duration) => Plan {
             wait: Some(wait(duration, work)),
@@ -226,6 +255,7 @@ impl<W: Waits> Route<W> {
             "/compute" => WaitingRoute::Compute,
             "/block" => WaitingRoute::Block,
             "/offload" => WaitingRoute::Offload,
+            "/query" => WaitingRoute::Query,
             _ => return None,
         };
         W::for_route(waiting).map(|wait| Route::Waits(waiting, wait))
@@ -240,6 +270,7 @@ impl WaitingRoute {
             WaitingRoute::Compute => "compute",
             WaitingRoute::Block => "block",
             WaitingRoute::Offload => "offload",
+            WaitingRoute::Query => "query",
         }
     }
 }
@@ -253,17 +284,18 @@ mod tests {
         max_sleep: Duration::from_secs(60),
     };
     const ME: Identity = Identity { pid: 7, tid: 9 };
+    const DB: Backends = Backends { database: true };
 
     fn plan_of(method: &str, target: &str) -> Plan<SyncWait> {
         sync(method, target)
     }
 
     fn sync(method: &str, target: &str) -> Plan<SyncWait> {
-        route(&LIMITS, method, target, ME)
+        route(&LIMITS, DB, method, target, ME)
     }
 
     fn asynchronous(method: &str, target: &str) -> Plan<AsyncWait> {
-        route(&LIMITS, method, target, ME)
+        route(&LIMITS, DB, method, target, ME)
     }
 
     #[test]
@@ -349,10 +381,10 @@ mod tests {
             default_sleep: Duration::ZERO,
             max_sleep: Duration::from_millis(1500),
         };
-        let over: Plan<SyncWait> = route(&limits, "GET", "/sleep?seconds=1.51", ME);
+        let over: Plan<SyncWait> = route(&limits, DB, "GET", "/sleep?seconds=1.51", ME);
         assert_eq!(over.answer.status, 400);
         assert!(over.answer.body.contains("maximum of 1.5;"));
-        let default = route(&limits, "GET", "/sleep", ME).wait;
+        let default = route(&limits, DB, "GET", "/sleep", ME).wait;
         assert_eq!(default, Some(SyncWait::Sleep(Duration::ZERO)));
     }
 
@@ -376,7 +408,7 @@ mod tests {
             assert!(plan
                 .answer
                 .body
-                .contains("/, /sleep, /nosleep and /compute"));
+                .contains("/, /sleep, /nosleep, /compute and /query"));
         }
         let block = asynchronous("GET", "/block?seconds=1.5");
         assert_eq!(
@@ -393,7 +425,9 @@ mod tests {
         assert!(over.answer.body.contains("above the maximum of 60"));
         assert_eq!(asynchronous("POST", "/block").answer.status, 405);
         let unknown = asynchronous("GET", "/nope").answer;
-        assert!(unknown.body.contains("/compute, /block and /offload"));
+        assert!(unknown
+            .body
+            .contains("/compute, /query, /block and /offload"));
         // The seed's routes are the same on both.
         let two = Duration::from_secs(2);
         let (on_sync, on_async) = (
@@ -403,6 +437,31 @@ mod tests {
         assert_eq!(on_sync.wait, Some(SyncWait::Sleep(two)));
         assert_eq!(on_async.wait, Some(AsyncWait::Sleep(two)));
         assert_eq!(on_sync.answer, on_async.answer);
+    }
+
+    #[test]
+    fn query_is_on_both_servers_and_offload_takes_it_as_a_work() {
+        let two = Duration::from_secs(2);
+        let plan = sync("GET", "/query?seconds=2");
+        assert_eq!(plan.wait, Some(SyncWait::Query(two)));
+        assert_eq!(plan.answer, Answer::text(200, "query"));
+        let plan = asynchronous("HEAD", "/query/?seconds=2");
+        assert_eq!(plan.wait, Some(AsyncWait::Query(two)));
+        let plan = asynchronous("GET", "/offload?seconds=2&work=query");
+        assert_eq!(plan.wait, Some(AsyncWait::Offload(Work::Query, two)));
+        assert_eq!(sync("GET", "/query?seconds=61").answer.status, 400);
+        assert_eq!(sync("POST", "/query").answer.status, 405);
+        // Without a database the route is there, and says how to give one.
+        let none = Backends { database: false };
+        for target in ["/query?seconds=1", "/offload?work=query"] {
+            let plan: Plan<AsyncWait> = route(&LIMITS, none, "GET", target, ME);
+            assert_eq!((plan.answer.status, plan.wait), (503, None), "{target}");
+            assert!(plan.answer.body.contains("--database"));
+        }
+        let plan: Plan<SyncWait> = route(&LIMITS, none, "GET", "/query", ME);
+        assert_eq!(plan.answer.status, 503);
+        let offload: Plan<AsyncWait> = route(&LIMITS, none, "GET", "/offload", ME);
+        assert_eq!(offload.answer.status, 200, "other work needs no database");
     }
 
     #[test]

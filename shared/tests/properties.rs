@@ -41,10 +41,12 @@ fn plans(method: &str, target: &str) -> (Plan<SyncWait>, Plan<AsyncWait>) {
 /// What the contract allows any answer to be, whatever was asked.
 fn allowed(answer: &Answer) -> Result<(), TestCaseError> {
     prop_assert!(
-        [200, 204, 400, 404, 405].contains(&answer.status),
+        [200, 204, 400, 404, 405, 503].contains(&answer.status),
         "{}",
         answer.status
     );
+    // 503 only for a database call, which these servers (without --database) cannot make.
+    prop_assert_eq!(answer.status == 503, answer.body.starts_with("no database"));
     prop_assert_eq!(answer.allow.is_some(), answer.status == 405);
     prop_assert_eq!(answer.work_tid, None);
     if answer.status == 400 {
@@ -73,6 +75,8 @@ fn targets() -> impl Strategy<Value = String> {
         Just("/block".to_owned()),
         Just("/offload".to_owned()),
         Just("/compute".to_owned()),
+        Just("/query".to_owned()),
+        Just("work=query".to_owned()),
         Just("work=compute".to_owned()),
         Just("/".to_owned()),
         Just("?".to_owned()),
@@ -114,7 +118,8 @@ proptest! {
         // route is not one of its routes.
         match (on_sync.wait, on_async.wait) {
             (Some(SyncWait::Sleep(a)), Some(AsyncWait::Sleep(b)))
-            | (Some(SyncWait::Compute(a)), Some(AsyncWait::Compute(b))) => prop_assert_eq!(a, b),
+            | (Some(SyncWait::Compute(a)), Some(AsyncWait::Compute(b)))
+            | (Some(SyncWait::Query(a)), Some(AsyncWait::Query(b))) => prop_assert_eq!(a, b),
             (None, Some(AsyncWait::Block(_) | AsyncWait::Offload(..))) => {
                 prop_assert_eq!(on_sync.answer.status, 404);
             }

@@ -18,7 +18,7 @@ fn handle(request: Request, app: &App, responder: &mut Responder) {
     let head = http::head(&request);
     log::gather(|log| log.start(who, head));
     let headers = http::headers(&request);
-    let plan = app
+    let mut plan = app
         .router
         .plan(head, headers, who, app.shutdown.grace_left());
     if let Some(wait) = plan.wait {
@@ -31,12 +31,15 @@ fn handle(request: Request, app: &App, responder: &mut Responder) {
             SyncWait::Compute(cpu) => {
                 work::compute(cpu);
             }
+            // Parked again, now in a socket read until the database answers.
+            SyncWait::Query(seconds) => plan.answer.after_query(app.database.query(seconds)),
         }
     }
     log::gather(|log| log.done(who, head, &plan.answer, started.elapsed()));
     responder.respond(request, &plan.answer, who);
 }
 
+mod db;
 mod http;
 mod server;
 mod shutdown;
@@ -71,11 +74,22 @@ struct Cli {
     /// The most connections served at once; past it, a new one is answered 503 and closed
     #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = value_parser!(u32).range(1..))]
     max_connections: u32,
+    /// The most database connections held open at once [default: --threads, one per handler
+    /// thread, as Django keeps one per thread]
+    #[arg(long, value_name = "N", value_parser = value_parser!(u32).range(1..=100_000))]
+    db_pool: Option<u32>,
 }
 
 impl Arguments for Cli {
     fn check(&self) -> Result<(), String> {
-        self.common.check()
+        self.common.check()?;
+        match &self.common.database {
+            Some(url) => url
+                .parse::<postgres::Config>()
+                .map(drop)
+                .map_err(|error| format!("--database {url:?} is not a PostgreSQL URL: {error}")),
+            None => Ok(()),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use shared::os::log;
 use shared::{Router, Shutdown, SyncWait};
 use tiny_http::Request;
 
+use crate::db::Database;
 use crate::http::Responder;
 use crate::tiny_http_gaps::TinyHttp;
 use crate::{shutdown, thread_limits, Cli};
@@ -21,6 +22,8 @@ pub struct App {
     pub shutdown: Shutdown,
     /// Where requests come from and answers go: tiny_http, with what it lacks filled in.
     pub tiny_http: TinyHttp,
+    /// The pool of database connections `/query` takes one from.
+    pub database: Database,
 }
 
 /// The stack each extra handler thread reserves: a handler needs little, and with thousands of
@@ -47,11 +50,19 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
         limits.max_sleep,
         args.max_connections as usize,
     )?;
+    let database = match &args.common.database {
+        Some(url) => {
+            let size = args.db_pool.unwrap_or(args.threads as u32);
+            Database::new(url, size, args.common.db_wait).context("cannot use --database")?
+        }
+        None => Database::none(),
+    };
     // Every handler thread and the signal handler serve with it until the process ends.
     let app: &'static App = Box::leak(Box::new(App {
-        router: Router::new(limits),
+        router: Router::new(limits).with(args.common.backends()),
         shutdown: Shutdown::new(limits.max_sleep),
         tiny_http,
+        database,
     }));
     app.tiny_http.start_helpers()?;
     shutdown::on_signal(app, args.threads).context("cannot handle signals")?;
@@ -80,6 +91,7 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
     for handler in handlers {
         let _ = handler.join();
     }
+    app.database.close();
     Ok(())
 }
 

@@ -11,6 +11,7 @@
 
 pub mod contract;
 pub mod corpus;
+pub mod database;
 pub mod hostile;
 pub mod wire;
 

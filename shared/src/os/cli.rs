@@ -14,7 +14,7 @@ use std::time::Duration;
 use clap::error::ErrorKind;
 use clap::{Args, Parser};
 
-use crate::Limits;
+use crate::{Backends, Limits};
 
 /// The flags every server takes besides its port.
 #[derive(Args, Clone, Debug)]
@@ -32,11 +32,26 @@ pub struct ServerFlags {
     /// connection is closed
     #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = timeout)]
     pub header_timeout: Duration,
+    /// A PostgreSQL connection string (postgres://USER@HOST:PORT/DB) that /query uses; without
+    /// it /query answers 503
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+    /// The longest a request waits for a database connection (a free one in the pool, or a new
+    /// one to open) before it is answered 503
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = timeout)]
+    pub db_wait: Duration,
 }
 
 impl ServerFlags {
     pub fn addr(&self, port: u16) -> SocketAddr {
         SocketAddr::new(self.host, port)
+    }
+
+    /// What the server has to talk to besides its clients.
+    pub fn backends(&self) -> Backends {
+        Backends {
+            database: self.database.is_some(),
+        }
     }
 
     pub fn limits(&self) -> Limits {
