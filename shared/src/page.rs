@@ -6,7 +6,7 @@
 //! the same URL through its cache at a time, which would make even the async server look
 //! blocked.
 
-use crate::{Identity, ServerKind};
+use crate::{Backends, Identity, ServerKind};
 
 const TEMPLATE: &str = r##"<!doctype html>
 <html lang="en">
@@ -164,8 +164,8 @@ document.getElementById("run-both").onclick = () => {
 </html>
 "##;
 
-/// The index page of a server of `kind`, served by `who`.
-pub fn index(kind: ServerKind, who: Identity) -> String {
+/// The index page of a server of `kind` with `backends`, served by `who`.
+pub fn index(kind: ServerKind, backends: Backends, who: Identity) -> String {
     let (server, description, other) = match kind {
         ServerKind::Sync => (
             "sync-server",
@@ -178,10 +178,15 @@ pub fn index(kind: ServerKind, who: Identity) -> String {
             "http://127.0.0.1:8000",
         ),
     };
-    let (routes, experiments) = match kind {
-        ServerKind::Sync => (ROUTES, &EXPERIMENTS[..2]),
-        ServerKind::Async => (ASYNC_ROUTES, &EXPERIMENTS[..]),
+    let (routes, mut experiments) = match kind {
+        ServerKind::Sync => (ROUTES, EXPERIMENTS[..2].to_vec()),
+        ServerKind::Async => (ASYNC_ROUTES, EXPERIMENTS.to_vec()),
     };
+    let mut routes = routes.to_owned();
+    if backends.database {
+        experiments.insert(2, QUERY);
+        routes += r#", <a href="/query?seconds=1">/query?seconds=1</a>"#;
+    }
     let options: String = experiments
         .iter()
         .map(|(route, label, _)| format!(r#"<option value="{route}">{label}</option>"#))
@@ -196,7 +201,7 @@ pub fn index(kind: ServerKind, who: Identity) -> String {
         .replace("{{PID}}", &who.pid.to_string())
         .replace("{{TID}}", &who.tid.to_string())
         .replace("{{OTHER}}", other)
-        .replace("{{ROUTES}}", routes)
+        .replace("{{ROUTES}}", &routes)
         .replace("{{OPTIONS}}", &options)
         .replace("{{EXPERIMENTS}}", &(explained.join("; ") + "."))
 }
@@ -222,6 +227,13 @@ const EXPERIMENTS: [(&str, &str, &str); 4] = [
     ),
 ];
 
+/// The experiment a server with a database offers besides.
+const QUERY: (&str, &str, &str) = (
+    "/query",
+    "query: /query, then /nosleep",
+    "waits that long in the database (SELECT pg_sleep), for a blocking client or an awaited one",
+);
+
 const ROUTES: &str = r#"<a href="/sleep?seconds=1">/sleep?seconds=1</a>, <a href="/sleep">/sleep</a>, <a href="/nosleep">/nosleep</a>, <a href="/compute?seconds=1">/compute?seconds=1</a>"#;
 const ASYNC_ROUTES: &str = r#"<a href="/sleep?seconds=1">/sleep?seconds=1</a>, <a href="/sleep">/sleep</a>, <a href="/nosleep">/nosleep</a>, <a href="/compute?seconds=1">/compute?seconds=1</a>, <a href="/block?seconds=1">/block?seconds=1</a>, <a href="/offload?seconds=1">/offload?seconds=1</a>, <a href="/offload?seconds=1&amp;work=compute">/offload?seconds=1&amp;work=compute</a>"#;
 
@@ -232,7 +244,8 @@ mod tests {
     #[test]
     fn the_page_names_its_server_and_fills_every_slot() {
         let me = Identity { pid: 41, tid: 43 };
-        let sync = index(ServerKind::Sync, me);
+        let none = Backends::default();
+        let sync = index(ServerKind::Sync, none, me);
         assert!(sync.contains("<code>sync-server</code>"));
         assert!(
             sync.contains(r#"<code id="pid">41</code>"#)
@@ -244,7 +257,14 @@ mod tests {
         );
         assert!(!sync.contains("/block"), "a sync server has no /block");
         assert!(sync.contains(r#"<option value="/compute">"#));
-        let page = index(ServerKind::Async, me);
+        let page = index(ServerKind::Async, none, me);
+        assert!(!page.contains("/query"), "no database, no query");
+        let with = Backends { database: true };
+        for kind in [ServerKind::Sync, ServerKind::Async] {
+            let offered = index(kind, with, me);
+            assert!(offered.contains(r#"<option value="/query">"#), "{kind:?}");
+            assert!(offered.contains(r#"href="/query?seconds=1""#), "{kind:?}");
+        }
         assert!(
             page.contains("<code>async-server</code>")
                 && page.contains(r#"href="/offload?seconds=1""#)

@@ -204,7 +204,7 @@ pub(crate) fn route<W: Waits>(
         Route::Index => {
             return Plan::answer_at_once(Answer {
                 content_type: HTML,
-                body: Cow::Owned(crate::page::index(W::SERVER, me)),
+                body: Cow::Owned(crate::page::index(W::SERVER, backends, me)),
                 ..Answer::text(200, "")
             })
         }
