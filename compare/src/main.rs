@@ -50,6 +50,10 @@ struct Cli {
     /// Start the servers (the binaries built beside this one) on free ports, and stop them after
     #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server", "pool_server"])]
     spawn: bool,
+    /// The database the spawned servers' /query uses (`query`); without it `--spawn` starts a
+    /// throwaway PostgreSQL cluster and removes it after
+    #[arg(long, value_name = "URL", requires = "spawn")]
+    database: Option<String>,
     /// Multiply every time (the 5 s sleep, the 2 s offset) by F, for a quicker run
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
     scale: f64,
@@ -73,6 +77,8 @@ enum Name {
     Fanout,
     /// 4 concurrent /sleep on sync-server with --threads 1 and with --threads 4
     Threads,
+    /// /query (5 s in the database) at 0 s, /nosleep at 2 s, on both: the wait is a socket now
+    Query,
     /// /block (a blocking sleep in the async handler) at 0 s, /nosleep at 2 s, on async-server
     Block,
     /// /offload (the blocking sleep on the blocking pool) at 0 s, /nosleep at 2 s, on async-server
@@ -116,6 +122,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         .iter()
         .flat_map(|name| match name {
             Name::Seed => scenario::seed(cli.scale).to_vec(),
+            Name::Query => vec![scenario::query(cli.scale)],
             Name::Fanout => vec![scenario::fanout(fanout, cli.scale)],
             Name::Threads => vec![scenario::threads(cli.scale)],
             Name::Block => vec![scenario::in_async_handler("/block", cli.scale)],
@@ -131,10 +138,23 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
 
     // Dropped (so the servers stopped) on every way out of this function, panics included.
     let servers = Servers::new()?;
+    // The spawned servers all get the database when a scenario needs one: the others ignore it.
+    let database = match (
+        &cli.database,
+        scenarios.iter().any(|s| s.database) && cli.spawn,
+    ) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) => Some(servers.start_database()?),
+        (None, false) => None,
+    };
+    let with_database: Vec<&str> = match &database {
+        Some(url) => vec!["--database", url],
+        None => vec![],
+    };
     let mut targets = BTreeMap::new();
     for role in roles {
         let target = if cli.spawn {
-            servers.start(role.binary(), role.flags())?
+            servers.start(role.binary(), &[role.flags(), &with_database].concat())?
         } else {
             match role {
                 Role::Sync => cli.sync_server.clone(),

@@ -30,6 +30,8 @@ pub struct Scenario {
     /// Run on one server after the other, not on all at once: CPU-bound work on one would take
     /// cores from the other.
     pub apart: bool,
+    /// Whether its servers need a database (`--database`).
+    pub database: bool,
 }
 
 /// What a server should do with a scenario, worked out before it runs.
@@ -213,6 +215,7 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
             ],
             instead: Vec::new(),
             apart: false,
+            database: false,
         },
         Scenario {
             name: "seed-sleep".to_owned(),
@@ -228,6 +231,7 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
             ],
             instead: Vec::new(),
             apart: false,
+            database: false,
         },
     ]
 }
@@ -251,6 +255,7 @@ pub fn fanout(count: usize, scale: f64) -> Scenario {
         ],
         instead: Vec::new(),
         apart: false,
+        database: false,
     }
 }
 
@@ -273,6 +278,7 @@ pub fn threads(scale: f64) -> Scenario {
         ],
         instead: Vec::new(),
         apart: false,
+        database: false,
     }
 }
 
@@ -302,6 +308,34 @@ pub fn in_async_handler(route: &str, scale: f64) -> Scenario {
         }],
         instead: Vec::new(),
         apart: false,
+        database: false,
+    }
+}
+
+/// The seed's first test with `/query` for `/sleep`: the database waits, and the handler waits
+/// for its answer, on a socket now rather than a timer. sync-server's one handler thread is
+/// parked in the read; async-server's task is set aside and its thread serves the `/nosleep`.
+pub fn query(scale: f64) -> Scenario {
+    let (wait, offset) = (SEED_SLEEP.mul_f64(scale), SEED_OFFSET.mul_f64(scale));
+    Scenario {
+        name: "query".to_owned(),
+        description: format!(
+            "/query ({} s in the database) at 0 s, /nosleep at {} s",
+            wait.as_secs_f64(),
+            offset.as_secs_f64()
+        ),
+        servers: vec![Role::Sync, Role::Async],
+        requests: vec![
+            Planned::waiting("/query", wait, Duration::ZERO),
+            Planned::nosleep(offset),
+        ],
+        predictions: vec![
+            Prediction::blocked("the one handler thread is parked reading the database's answer"),
+            Prediction::not_blocked("the query is awaited: the thread serves others meanwhile"),
+        ],
+        instead: Vec::new(),
+        apart: false,
+        database: true,
     }
 }
 
@@ -327,6 +361,7 @@ pub fn compute(scale: f64) -> Scenario {
         ],
         instead: Vec::new(),
         apart: true,
+        database: false,
     }
 }
 
@@ -355,6 +390,7 @@ pub fn cores(scale: f64) -> Scenario {
         ],
         instead: Vec::new(),
         apart: true,
+        database: false,
     }
     .with_requests_for(Role::Async, vec![offloaded; 4])
 }
@@ -374,6 +410,7 @@ pub fn pool(scale: f64) -> Scenario {
         predictions: vec![Prediction::rounds(8, POOL, sleep, "pool threads")],
         instead: Vec::new(),
         apart: false,
+        database: false,
     }
 }
 
@@ -409,6 +446,7 @@ pub fn crowded(scale: f64) -> Scenario {
         }],
         instead: Vec::new(),
         apart: true,
+        database: false,
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use pgcluster::Cluster;
 use probe::Target;
 
 /// How long a server may take to print its `listening on` line.
@@ -30,9 +31,11 @@ pub fn interrupted() -> bool {
 /// A server's `BLOCKED` lines not yet reported.
 type Lines = Arc<Mutex<Vec<String>>>;
 
-/// The servers this process started; they are killed when it is dropped.
+/// The servers this process started; they are killed when it is dropped, and the database it
+/// started, if any, stopped and removed.
 pub struct Servers {
     children: Arc<Mutex<Vec<Child>>>,
+    database: Arc<Mutex<Option<Cluster>>>,
     /// Each started server's `BLOCKED` lines, by its URL.
     blocked: Mutex<HashMap<String, Lines>>,
 }
@@ -41,18 +44,32 @@ impl Servers {
     /// Prepares to start servers, and arranges for them to be killed on Ctrl-C or `SIGTERM`.
     pub fn new() -> anyhow::Result<Servers> {
         let children = Arc::new(Mutex::new(Vec::new()));
+        let database = Arc::new(Mutex::new(None));
         let on_signal = Arc::clone(&children);
+        let database_on_signal = Arc::clone(&database);
         ctrlc::set_handler(move || {
             INTERRUPTED.store(true, Ordering::SeqCst);
             kill_all(&on_signal);
+            stop_database(&database_on_signal);
             eprintln!("\ncompare: interrupted");
             process::exit(130);
         })
         .context("cannot handle Ctrl-C")?;
         Ok(Servers {
             children,
+            database,
             blocked: Mutex::default(),
         })
+    }
+
+    /// Starts a throwaway PostgreSQL cluster (from the system's binaries) for the servers'
+    /// `/query`; its URL. It is stopped and removed with the servers.
+    pub fn start_database(&self) -> anyhow::Result<String> {
+        let cluster = Cluster::start(100).context("cannot start a throwaway database")?;
+        let url = cluster.url();
+        println!("started a throwaway PostgreSQL cluster at {url}");
+        *self.database.lock().unwrap() = Some(cluster);
+        Ok(url)
     }
 
     /// Starts `name` (a binary beside this one) with `args` on a free port of 127.0.0.1 and
@@ -140,7 +157,15 @@ impl Servers {
 impl Drop for Servers {
     fn drop(&mut self) {
         kill_all(&self.children);
+        stop_database(&self.database);
     }
+}
+
+fn stop_database(database: &Mutex<Option<Cluster>>) {
+    let mut database = database
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    drop(database.take());
 }
 
 fn kill_all(children: &Mutex<Vec<Child>>) {

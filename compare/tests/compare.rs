@@ -477,3 +477,43 @@ fn scale_measures_threads_against_tasks() {
     );
     assert!(stdout.contains("OS threads at the peak"), "{stdout}");
 }
+
+/// `query` with `--spawn` starts a throwaway PostgreSQL cluster, gives it to both servers, finds
+/// sync-server blocked by a query and async-server not, as predicted, and leaves no cluster
+/// behind.
+#[test]
+fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster() {
+    spawnable();
+    let json = scratch("query.json");
+    let args = ["--spawn", "--scale", "0.1", "query", "--json"];
+    let (report, stdout) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
+    assert!(stdout.contains("started a throwaway PostgreSQL cluster at postgres://"));
+    let url = stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("postgres://"))
+        .unwrap();
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (sync, asynchronous) = (
+        server(&report, "query", "sync"),
+        server(&report, "query", "async"),
+    );
+    assert_eq!(sync["blocked"], true, "{sync}");
+    assert_eq!(asynchronous["blocked"], false, "{asynchronous}");
+    assert!(latency(sync, "/nosleep") >= 0.25, "{sync}");
+    assert!(latency(asynchronous, "/nosleep") < 0.1, "{asynchronous}");
+    for one in [sync, asynchronous] {
+        assert_eq!(one["as_predicted"], true, "{one}");
+    }
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the cluster at {url} is still running"
+    );
+}
