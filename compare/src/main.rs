@@ -44,11 +44,15 @@ struct Cli {
     /// The blocking server with four handler threads, for `threads` and `cores`
     #[arg(long = "threaded", value_name = "URL", default_value = "http://127.0.0.1:8002", value_parser = Target::parse)]
     threaded_server: Target,
-    /// The async server with a blocking pool of two threads, for `pool`
+    /// The async server with a blocking pool of two threads and a database pool of two, for
+    /// `pool` and `db-pool`
     #[arg(long = "pool", value_name = "URL", default_value = "http://127.0.0.1:8003", value_parser = Target::parse)]
     pool_server: Target,
+    /// The blocking server with eight handler threads, for `db-pool`
+    #[arg(long = "many-threads", value_name = "URL", default_value = "http://127.0.0.1:8004", value_parser = Target::parse)]
+    many_threads_server: Target,
     /// Start the servers (the binaries built beside this one) on free ports, and stop them after
-    #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server", "pool_server"])]
+    #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server", "pool_server", "many_threads_server"])]
     spawn: bool,
     /// The database the spawned servers' /query uses (`query`); without it `--spawn` starts a
     /// throwaway PostgreSQL cluster and removes it after
@@ -79,6 +83,9 @@ enum Name {
     Threads,
     /// /query (5 s in the database) at 0 s, /nosleep at 2 s, on both: the wait is a socket now
     Query,
+    /// 8 /query (1 s) at once on async-server --db-pool 2 (four rounds) and on sync-server
+    /// --threads 8 (one round, on eight connections)
+    DbPool,
     /// /block (a blocking sleep in the async handler) at 0 s, /nosleep at 2 s, on async-server
     Block,
     /// /offload (the blocking sleep on the blocking pool) at 0 s, /nosleep at 2 s, on async-server
@@ -123,6 +130,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         .flat_map(|name| match name {
             Name::Seed => scenario::seed(cli.scale).to_vec(),
             Name::Query => vec![scenario::query(cli.scale)],
+            Name::DbPool => vec![scenario::db_pool(cli.scale)],
             Name::Fanout => vec![scenario::fanout(fanout, cli.scale)],
             Name::Threads => vec![scenario::threads(cli.scale)],
             Name::Block => vec![scenario::in_async_handler("/block", cli.scale)],
@@ -161,6 +169,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 Role::Async => cli.async_server.clone(),
                 Role::SyncThreads => cli.threaded_server.clone(),
                 Role::AsyncPool => cli.pool_server.clone(),
+                Role::SyncMany => cli.many_threads_server.clone(),
             }
         };
         reachable(role, &target)?;

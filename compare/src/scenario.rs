@@ -97,12 +97,18 @@ pub enum Role {
     Async,
     /// `sync-server --threads 4`.
     SyncThreads,
-    /// `async-server --blocking-threads 2`.
+    /// `async-server --blocking-threads 2 --db-pool 2`: bounded pools of two.
     AsyncPool,
+    /// `sync-server --threads 8`, for `db-pool`: a thread, and a connection, per request.
+    SyncMany,
 }
 
-/// How many threads the bounded blocking pool of `pool` has.
+/// How many threads the bounded blocking pool of `pool` has, and how many connections the
+/// database pool of `db-pool`.
 pub const POOL: usize = 2;
+
+/// How many handler threads the sync server of `db-pool` runs: as many as its queries.
+pub const MANY_THREADS: usize = 4 * POOL;
 
 /// How many handler threads the threaded sync server runs, and the `threads` scenario tests.
 pub const THREADS: usize = 4;
@@ -115,6 +121,7 @@ impl Role {
             Role::Async => "async",
             Role::SyncThreads => "sync-threads",
             Role::AsyncPool => "async-pool",
+            Role::SyncMany => "sync-many",
         }
     }
 
@@ -125,8 +132,9 @@ impl Role {
             Role::Async => "cargo run --release -p async-server",
             Role::SyncThreads => "cargo run --release -p sync-server -- --threads 4 --port 8002",
             Role::AsyncPool => {
-                "cargo run --release -p async-server -- --blocking-threads 2 --port 8003"
+                "cargo run --release -p async-server -- --blocking-threads 2 --db-pool 2 --port 8003"
             }
+            Role::SyncMany => "cargo run --release -p sync-server -- --threads 8 --port 8004",
         }
     }
 
@@ -136,7 +144,8 @@ impl Role {
             Role::Sync => "sync-server",
             Role::Async => "async-server",
             Role::SyncThreads => "sync-server --threads 4",
-            Role::AsyncPool => "async-server --blocking-threads 2",
+            Role::AsyncPool => "async-server --blocking-threads 2 --db-pool 2",
+            Role::SyncMany => "sync-server --threads 8",
         }
     }
 
@@ -145,14 +154,15 @@ impl Role {
         match self {
             Role::Sync | Role::Async => &[],
             Role::SyncThreads => &["--threads", "4"],
-            Role::AsyncPool => &["--blocking-threads", "2"],
+            Role::AsyncPool => &["--blocking-threads", "2", "--db-pool", "2"],
+            Role::SyncMany => &["--threads", "8"],
         }
     }
 
     /// The binary that runs it.
     pub fn binary(self) -> &'static str {
         match self {
-            Role::Sync | Role::SyncThreads => "sync-server",
+            Role::Sync | Role::SyncThreads | Role::SyncMany => "sync-server",
             Role::Async | Role::AsyncPool => "async-server",
         }
     }
@@ -393,6 +403,32 @@ pub fn cores(scale: f64) -> Scenario {
         database: false,
     }
     .with_requests_for(Role::Async, vec![offloaded; 4])
+}
+
+/// `4 × P` `/query` at once, on async-server with a database pool of `P` and on sync-server
+/// with a handler thread (and so a connection) for each: a bounded pool queues queries in
+/// ⌈N/P⌉ rounds on one thread, the arithmetic of threads; threads run them in one round, on
+/// as many database connections.
+pub fn db_pool(scale: f64) -> Scenario {
+    let wait = COMPUTE.mul_f64(scale) / 2;
+    let count = 4 * POOL;
+    Scenario {
+        name: "db-pool".to_owned(),
+        description: format!(
+            "{count} /query ({} in the database each) at once on async-server --db-pool {POOL} \
+             and on sync-server --threads {MANY_THREADS}",
+            seconds_text(wait)
+        ),
+        servers: vec![Role::AsyncPool, Role::SyncMany],
+        requests: vec![Planned::waiting("/query", wait, Duration::ZERO); count],
+        predictions: vec![
+            Prediction::rounds(count, POOL, wait, "pooled connections"),
+            Prediction::rounds(count, MANY_THREADS, wait, "threads, a connection each"),
+        ],
+        instead: Vec::new(),
+        apart: false,
+        database: true,
+    }
 }
 
 /// Eight `/offload` sleeps on `async-server --blocking-threads 2`: a bounded pool queues blocking

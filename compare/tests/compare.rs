@@ -478,14 +478,17 @@ fn scale_measures_threads_against_tasks() {
     assert!(stdout.contains("OS threads at the peak"), "{stdout}");
 }
 
-/// `query` with `--spawn` starts a throwaway PostgreSQL cluster, gives it to both servers, finds
-/// sync-server blocked by a query and async-server not, as predicted, and leaves no cluster
-/// behind.
+/// `query` and `db-pool` with `--spawn` start a throwaway PostgreSQL cluster and give it to the
+/// servers: a query blocks sync-server and not async-server; eight queries take four rounds on
+/// async-server's pool of two and one on sync-server's eight threads, on as many backends; each
+/// as predicted; and no cluster is left behind.
 #[test]
 fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster() {
     spawnable();
     let json = scratch("query.json");
-    let args = ["--spawn", "--scale", "0.1", "query", "--json"];
+    // At 0.5, a query on a connection not yet open (some tens of milliseconds to open) still
+    // waits far less than the others' work.
+    let args = ["--spawn", "--scale", "0.5", "query", "db-pool", "--json"];
     let (report, stdout) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
     assert!(stdout.contains("started a throwaway PostgreSQL cluster at postgres://"));
     let url = stdout
@@ -507,9 +510,18 @@ fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster()
     );
     assert_eq!(sync["blocked"], true, "{sync}");
     assert_eq!(asynchronous["blocked"], false, "{asynchronous}");
-    assert!(latency(sync, "/nosleep") >= 0.25, "{sync}");
+    assert!(latency(sync, "/nosleep") >= 1.0, "{sync}");
     assert!(latency(asynchronous, "/nosleep") < 0.1, "{asynchronous}");
-    for one in [sync, asynchronous] {
+    let (pooled, threads) = (
+        server(&report, "db-pool", "async-pool"),
+        server(&report, "db-pool", "sync-many"),
+    );
+    assert!(
+        (1.8..2.6).contains(&wall(pooled)),
+        "four rounds of 0.5 s: {pooled}"
+    );
+    assert!(wall(threads) < 0.9, "one round of 0.5 s: {threads}");
+    for one in [sync, asynchronous, pooled, threads] {
         assert_eq!(one["as_predicted"], true, "{one}");
     }
     assert!(
