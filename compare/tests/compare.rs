@@ -334,6 +334,8 @@ fn threads_block_and_offload_show_what_the_original_did_not() {
 #[test]
 fn compute_cores_pool_and_crowded_show_what_async_does_not_buy() {
     spawnable();
+    // Alone: CPU-bound work measured against the cores must have them to itself.
+    let _alone = testkit::hostile::one_crowd_at_a_time();
     let json = scratch("cpu.json");
     let args = [
         "--spawn",
@@ -480,15 +482,14 @@ fn scale_measures_threads_against_tasks() {
 
 /// `query` and `db-pool` with `--spawn` start a throwaway PostgreSQL cluster and give it to the
 /// servers: a query blocks sync-server and not async-server; eight queries take four rounds on
-/// async-server's pool of two and one on sync-server's eight threads, on as many backends; each
-/// as predicted; and no cluster is left behind.
+/// async-server's pool of two and one on sync-server's eight threads; each as predicted; and no
+/// cluster is left behind. (Alone: making a cluster takes a core for a moment.)
 #[test]
 fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster() {
     spawnable();
+    let _alone = testkit::hostile::one_crowd_at_a_time();
     let json = scratch("query.json");
-    // At 0.5, a query on a connection not yet open (some tens of milliseconds to open) still
-    // waits far less than the others' work.
-    let args = ["--spawn", "--scale", "0.5", "query", "db-pool", "--json"];
+    let args = ["--spawn", "--scale", "0.2", "query", "--json"];
     let (report, stdout) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
     assert!(stdout.contains("started a throwaway PostgreSQL cluster at postgres://"));
     let url = stdout
@@ -510,22 +511,27 @@ fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster()
     );
     assert_eq!(sync["blocked"], true, "{sync}");
     assert_eq!(asynchronous["blocked"], false, "{asynchronous}");
-    assert!(latency(sync, "/nosleep") >= 1.0, "{sync}");
+    assert!(latency(sync, "/nosleep") >= 0.4, "{sync}");
     assert!(latency(asynchronous, "/nosleep") < 0.1, "{asynchronous}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the cluster at {url} is still running"
+    );
+
+    // A second of work each: opening eight connections at once (tens of milliseconds) is
+    // small beside it.
+    let args = ["--spawn", "db-pool", "--json"];
+    let (report, _) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
     let (pooled, threads) = (
         server(&report, "db-pool", "async-pool"),
         server(&report, "db-pool", "sync-many"),
     );
     assert!(
-        (1.8..2.6).contains(&wall(pooled)),
-        "four rounds of 0.5 s: {pooled}"
+        (3.8..5.0).contains(&wall(pooled)),
+        "four rounds of 1 s: {pooled}"
     );
-    assert!(wall(threads) < 0.9, "one round of 0.5 s: {threads}");
+    assert!(wall(threads) < 1.5, "one round of 1 s: {threads}");
     for one in [sync, asynchronous, pooled, threads] {
         assert_eq!(one["as_predicted"], true, "{one}");
     }
-    assert!(
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-        "the cluster at {url} is still running"
-    );
 }
