@@ -39,6 +39,19 @@ impl Launch {
         }
     }
 
+    /// A binary of this workspace, from `bin`, run with `flags` (one string, split at spaces),
+    /// for flags known only when the runner runs (a database's URL).
+    pub fn ours_with(bin: &Path, name: &'static str, flags: &str) -> Launch {
+        let args = ["--port", "0"].into_iter().chain(flags.split(' '));
+        Launch {
+            name,
+            program: bin.join(name),
+            args: args.map(str::to_owned).collect(),
+            dir: None,
+            told_port: false,
+        }
+    }
+
     /// The same server run under `wrapper` (a program and its flags, `valgrind --tool=...`).
     pub fn under(&self, wrapper: &[&str]) -> Launch {
         let (program, flags) = wrapper.split_first().expect("a wrapping program");

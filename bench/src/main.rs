@@ -3,11 +3,13 @@
 //! Builds everything in release mode, installs wrk if it is missing, pins each server to one
 //! core and its load generator to another (with two cores or more), and measures `/nosleep`
 //! throughput and latency of each server and of the minimal server it is built on, rotating
-//! them so that all see the same machine; then many concurrent sleeps (fan-out). With `--seed`,
+//! them so that all see the same machine; `/query?seconds=0` against pgbench on one throwaway
+//! PostgreSQL cluster; then many concurrent sleeps (fan-out). With `--seed`,
 //! the seed's own Django stack too. Prints the tables with the method and the machine under
 //! them, and writes them to `docs/performance.md` and `docs/performance.json` (with `--quick`,
 //! a shorter run that checks the runner, to `target/bench/`).
 
+mod database;
 mod instructions;
 mod items;
 mod launch;
@@ -49,6 +51,8 @@ struct Report {
     machine: String,
     method: String,
     throughput: Vec<Throughput>,
+    database_method: String,
+    database: Vec<database::Row>,
     fanout_method: String,
     fanout: Vec<FanOut>,
     instructions_method: &'static str,
@@ -364,6 +368,15 @@ fn run(args: Cli) -> anyhow::Result<()> {
         counted["hello-hyper"],
     ));
 
+    // /query against the database alone, on one throwaway cluster.
+    let database = database::measure(&bin, &logs, seconds, cores)?;
+    for row in &database {
+        eprintln!(
+            "{}: {:.0} /query per second, {:.2} of pgbench's",
+            row.name, row.per_second, row.of_pgbench
+        );
+    }
+
     let pinned = if cores >= 2 {
         "each server pinned to core 0 and wrk to core 1 (taskset)"
     } else {
@@ -379,6 +392,8 @@ fn run(args: Cli) -> anyhow::Result<()> {
             if with_seed { SEED_METHOD } else { "" }
         ),
         throughput,
+        database_method: database::method(seconds),
+        database,
         fanout_method: format!(
             "N connections at once, each GET /sleep?seconds={FANOUT_SLEEP} (Connection: close), from \
              one tokio current_thread client pinned apart from the server; meanwhile /nosleep asked \
@@ -466,6 +481,7 @@ fn markdown(report: &Report) -> String {
         );
     }
     table += &format!("\nMethod: {}.\n\n", report.method);
+    table += &database::markdown(&report.database, &report.database_method);
     table += "| server | concurrent 2 s sleeps | answered | wall | latency p50 | p99 | max \
               | peak RSS | per connection | OS threads at the peak | /nosleep p99 meanwhile |\n\
               | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
@@ -544,6 +560,7 @@ fn rotate(
             let run = measure(
                 launch,
                 &logs.join(format!("{}.log", launch.name.replace(" ", "_"))),
+                "/nosleep",
                 seconds,
                 cores,
             );
@@ -583,8 +600,8 @@ impl Throughput {
     }
 }
 
-/// Runs `launch` (its output to `log`) and wrk against its `/nosleep`.
-fn measure(launch: &Launch, log: &Path, seconds: u32, cores: usize) -> Run {
+/// Runs `launch` (its output to `log`) and wrk against its `path` (`/nosleep`).
+fn measure(launch: &Launch, log: &Path, path: &str, seconds: u32, cores: usize) -> Run {
     let (server, url) = launch.start(log, cores);
     let cpu_before = probe::process::cpu_time(server.pid());
     let mut wrk = pinned(Path::new("wrk"), 1, cores);
@@ -594,7 +611,7 @@ fn measure(launch: &Launch, log: &Path, seconds: u32, cores: usize) -> Run {
             "-c64",
             &format!("-d{seconds}s"),
             "--latency",
-            &format!("{url}/nosleep"),
+            &format!("{url}{path}"),
         ])
         .output()
         .expect("wrk runs");
