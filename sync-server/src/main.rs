@@ -83,13 +83,7 @@ struct Cli {
 impl Arguments for Cli {
     fn check(&self) -> Result<(), String> {
         self.common.check()?;
-        match &self.common.database {
-            Some(url) => url
-                .parse::<postgres::Config>()
-                .map(drop)
-                .map_err(|error| format!("--database {url:?} is not a PostgreSQL URL: {error}")),
-            None => Ok(()),
-        }
+        self.common.check_database::<postgres::Config>()
     }
 }
 

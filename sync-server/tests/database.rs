@@ -4,29 +4,11 @@
 use std::time::Duration;
 
 use testkit::contract::nosleep_during;
-use testkit::database::{self, queries_at_once, queries_take_rounds, server_with_database};
+use testkit::database::{queries_at_once, queries_take_rounds, server_with_database};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sync-server");
 
-#[test]
-fn query_is_answered_by_a_database_backend() {
-    database::query_is_answered_by_a_database_backend(BINARY);
-}
-
-#[test]
-fn without_a_database_query_says_how_to_give_one() {
-    database::without_a_database_query_says_how_to_give_one(BINARY);
-}
-
-#[test]
-fn a_database_stopped_mid_query_is_503_and_recovers() {
-    database::a_database_stopped_mid_query_is_503_and_recovers(BINARY);
-}
-
-#[test]
-fn an_unreachable_database_is_503_within_the_wait() {
-    database::an_unreachable_database_is_503_within_the_wait(BINARY);
-}
+testkit::database_tests!(BINARY);
 
 #[test]
 fn a_query_holds_its_handler_thread_as_a_sleep_does() {

@@ -527,6 +527,9 @@ pub fn bad_flags_exit_2_with_one_line(binary: &str) {
         &["--max-sleep", "nan"],
         &["--host", "999.1.1.1"],
         &["--sleep", "9", "--max-sleep", "1"],
+        &["--database", "nope://"],
+        &["--db-wait", "0"],
+        &["--db-pool", "0"],
     ] {
         let output = run(binary, args);
         let stderr = String::from_utf8_lossy(&output.stderr);

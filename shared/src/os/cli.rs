@@ -61,6 +61,21 @@ impl ServerFlags {
         }
     }
 
+    /// Whether `--database`, if given, reads as a connection string of the driver's `Config`
+    /// (whose parser a server passes in: the core knows no driver).
+    pub fn check_database<Config: std::str::FromStr>(&self) -> Result<(), String>
+    where
+        Config::Err: std::fmt::Display,
+    {
+        match &self.database {
+            Some(url) => url
+                .parse::<Config>()
+                .map(drop)
+                .map_err(|error| format!("--database {url:?} is not a PostgreSQL URL: {error}")),
+            None => Ok(()),
+        }
+    }
+
     /// The checks that span several flags.
     pub fn check(&self) -> Result<(), String> {
         if self.sleep > self.max_sleep {
