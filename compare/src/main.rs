@@ -142,7 +142,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Name::Scale => vec![],
         })
         .collect();
-    let roles: BTreeSet<Role> = scenarios.iter().flat_map(|s| s.servers.clone()).collect();
+    let roles: BTreeSet<Role> = scenarios.iter().flat_map(Scenario::roles).collect();
 
     // Dropped (so the servers stopped) on every way out of this function, panics included.
     let servers = Servers::new()?;
@@ -162,7 +162,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let mut targets = BTreeMap::new();
     for role in roles {
         let target = if cli.spawn {
-            servers.start(role.binary(), &[role.flags(), &with_database].concat())?
+            let flags = role.flags();
+            let flags = flags.iter().map(String::as_str);
+            let args: Vec<&str> = flags.chain(with_database.iter().copied()).collect();
+            servers.start(role.binary(), &args)?
         } else {
             match role {
                 Role::Sync => cli.sync_server.clone(),
@@ -184,9 +187,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     for scenario in &scenarios {
         let answered = AtomicUsize::new(0);
         let chosen: Vec<(Role, &Target)> = scenario
-            .servers
-            .iter()
-            .map(|&role| (role, &targets[&role]))
+            .roles()
+            .map(|role| (role, &targets[&role]))
             .collect();
         let total = chosen
             .iter()
@@ -294,7 +296,9 @@ fn measure_scale(
     for (role, _, _) in others {
         if !targets.contains_key(&role) {
             let target = if cli.spawn {
-                servers.start(role.binary(), role.flags())?
+                let flags = role.flags();
+                let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+                servers.start(role.binary(), &args)?
             } else if role == Role::Async {
                 cli.async_server.clone()
             } else {
@@ -312,7 +316,7 @@ fn measure_scale(
     };
     for (role, handler_threads, requests) in others {
         subjects.push(scale::Subject {
-            command: role.command().to_owned(),
+            command: role.command(),
             target: target_of(role),
             handler_threads,
             requests,

@@ -37,7 +37,7 @@ pub struct ServerReport {
     /// `sync`, `async` or `sync-threads`.
     pub server: &'static str,
     /// How it was run: `sync-server --threads 4`, say.
-    pub command: &'static str,
+    pub command: String,
     pub url: String,
     pub blocked: bool,
     /// Every request got a complete `200`.
@@ -92,8 +92,7 @@ impl ScenarioReport {
             .map(|run| {
                 let verdict = verdict::judge(run.role.name(), &run.requests);
                 let labels = verdict::labels(&run.requests);
-                let at = scenario.servers.iter().position(|&role| role == run.role);
-                let prediction = &scenario.predictions[at.expect("a server of the scenario")];
+                let prediction = &scenario.lane(run.role).prediction;
                 let wall = verdict::wall(&run.requests);
                 let requests = run
                     .requests

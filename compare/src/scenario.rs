@@ -15,23 +15,40 @@ pub const SEED_OFFSET: Duration = Duration::from_secs(2);
 /// CPU time, each sleep of `pool` lasts this long.
 pub const COMPUTE: Duration = Duration::from_secs(2);
 
-/// An experiment: requests to send, each at its own moment, to each of some servers, and what
-/// the arithmetic of threads, tasks and cores predicts for each.
+/// An experiment: requests to send, each at its own moment, to each of some servers (its
+/// lanes), and what the arithmetic of threads, tasks and cores predicts for each.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: String,
     pub description: String,
-    pub servers: Vec<Role>,
+    /// The requests each lane sends, unless the lane has its own.
     pub requests: Vec<Planned>,
-    /// One per server, in the order of `servers`.
-    pub predictions: Vec<Prediction>,
-    /// Servers that get other requests than `requests` (the same work by another route).
-    pub instead: Vec<(Role, Vec<Planned>)>,
+    /// The servers, in the order they are reported, each with its prediction.
+    pub lanes: Vec<Lane>,
     /// Run on one server after the other, not on all at once: CPU-bound work on one would take
     /// cores from the other.
     pub apart: bool,
     /// Whether its servers need a database (`--database`).
     pub database: bool,
+}
+
+/// One server of a scenario: which, what it is predicted to do, and, when it is sent the same
+/// work by another route, its own requests.
+#[derive(Clone, Debug)]
+pub struct Lane {
+    pub role: Role,
+    pub prediction: Prediction,
+    pub requests: Option<Vec<Planned>>,
+}
+
+impl Lane {
+    fn new(role: Role, prediction: Prediction) -> Lane {
+        Lane {
+            role,
+            prediction,
+            requests: None,
+        }
+    }
 }
 
 /// What a server should do with a scenario, worked out before it runs.
@@ -126,37 +143,42 @@ impl Role {
     }
 
     /// The command that starts it where `compare` looks for it by default.
-    pub fn start_hint(self) -> &'static str {
-        match self {
-            Role::Sync => "cargo run --release -p sync-server",
-            Role::Async => "cargo run --release -p async-server",
-            Role::SyncThreads => "cargo run --release -p sync-server -- --threads 4 --port 8002",
-            Role::AsyncPool => {
-                "cargo run --release -p async-server -- --blocking-threads 2 --db-pool 2 --port 8003"
-            }
-            Role::SyncMany => "cargo run --release -p sync-server -- --threads 8 --port 8004",
-        }
+    pub fn start_hint(self) -> String {
+        let port = match self {
+            Role::Sync | Role::Async => return format!("cargo run --release -p {}", self.binary()),
+            Role::SyncThreads => 8002,
+            Role::AsyncPool => 8003,
+            Role::SyncMany => 8004,
+        };
+        let flags = self.flags().join(" ");
+        format!(
+            "cargo run --release -p {} -- {flags} --port {port}",
+            self.binary()
+        )
     }
 
-    /// How it runs.
-    pub fn command(self) -> &'static str {
-        match self {
-            Role::Sync => "sync-server",
-            Role::Async => "async-server",
-            Role::SyncThreads => "sync-server --threads 4",
-            Role::AsyncPool => "async-server --blocking-threads 2 --db-pool 2",
-            Role::SyncMany => "sync-server --threads 8",
-        }
+    /// How it runs: its binary and flags.
+    pub fn command(self) -> String {
+        [self.binary().to_owned()]
+            .into_iter()
+            .chain(self.flags())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
-    /// The flags `--spawn` starts it with.
-    pub fn flags(self) -> &'static [&'static str] {
-        match self {
-            Role::Sync | Role::Async => &[],
-            Role::SyncThreads => &["--threads", "4"],
-            Role::AsyncPool => &["--blocking-threads", "2", "--db-pool", "2"],
-            Role::SyncMany => &["--threads", "8"],
-        }
+    /// The flags `--spawn` starts it with: its threads and pools, from the counts the
+    /// predictions are worked out with.
+    pub fn flags(self) -> Vec<String> {
+        let flags: Vec<(&str, usize)> = match self {
+            Role::Sync | Role::Async => vec![],
+            Role::SyncThreads => vec![("--threads", THREADS)],
+            Role::AsyncPool => vec![("--blocking-threads", POOL), ("--db-pool", POOL)],
+            Role::SyncMany => vec![("--threads", MANY_THREADS)],
+        };
+        let pairs = flags.into_iter();
+        pairs
+            .flat_map(|(flag, count)| [flag.to_owned(), count.to_string()])
+            .collect()
     }
 
     /// The binary that runs it.
@@ -214,32 +236,40 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
         Scenario {
             name: "seed".to_owned(),
             description: when("/nosleep"),
-            servers: vec![Role::Sync, Role::Async],
             requests: vec![
                 Planned::sleep(sleep, Duration::ZERO),
                 Planned::nosleep(offset),
             ],
-            predictions: vec![
-                Prediction::blocked("one thread, held by the sleep: the /nosleep waits for it"),
-                Prediction::not_blocked("the sleep is awaited: the thread is free meanwhile"),
+            lanes: vec![
+                Lane::new(
+                    Role::Sync,
+                    Prediction::blocked("one thread, held by the sleep: the /nosleep waits for it"),
+                ),
+                Lane::new(
+                    Role::Async,
+                    Prediction::not_blocked("the sleep is awaited: the thread is free meanwhile"),
+                ),
             ],
-            instead: Vec::new(),
             apart: false,
             database: false,
         },
         Scenario {
             name: "seed-sleep".to_owned(),
             description: when("a second /sleep"),
-            servers: vec![Role::Sync, Role::Async],
             requests: vec![
                 Planned::sleep(sleep, Duration::ZERO),
                 Planned::sleep(sleep, offset),
             ],
-            predictions: vec![
-                Prediction::blocked("one thread, held by the first sleep: the second waits"),
-                Prediction::not_blocked("both sleeps are awaited on the one thread at once"),
+            lanes: vec![
+                Lane::new(
+                    Role::Sync,
+                    Prediction::blocked("one thread, held by the first sleep: the second waits"),
+                ),
+                Lane::new(
+                    Role::Async,
+                    Prediction::not_blocked("both sleeps are awaited on the one thread at once"),
+                ),
             ],
-            instead: Vec::new(),
             apart: false,
             database: false,
         },
@@ -252,18 +282,19 @@ pub fn fanout(count: usize, scale: f64) -> Scenario {
     Scenario {
         name: "fanout".to_owned(),
         description: format!("{count} /sleep ({} s) at once", sleep.as_secs_f64()),
-        servers: vec![Role::Sync, Role::Async],
         requests: (0..count)
             .map(|_| Planned::sleep(sleep, Duration::ZERO))
             .collect(),
-        predictions: vec![
-            Prediction::rounds(count, 1, sleep, "thread"),
-            Prediction {
-                wall: Some(sleep),
-                ..Prediction::not_blocked(format!("{count} sleeps awaited at once: one round"))
-            },
+        lanes: vec![
+            Lane::new(Role::Sync, Prediction::rounds(count, 1, sleep, "thread")),
+            Lane::new(
+                Role::Async,
+                Prediction {
+                    wall: Some(sleep),
+                    ..Prediction::not_blocked(format!("{count} sleeps awaited at once: one round"))
+                },
+            ),
         ],
-        instead: Vec::new(),
         apart: false,
         database: false,
     }
@@ -278,15 +309,13 @@ pub fn threads(scale: f64) -> Scenario {
             "{THREADS} /sleep ({} s) at once, on sync-server with --threads 1 and --threads {THREADS}",
             sleep.as_secs_f64()
         ),
-        servers: vec![Role::Sync, Role::SyncThreads],
         requests: (0..THREADS)
             .map(|_| Planned::sleep(sleep, Duration::ZERO))
             .collect(),
-        predictions: vec![
-            Prediction::rounds(THREADS, 1, sleep, "thread"),
-            Prediction::rounds(THREADS, THREADS, sleep, "threads"),
+        lanes: vec![
+            Lane::new(Role::Sync, Prediction::rounds(THREADS, 1, sleep, "thread")),
+            Lane::new(Role::SyncThreads, Prediction::rounds(THREADS, THREADS, sleep, "threads")),
         ],
-        instead: Vec::new(),
         apart: false,
         database: false,
     }
@@ -307,16 +336,17 @@ pub fn in_async_handler(route: &str, scale: f64) -> Scenario {
             sleep.as_secs_f64(),
             offset.as_secs_f64()
         ),
-        servers: vec![Role::Async],
         requests: vec![
             Planned::waiting(route, sleep, Duration::ZERO),
             Planned::nosleep(offset),
         ],
-        predictions: vec![match route {
-            "/block" => Prediction::blocked("a blocking sleep holds the runtime's one thread"),
-            _ => Prediction::not_blocked("the blocking sleep is on a pool thread, and awaited"),
-        }],
-        instead: Vec::new(),
+        lanes: vec![Lane::new(
+            Role::Async,
+            match route {
+                "/block" => Prediction::blocked("a blocking sleep holds the runtime's one thread"),
+                _ => Prediction::not_blocked("the blocking sleep is on a pool thread, and awaited"),
+            },
+        )],
         apart: false,
         database: false,
     }
@@ -334,16 +364,22 @@ pub fn query(scale: f64) -> Scenario {
             wait.as_secs_f64(),
             offset.as_secs_f64()
         ),
-        servers: vec![Role::Sync, Role::Async],
         requests: vec![
             Planned::waiting("/query", wait, Duration::ZERO),
             Planned::nosleep(offset),
         ],
-        predictions: vec![
-            Prediction::blocked("the one handler thread is parked reading the database's answer"),
-            Prediction::not_blocked("the query is awaited: the thread serves others meanwhile"),
+        lanes: vec![
+            Lane::new(
+                Role::Sync,
+                Prediction::blocked(
+                    "the one handler thread is parked reading the database's answer",
+                ),
+            ),
+            Lane::new(
+                Role::Async,
+                Prediction::not_blocked("the query is awaited: the thread serves others meanwhile"),
+            ),
         ],
-        instead: Vec::new(),
         apart: false,
         database: true,
     }
@@ -360,16 +396,22 @@ pub fn compute(scale: f64) -> Scenario {
             seconds_text(cpu),
             cpu.mul_f64(0.4).as_secs_f64()
         ),
-        servers: vec![Role::Sync, Role::Async],
         requests: vec![
             Planned::waiting("/compute", cpu, Duration::ZERO),
             Planned::nosleep(cpu.mul_f64(0.4)),
         ],
-        predictions: vec![
-            Prediction::blocked("one thread, busy computing: the /nosleep waits for it"),
-            Prediction::blocked("computing never awaits: the runtime thread is held throughout"),
+        lanes: vec![
+            Lane::new(
+                Role::Sync,
+                Prediction::blocked("one thread, busy computing: the /nosleep waits for it"),
+            ),
+            Lane::new(
+                Role::Async,
+                Prediction::blocked(
+                    "computing never awaits: the runtime thread is held throughout",
+                ),
+            ),
         ],
-        instead: Vec::new(),
         apart: true,
         database: false,
     }
@@ -392,13 +434,14 @@ pub fn cores(scale: f64) -> Scenario {
              /offload?work=compute on async-server; {cores} cores",
             seconds_text(cpu)
         ),
-        servers: vec![Role::SyncThreads, Role::Async],
         requests: vec![Planned::waiting("/compute", cpu, Duration::ZERO); 4],
-        predictions: vec![
-            Prediction::rounds(4, cores, cpu, "cores"),
-            Prediction::rounds(4, cores, cpu, "cores"),
+        lanes: vec![
+            Lane::new(
+                Role::SyncThreads,
+                Prediction::rounds(4, cores, cpu, "cores"),
+            ),
+            Lane::new(Role::Async, Prediction::rounds(4, cores, cpu, "cores")),
         ],
-        instead: Vec::new(),
         apart: true,
         database: false,
     }
@@ -419,13 +462,17 @@ pub fn db_pool(scale: f64) -> Scenario {
              and on sync-server --threads {MANY_THREADS}",
             seconds_text(wait)
         ),
-        servers: vec![Role::AsyncPool, Role::SyncMany],
         requests: vec![Planned::waiting("/query", wait, Duration::ZERO); count],
-        predictions: vec![
-            Prediction::rounds(count, POOL, wait, "pooled connections"),
-            Prediction::rounds(count, MANY_THREADS, wait, "threads, a connection each"),
+        lanes: vec![
+            Lane::new(
+                Role::AsyncPool,
+                Prediction::rounds(count, POOL, wait, "pooled connections"),
+            ),
+            Lane::new(
+                Role::SyncMany,
+                Prediction::rounds(count, MANY_THREADS, wait, "threads, a connection each"),
+            ),
         ],
-        instead: Vec::new(),
         apart: false,
         database: true,
     }
@@ -441,10 +488,11 @@ pub fn pool(scale: f64) -> Scenario {
             "8 /offload ({} blocking sleep each) at once on async-server --blocking-threads {POOL}",
             seconds_text(sleep)
         ),
-        servers: vec![Role::AsyncPool],
         requests: vec![Planned::waiting("/offload", sleep, Duration::ZERO); 8],
-        predictions: vec![Prediction::rounds(8, POOL, sleep, "pool threads")],
-        instead: Vec::new(),
+        lanes: vec![Lane::new(
+            Role::AsyncPool,
+            Prediction::rounds(8, POOL, sleep, "pool threads"),
+        )],
         apart: false,
         database: false,
     }
@@ -470,17 +518,18 @@ pub fn crowded(scale: f64) -> Scenario {
             2 * cores,
             seconds_text(cpu)
         ),
-        servers: vec![Role::Async],
         requests,
-        predictions: vec![Prediction {
-            wall: Some(cpu * 2),
-            ..Prediction::blocked(format!(
+        lanes: vec![Lane::new(
+            Role::Async,
+            Prediction {
+                wall: Some(cpu * 2),
+                ..Prediction::blocked(format!(
                 "{} CPU-bound pool threads share {cores} cores: 2 rounds; the runtime thread is \
                  free, and answers a /nosleep once the kernel gives it a core",
                 2 * cores
             ))
-        }],
-        instead: Vec::new(),
+            },
+        )],
         apart: true,
         database: false,
     }
@@ -489,23 +538,34 @@ pub fn crowded(scale: f64) -> Scenario {
 impl Scenario {
     /// The requests `role` gets instead of the scenario's own (the same work, by another route).
     fn with_requests_for(mut self, role: Role, requests: Vec<Planned>) -> Scenario {
-        self.instead.push((role, requests));
+        let lane = self.lanes.iter_mut().find(|lane| lane.role == role);
+        lane.expect("a lane of the scenario").requests = Some(requests);
         self
+    }
+
+    /// The servers, in order.
+    pub fn roles(&self) -> impl Iterator<Item = Role> + Clone + '_ {
+        self.lanes.iter().map(|lane| lane.role)
+    }
+
+    /// The lane of `role`.
+    pub fn lane(&self, role: Role) -> &Lane {
+        let lane = self.lanes.iter().find(|lane| lane.role == role);
+        lane.expect("a server of the scenario")
     }
 
     /// The requests sent to `role`.
     pub fn requests_for(&self, role: Role) -> &[Planned] {
-        let instead = self.instead.iter().find(|(which, _)| *which == role);
-        instead.map_or(&self.requests, |(_, requests)| requests)
+        self.lane(role)
+            .requests
+            .as_deref()
+            .unwrap_or(&self.requests)
     }
 
     /// How long a request may take before it counts as unanswered: long enough for a server
     /// that runs every request of the scenario one after another, and then some.
     pub fn patience(&self) -> Duration {
-        let all = self
-            .servers
-            .iter()
-            .flat_map(|&role| self.requests_for(role));
+        let all = self.roles().flat_map(|role| self.requests_for(role));
         let last = all.clone().map(|r| r.at).max().unwrap_or_default();
         let all_work: Duration = all.map(|r| r.work).sum();
         last + all_work + Duration::from_secs(10)

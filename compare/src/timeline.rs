@@ -51,7 +51,7 @@ pub fn draw(report: &Report) -> Document {
             y + scenario.servers.len() as f64 * (SERVER_TITLE + VERDICT) + lanes as f64 * LANE;
         picture = picture.add(axis.draw(y, bottom));
         for server in &scenario.servers {
-            picture = picture.add(text(MARGIN, y + 16.0, 16.0, "bold", server.command));
+            picture = picture.add(text(MARGIN, y + 16.0, 16.0, "bold", &server.command));
             y += SERVER_TITLE;
             for request in &server.requests {
                 picture = picture.add(
