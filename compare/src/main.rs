@@ -7,6 +7,7 @@
 mod report;
 mod scale;
 mod scenario;
+mod scenarios;
 mod spawn;
 mod timeline;
 mod verdict;
@@ -128,17 +129,17 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         .scenarios
         .iter()
         .flat_map(|name| match name {
-            Name::Seed => scenario::seed(cli.scale).to_vec(),
-            Name::Query => vec![scenario::query(cli.scale)],
-            Name::DbPool => vec![scenario::db_pool(cli.scale)],
-            Name::Fanout => vec![scenario::fanout(fanout, cli.scale)],
-            Name::Threads => vec![scenario::threads(cli.scale)],
-            Name::Block => vec![scenario::in_async_handler("/block", cli.scale)],
-            Name::Offload => vec![scenario::in_async_handler("/offload", cli.scale)],
-            Name::Compute => vec![scenario::compute(cli.scale)],
-            Name::Cores => vec![scenario::cores(cli.scale)],
-            Name::Pool => vec![scenario::pool(cli.scale)],
-            Name::Crowded => vec![scenario::crowded(cli.scale)],
+            Name::Seed => scenarios::seed(cli.scale).to_vec(),
+            Name::Query => vec![scenarios::query(cli.scale)],
+            Name::DbPool => vec![scenarios::db_pool(cli.scale)],
+            Name::Fanout => vec![scenarios::fanout(fanout, cli.scale)],
+            Name::Threads => vec![scenarios::threads(cli.scale)],
+            Name::Block => vec![scenarios::in_async_handler("/block", cli.scale)],
+            Name::Offload => vec![scenarios::in_async_handler("/offload", cli.scale)],
+            Name::Compute => vec![scenarios::compute(cli.scale)],
+            Name::Cores => vec![scenarios::cores(cli.scale)],
+            Name::Pool => vec![scenarios::pool(cli.scale)],
+            Name::Crowded => vec![scenarios::crowded(cli.scale)],
             Name::Scale => vec![],
         })
         .collect();

@@ -1,0 +1,322 @@
+//! The experiments, one function each: which requests each server gets, when, and what the
+//! arithmetic of threads, tasks and cores predicts for it.
+
+use std::time::Duration;
+
+use crate::scenario::{
+    machine_cores, seconds_text, Lane, Planned, Prediction, Role, Scenario, COMPUTE, MANY_THREADS,
+    POOL, SEED_OFFSET, SEED_SLEEP, THREADS,
+};
+
+/// The seed's two tests: `/sleep` at t = 0 and, two seconds later, `/nosleep` or another `/sleep`.
+pub fn seed(scale: f64) -> [Scenario; 2] {
+    let (sleep, offset) = (SEED_SLEEP.mul_f64(scale), SEED_OFFSET.mul_f64(scale));
+    let when = |second: &str| {
+        format!(
+            "/sleep ({} s) at 0 s, {second} at {} s",
+            sleep.as_secs_f64(),
+            offset.as_secs_f64()
+        )
+    };
+    [
+        Scenario {
+            name: "seed".to_owned(),
+            description: when("/nosleep"),
+            requests: vec![
+                Planned::sleep(sleep, Duration::ZERO),
+                Planned::nosleep(offset),
+            ],
+            lanes: vec![
+                Lane::new(
+                    Role::Sync,
+                    Prediction::blocked("one thread, held by the sleep: the /nosleep waits for it"),
+                ),
+                Lane::new(
+                    Role::Async,
+                    Prediction::not_blocked("the sleep is awaited: the thread is free meanwhile"),
+                ),
+            ],
+            apart: false,
+            database: false,
+        },
+        Scenario {
+            name: "seed-sleep".to_owned(),
+            description: when("a second /sleep"),
+            requests: vec![
+                Planned::sleep(sleep, Duration::ZERO),
+                Planned::sleep(sleep, offset),
+            ],
+            lanes: vec![
+                Lane::new(
+                    Role::Sync,
+                    Prediction::blocked("one thread, held by the first sleep: the second waits"),
+                ),
+                Lane::new(
+                    Role::Async,
+                    Prediction::not_blocked("both sleeps are awaited on the one thread at once"),
+                ),
+            ],
+            apart: false,
+            database: false,
+        },
+    ]
+}
+
+/// `count` `/sleep` requests sent at once.
+pub fn fanout(count: usize, scale: f64) -> Scenario {
+    let sleep = SEED_SLEEP.mul_f64(scale);
+    Scenario {
+        name: "fanout".to_owned(),
+        description: format!("{count} /sleep ({} s) at once", sleep.as_secs_f64()),
+        requests: (0..count)
+            .map(|_| Planned::sleep(sleep, Duration::ZERO))
+            .collect(),
+        lanes: vec![
+            Lane::new(Role::Sync, Prediction::rounds(count, 1, sleep, "thread")),
+            Lane::new(
+                Role::Async,
+                Prediction {
+                    wall: Some(sleep),
+                    ..Prediction::not_blocked(format!("{count} sleeps awaited at once: one round"))
+                },
+            ),
+        ],
+        apart: false,
+        database: false,
+    }
+}
+
+/// `THREADS` `/sleep` at once on `sync-server` with one handler thread and with `THREADS`.
+pub fn threads(scale: f64) -> Scenario {
+    let sleep = SEED_SLEEP.mul_f64(scale);
+    Scenario {
+        name: "threads".to_owned(),
+        description: format!(
+            "{THREADS} /sleep ({} s) at once, on sync-server with --threads 1 and --threads {THREADS}",
+            sleep.as_secs_f64()
+        ),
+        requests: (0..THREADS)
+            .map(|_| Planned::sleep(sleep, Duration::ZERO))
+            .collect(),
+        lanes: vec![
+            Lane::new(Role::Sync, Prediction::rounds(THREADS, 1, sleep, "thread")),
+            Lane::new(Role::SyncThreads, Prediction::rounds(THREADS, THREADS, sleep, "threads")),
+        ],
+        apart: false,
+        database: false,
+    }
+}
+
+/// The seed's first test on `async-server`, with the `/sleep` replaced by `route` (`/block`
+/// or `/offload`).
+pub fn in_async_handler(route: &str, scale: f64) -> Scenario {
+    let (sleep, offset) = (SEED_SLEEP.mul_f64(scale), SEED_OFFSET.mul_f64(scale));
+    let what = match route {
+        "/block" => "blocking the runtime thread",
+        _ => "blocking a pool thread",
+    };
+    Scenario {
+        name: route.trim_start_matches('/').to_owned(),
+        description: format!(
+            "{route} ({} s: {what}) at 0 s, /nosleep at {} s",
+            sleep.as_secs_f64(),
+            offset.as_secs_f64()
+        ),
+        requests: vec![
+            Planned::waiting(route, sleep, Duration::ZERO),
+            Planned::nosleep(offset),
+        ],
+        lanes: vec![Lane::new(
+            Role::Async,
+            match route {
+                "/block" => Prediction::blocked("a blocking sleep holds the runtime's one thread"),
+                _ => Prediction::not_blocked("the blocking sleep is on a pool thread, and awaited"),
+            },
+        )],
+        apart: false,
+        database: false,
+    }
+}
+
+/// The seed's first test with `/query` for `/sleep`: the database waits, and the handler waits
+/// for its answer, on a socket now rather than a timer. sync-server's one handler thread is
+/// parked in the read; async-server's task is set aside and its thread serves the `/nosleep`.
+pub fn query(scale: f64) -> Scenario {
+    let (wait, offset) = (SEED_SLEEP.mul_f64(scale), SEED_OFFSET.mul_f64(scale));
+    Scenario {
+        name: "query".to_owned(),
+        description: format!(
+            "/query ({} s in the database) at 0 s, /nosleep at {} s",
+            wait.as_secs_f64(),
+            offset.as_secs_f64()
+        ),
+        requests: vec![
+            Planned::waiting("/query", wait, Duration::ZERO),
+            Planned::nosleep(offset),
+        ],
+        lanes: vec![
+            Lane::new(
+                Role::Sync,
+                Prediction::blocked(
+                    "the one handler thread is parked reading the database's answer",
+                ),
+            ),
+            Lane::new(
+                Role::Async,
+                Prediction::not_blocked("the query is awaited: the thread serves others meanwhile"),
+            ),
+        ],
+        apart: false,
+        database: true,
+    }
+}
+
+/// `/compute` at 0 s and `/nosleep` 0.4 of the way in, on both servers: computation holds the
+/// event loop's thread exactly as a blocking sleep does.
+pub fn compute(scale: f64) -> Scenario {
+    let cpu = COMPUTE.mul_f64(scale);
+    Scenario {
+        name: "compute".to_owned(),
+        description: format!(
+            "/compute ({} of CPU) at 0 s, /nosleep at {} s",
+            seconds_text(cpu),
+            cpu.mul_f64(0.4).as_secs_f64()
+        ),
+        requests: vec![
+            Planned::waiting("/compute", cpu, Duration::ZERO),
+            Planned::nosleep(cpu.mul_f64(0.4)),
+        ],
+        lanes: vec![
+            Lane::new(
+                Role::Sync,
+                Prediction::blocked("one thread, busy computing: the /nosleep waits for it"),
+            ),
+            Lane::new(
+                Role::Async,
+                Prediction::blocked(
+                    "computing never awaits: the runtime thread is held throughout",
+                ),
+            ),
+        ],
+        apart: true,
+        database: false,
+    }
+}
+
+/// Four `/compute` at once on `sync-server --threads 4`, and four `/offload?work=compute` on
+/// async-server: CPU work scales with cores, not with threads or tasks.
+pub fn cores(scale: f64) -> Scenario {
+    let cpu = COMPUTE.mul_f64(scale);
+    let offloaded = Planned {
+        path: format!("/offload?seconds={}&work=compute", cpu.as_secs_f64()),
+        at: Duration::ZERO,
+        work: cpu,
+    };
+    let cores = machine_cores();
+    Scenario {
+        name: "cores".to_owned(),
+        description: format!(
+            "4 /compute ({} of CPU each) at once on sync-server --threads 4, then 4 \
+             /offload?work=compute on async-server; {cores} cores",
+            seconds_text(cpu)
+        ),
+        requests: vec![Planned::waiting("/compute", cpu, Duration::ZERO); 4],
+        lanes: vec![
+            Lane::new(
+                Role::SyncThreads,
+                Prediction::rounds(4, cores, cpu, "cores"),
+            ),
+            Lane::new(Role::Async, Prediction::rounds(4, cores, cpu, "cores")),
+        ],
+        apart: true,
+        database: false,
+    }
+    .with_requests_for(Role::Async, vec![offloaded; 4])
+}
+
+/// `4 × P` `/query` at once, on async-server with a database pool of `P` and on sync-server
+/// with a handler thread (and so a connection) for each: a bounded pool queues queries in
+/// ⌈N/P⌉ rounds on one thread, the arithmetic of threads; threads run them in one round, on
+/// as many database connections.
+pub fn db_pool(scale: f64) -> Scenario {
+    let wait = COMPUTE.mul_f64(scale) / 2;
+    let count = 4 * POOL;
+    Scenario {
+        name: "db-pool".to_owned(),
+        description: format!(
+            "{count} /query ({} in the database each) at once on async-server --db-pool {POOL} \
+             and on sync-server --threads {MANY_THREADS}",
+            seconds_text(wait)
+        ),
+        requests: vec![Planned::waiting("/query", wait, Duration::ZERO); count],
+        lanes: vec![
+            Lane::new(
+                Role::AsyncPool,
+                Prediction::rounds(count, POOL, wait, "pooled connections"),
+            ),
+            Lane::new(
+                Role::SyncMany,
+                Prediction::rounds(count, MANY_THREADS, wait, "threads, a connection each"),
+            ),
+        ],
+        apart: false,
+        database: true,
+    }
+}
+
+/// Eight `/offload` sleeps on `async-server --blocking-threads 2`: a bounded pool queues blocking
+/// work exactly as a threaded server's threads do.
+pub fn pool(scale: f64) -> Scenario {
+    let sleep = COMPUTE.mul_f64(scale) / 2;
+    Scenario {
+        name: "pool".to_owned(),
+        description: format!(
+            "8 /offload ({} blocking sleep each) at once on async-server --blocking-threads {POOL}",
+            seconds_text(sleep)
+        ),
+        requests: vec![Planned::waiting("/offload", sleep, Duration::ZERO); 8],
+        lanes: vec![Lane::new(
+            Role::AsyncPool,
+            Prediction::rounds(8, POOL, sleep, "pool threads"),
+        )],
+        apart: false,
+        database: false,
+    }
+}
+
+/// More CPU work offloaded than there are cores, and a `/nosleep` now and then: the runtime
+/// thread is free, but it must win a core from the pool's threads to answer.
+pub fn crowded(scale: f64) -> Scenario {
+    let cpu = COMPUTE.mul_f64(scale);
+    let cores = machine_cores();
+    let work = Planned {
+        path: format!("/offload?seconds={}&work=compute", cpu.as_secs_f64()),
+        at: Duration::ZERO,
+        work: cpu,
+    };
+    let mut requests = vec![work; 2 * cores];
+    requests.extend((1..=4).map(|n| Planned::nosleep(cpu.mul_f64(0.2 * f64::from(n)))));
+    Scenario {
+        name: "crowded".to_owned(),
+        description: format!(
+            "{} /offload?work=compute ({} of CPU each) at 0 s on {cores} cores, and /nosleep at \
+             0.2, 0.4, 0.6 and 0.8 of the way",
+            2 * cores,
+            seconds_text(cpu)
+        ),
+        requests,
+        lanes: vec![Lane::new(
+            Role::Async,
+            Prediction {
+                wall: Some(cpu * 2),
+                ..Prediction::blocked(format!(
+                "{} CPU-bound pool threads share {cores} cores: 2 rounds; the runtime thread is \
+                 free, and answers a /nosleep once the kernel gives it a core",
+                2 * cores
+            ))
+            },
+        )],
+        apart: true,
+        database: false,
+    }
+}
