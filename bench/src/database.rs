@@ -56,7 +56,7 @@ pub fn measure(bin: &Path, logs: &Path, seconds: u32, cores: usize) -> anyhow::R
         let args = format!("{flags} --database {url}");
         let launch = Launch::ours_with(bin, binary, &args);
         let log = logs.join(format!("{binary}-query.log"));
-        let run = crate::measure(&launch, &log, "/query?seconds=0", seconds, cores);
+        let run = crate::throughput::measure(&launch, &log, "/query?seconds=0", seconds, cores);
         if run.rps <= 0.0 {
             bail!("{name} answered no /query");
         }

@@ -133,6 +133,106 @@ impl Baseline {
     }
 }
 
+/// Each server whose instructions per request are counted, and what it is held against. A
+/// server is counted once however many rows name it.
+pub(crate) const COUNTED: [(&str, &str); 8] = [
+    ("async-server", "hello-hyper"),
+    // The floor that keeps async-server's timeouts: what they cost apart from the rest.
+    ("async-server", "hello-hyper-guarded"),
+    ("hello-hyper-guarded", "hello-hyper"),
+    // The same, carrying the four fields every answer carries: what hyper takes to write them.
+    ("async-server", "hello-hyper-guarded --fields"),
+    ("hello-hyper-guarded --fields", "hello-hyper-guarded"),
+    // What the blocked-loop report costs: the same server without it.
+    ("async-server --warn-blocked 0", "hello-hyper-guarded"),
+    ("sync-server", "hello-tiny-http"),
+    ("hello-tiny-http", "hello-tiny-http"),
+];
+
+#[derive(Serialize)]
+pub(crate) struct Instructions {
+    pub(crate) server: &'static str,
+    pub(crate) per_request: f64,
+    pub(crate) floor: &'static str,
+    /// `per_request` over the floor's.
+    pub(crate) ratio: f64,
+}
+
+impl Instructions {
+    pub(crate) fn new(
+        server: &'static str,
+        per_request: f64,
+        floor: &'static str,
+        base: f64,
+    ) -> Self {
+        Instructions {
+            server,
+            per_request: per_request.round(),
+            floor,
+            ratio: per_request / base,
+        }
+    }
+}
+
+/// Instructions per request of every server of [`COUNTED`], each beside its floor's: the figure
+/// that does not drift with the machine.
+pub(crate) fn count_all(bin: &Path, logs: &Path) -> anyhow::Result<Vec<Instructions>> {
+    let mut instructions = Vec::new();
+    let count = |name: &'static str| {
+        let launch = Launch::ours(bin, name);
+        let log = logs.join(format!("{}.callgrind.log", name.replace(' ', "_")));
+        let figure = per_request(&launch, &log, logs)?;
+        eprintln!("{name}: {figure:.0} instructions per request");
+        anyhow::Ok(figure)
+    };
+    let mut counted = std::collections::BTreeMap::new();
+    for (server, floor) in COUNTED {
+        for name in [server, floor] {
+            if !counted.contains_key(name) {
+                counted.insert(name, count(name)?);
+            }
+        }
+        instructions.push(Instructions::new(
+            server,
+            counted[server],
+            floor,
+            counted[floor],
+        ));
+    }
+    instructions.push(Instructions::new(
+        "hello-hyper",
+        counted["hello-hyper"],
+        "hello-hyper",
+        counted["hello-hyper"],
+    ));
+    Ok(instructions)
+}
+
+/// The regression check: fails when a server executes more than [`TOLERANCE`] times the
+/// figure committed in `committed` (`bench/instructions.json`).
+pub(crate) fn gate(committed: &Path, instructions: &[Instructions]) -> anyhow::Result<()> {
+    let baseline = Baseline::read(committed)?;
+    let mut measured: Vec<(&str, f64)> = instructions
+        .iter()
+        .map(|counted| (counted.server, counted.per_request))
+        .collect();
+    measured.sort_by_key(|&(server, _)| server);
+    measured.dedup_by_key(|&mut (server, _)| server);
+    let exceeded = baseline.exceeded(&measured);
+    for (server, figure, committed) in &exceeded {
+        eprintln!(
+            "bench: {server} executes {figure:.0} instructions per request, more than {:.0}% over \
+             the {committed:.0} committed in bench/instructions.json",
+            (TOLERANCE - 1.0) * 100.0
+        );
+    }
+    anyhow::ensure!(
+        exceeded.is_empty(),
+        "instructions per request grew; make it cheaper, or commit the new figure saying why"
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

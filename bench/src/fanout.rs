@@ -1,0 +1,132 @@
+//! Many sleeps at once (fan-out): for each server and count, the runner's own client holds that
+//! many `/sleep` open, and the server's memory and threads are read meanwhile.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::launch::{pinned, Launch};
+
+#[derive(Serialize)]
+pub(crate) struct FanOut {
+    pub(crate) server: String,
+    #[serde(flatten)]
+    pub(crate) measured: probe::crowd::Measured,
+    pub(crate) idle_rss_kib: u64,
+    pub(crate) peak_rss_kib: u64,
+    /// (peak - idle) / requests.
+    pub(crate) per_connection_kib: f64,
+    /// The most OS threads the server ran while the sleeps waited.
+    pub(crate) peak_threads: u64,
+}
+
+/// sync-server with as many handler threads as waiting requests, at each fan-out size, and
+/// room under its `--max-connections` (10,000 unless told) for them and the `/nosleep` sent
+/// meanwhile.
+pub(crate) const THREADED: [(&str, usize); 3] = [
+    ("sync-server --threads 100", 100),
+    ("sync-server --threads 1000", 1000),
+    (
+        "sync-server --threads 10000 --max-connections 10100",
+        10_000,
+    ),
+];
+
+/// How long each fan-out request sleeps.
+pub(crate) const FANOUT_SLEEP: f64 = 2.0;
+
+/// Runs `count` concurrent sleeps against `launch`, with this program as the client.
+pub(crate) fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -> FanOut {
+    let (server, url) = launch.start(log, cores);
+    let pid = server.pid();
+    let idle = probe::process::rss_kib(pid);
+    let waiting = std::sync::atomic::AtomicBool::new(true);
+    let (client, peak_threads) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = 0;
+            while waiting.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(probe::process::threads(pid));
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            peak
+        });
+        let client = pinned(&std::env::current_exe().unwrap(), 1, cores)
+            .args([
+                "fanout-client",
+                url.trim_start_matches("http://"),
+                &count.to_string(),
+            ])
+            .arg(FANOUT_SLEEP.to_string())
+            .output()
+            .expect("the fan-out client runs");
+        waiting.store(false, std::sync::atomic::Ordering::Relaxed);
+        (client, sampler.join().unwrap())
+    });
+    let peak = probe::process::peak_rss_kib(pid);
+    drop(server);
+    let measured: probe::crowd::Measured =
+        serde_json::from_slice(&client.stdout).unwrap_or_else(|e| {
+            panic!(
+                "fan-out client: {e}: {}",
+                String::from_utf8_lossy(&client.stderr)
+            )
+        });
+    FanOut {
+        server: launch.name.to_owned(),
+        per_connection_kib: peak.saturating_sub(idle) as f64 / count as f64,
+        measured,
+        idle_rss_kib: idle,
+        peak_rss_kib: peak,
+        peak_threads,
+    }
+}
+
+/// Every fan-out row: ours and the floor at each size (`quick`: 100 and 1,000; else 10,000 too),
+/// sync-server with one thread at 5 and with a thread per request at each size, and with `seed`
+/// the seed's servers at the sizes they take in reasonable time.
+pub(crate) fn measure_all(
+    bin: &Path,
+    logs: &Path,
+    quick: bool,
+    cores: usize,
+    seed: Option<[Launch; 3]>,
+) -> Vec<FanOut> {
+    let sizes: &[usize] = if quick {
+        &[100, 1000]
+    } else {
+        &[100, 1000, 10_000]
+    };
+    let mut fanouts = Vec::new();
+    let mut crowds = vec![
+        (Launch::ours(bin, "async-server"), sizes),
+        (Launch::ours(bin, "hello-hyper"), sizes),
+        (Launch::ours(bin, "sync-server"), &[5][..]),
+    ];
+    // A thread per waiting request: as many handler threads as requests.
+    for (name, count) in &THREADED {
+        if sizes.contains(count) {
+            crowds.push((Launch::ours(bin, name), std::slice::from_ref(count)));
+        }
+    }
+    if let Some([runserver, threaded, uvicorn]) = seed {
+        // Not 10,000 for uvicorn: its backlog of 2048 and its pace would make that minutes.
+        crowds.push((uvicorn, &sizes[..sizes.len().min(2)]));
+        crowds.push((runserver, &[5][..]));
+        // Nor for Django's threaded runserver, whose listen backlog is 10 (Django's own): the
+        // crowd's connections queue for it, so that 1,000 take minutes (a quick run sends 100).
+        let reasonable = if quick { 1 } else { 2 };
+        crowds.push((threaded, &sizes[..sizes.len().min(reasonable)]));
+    }
+    for (launch, counts) in &crowds {
+        for &count in counts.iter() {
+            let log = logs.join(format!("{}.log", launch.name.replace(" ", "_")));
+            let measured = fan_out(launch, &log, count, cores);
+            eprintln!(
+                "{}: {count} sleeps: {} answered in {:.2} s",
+                launch.name, measured.measured.answered, measured.measured.wall_s
+            );
+            fanouts.push(measured);
+        }
+    }
+    fanouts
+}
