@@ -32,33 +32,37 @@ pub const NUDGES: usize = 4;
 /// The nudges sent to one server.
 pub struct Nudges {
     server: SocketAddr,
-    /// The client address of the nudge in flight, which is not a connection being served.
-    current: Mutex<Option<SocketAddr>>,
+    /// The client addresses of the last round of nudges, whose server ends may still be open:
+    /// they are not connections being served.
+    last_round: Mutex<Vec<SocketAddr>>,
 }
 
 impl Nudges {
     pub fn new(server: SocketAddr) -> Nudges {
         Nudges {
             server,
-            current: Mutex::new(None),
+            last_round: Mutex::new(Vec::with_capacity(NUDGES)),
         }
     }
 
     /// Whether `peer` is the client end of a nudge, not a client of the server.
     pub fn is_nudge(&self, peer: &SocketAddr) -> bool {
-        *self.current.lock().unwrap() == Some(*peer)
+        self.last_round.lock().unwrap().contains(peer)
     }
 
     /// Nudges the pool every [`NUDGE_EVERY`], for as long as the process runs.
     pub fn run(&self) {
         loop {
             thread::sleep(NUDGE_EVERY);
+            let mut round = Vec::with_capacity(NUDGES);
             for _ in 0..NUDGES {
                 // A refused connection (the server stopping, out of descriptors) nudges nothing.
                 let Ok(nudge) = TcpStream::connect_timeout(&self.server, NUDGE_EVERY) else {
                     break;
                 };
-                *self.current.lock().unwrap() = nudge.local_addr().ok();
+                round.extend(nudge.local_addr().ok());
+                // Known as a nudge before its server end can be counted.
+                self.last_round.lock().unwrap().clone_from(&round);
                 drop(nudge);
             }
         }
