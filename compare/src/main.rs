@@ -150,7 +150,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     // The spawned servers all get the database when a scenario needs one: the others ignore it.
     let database = match (
         &cli.database,
-        scenarios.iter().any(|s| s.database) && cli.spawn,
+        scenarios.iter().any(Scenario::needs_database) && cli.spawn,
     ) {
         (Some(url), _) => Some(url.clone()),
         (None, true) => Some(servers.start_database()?),

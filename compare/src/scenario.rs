@@ -30,8 +30,6 @@ pub struct Scenario {
     /// Run on one server after the other, not on all at once: CPU-bound work on one would take
     /// cores from the other.
     pub apart: bool,
-    /// Whether its servers need a database (`--database`).
-    pub database: bool,
 }
 
 /// One server of a scenario: which, what it is predicted to do, and, when it is sent the same
@@ -235,6 +233,15 @@ impl Scenario {
         let lane = self.lanes.iter_mut().find(|lane| lane.role == role);
         lane.expect("a lane of the scenario").requests = Some(requests);
         self
+    }
+
+    /// Whether its servers need a database (`--database`): whether any of them is asked for a
+    /// query.
+    pub fn needs_database(&self) -> bool {
+        let mut paths = self.roles().flat_map(|role| self.requests_for(role));
+        paths.any(|planned| {
+            planned.path.starts_with("/query") || planned.path.contains("work=query")
+        })
     }
 
     /// The servers, in order.

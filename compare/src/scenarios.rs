@@ -37,7 +37,6 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
                 ),
             ],
             apart: false,
-            database: false,
         },
         Scenario {
             name: "seed-sleep".to_owned(),
@@ -57,7 +56,6 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
                 ),
             ],
             apart: false,
-            database: false,
         },
     ]
 }
@@ -82,7 +80,6 @@ pub fn fanout(count: usize, scale: f64) -> Scenario {
             ),
         ],
         apart: false,
-        database: false,
     }
 }
 
@@ -103,7 +100,6 @@ pub fn threads(scale: f64) -> Scenario {
             Lane::new(Role::SyncThreads, Prediction::rounds(THREADS, THREADS, sleep, "threads")),
         ],
         apart: false,
-        database: false,
     }
 }
 
@@ -134,7 +130,6 @@ pub fn in_async_handler(route: &str, scale: f64) -> Scenario {
             },
         )],
         apart: false,
-        database: false,
     }
 }
 
@@ -167,7 +162,6 @@ pub fn query(scale: f64) -> Scenario {
             ),
         ],
         apart: false,
-        database: true,
     }
 }
 
@@ -199,7 +193,6 @@ pub fn compute(scale: f64) -> Scenario {
             ),
         ],
         apart: true,
-        database: false,
     }
 }
 
@@ -229,7 +222,6 @@ pub fn cores(scale: f64) -> Scenario {
             Lane::new(Role::Async, Prediction::rounds(4, cores, cpu, "cores")),
         ],
         apart: true,
-        database: false,
     }
     .with_requests_for(Role::Async, vec![offloaded; 4])
 }
@@ -260,7 +252,6 @@ pub fn db_pool(scale: f64) -> Scenario {
             ),
         ],
         apart: false,
-        database: true,
     }
 }
 
@@ -280,7 +271,6 @@ pub fn pool(scale: f64) -> Scenario {
             Prediction::rounds(8, POOL, sleep, "pool threads"),
         )],
         apart: false,
-        database: false,
     }
 }
 
@@ -317,6 +307,5 @@ pub fn crowded(scale: f64) -> Scenario {
             },
         )],
         apart: true,
-        database: false,
     }
 }
