@@ -41,7 +41,7 @@ pub fn method(seconds: u32) -> String {
 pub fn measure(bin: &Path, logs: &Path, seconds: u32, cores: usize) -> anyhow::Result<Vec<Row>> {
     let cluster = Cluster::start(100).context("cannot start a throwaway database")?;
     let url = cluster.url();
-    let floor = pgbench(&url, logs, seconds)?;
+    let floor = pgbench(&url, logs, seconds, cores)?;
     let mut rows = vec![Row {
         name: format!("pgbench -M prepared -c {CONNECTIONS}"),
         per_second: floor,
@@ -69,12 +69,13 @@ pub fn measure(bin: &Path, logs: &Path, seconds: u32, cores: usize) -> anyhow::R
     Ok(rows)
 }
 
-/// pgbench's transactions per second on `url` (without the initial connection time).
-fn pgbench(url: &str, logs: &Path, seconds: u32) -> anyhow::Result<f64> {
+/// pgbench's transactions per second on `url` (without the initial connection time), pinned
+/// to core 1 as wrk is.
+fn pgbench(url: &str, logs: &Path, seconds: u32, cores: usize) -> anyhow::Result<f64> {
     let script = logs.join("query.sql");
     fs::write(&script, STATEMENT).with_context(|| format!("cannot write {}", script.display()))?;
     let program = pgcluster::bin_dir()?.join("pgbench");
-    let output = pinned(&program, 1, 2)
+    let output = pinned(&program, 1, cores)
         .args(["-n", "-M", "prepared", "-j", "1"])
         .args(["-c", &CONNECTIONS.to_string(), "-T", &seconds.to_string()])
         .arg("-f")
