@@ -126,6 +126,33 @@ impl Cluster {
         Ok(())
     }
 
+    /// How many of its backends are running a statement that begins with `command` (`SELECT`):
+    /// PostgreSQL names each backend's current command in its process title, which `/proc`
+    /// shows. For a test to wait until a statement has reached the database.
+    pub fn backends_running(&self, command: &str) -> usize {
+        let pid_file = fs::read_to_string(self.data().join("postmaster.pid")).unwrap_or_default();
+        let Some(postmaster) = pid_file.lines().next().map(str::trim) else {
+            return 0;
+        };
+        let parent_of = |pid: &str| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // The fields after the command name, in parentheses: state, then the parent's id.
+            let after = stat.rsplit_once(')').map(|(_, after)| after.to_owned());
+            after.and_then(|after| after.split_whitespace().nth(1).map(str::to_owned))
+        };
+        let processes = fs::read_dir("/proc").into_iter().flatten().flatten();
+        processes
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|pid| parent_of(pid).as_deref() == Some(postmaster))
+            .filter(|pid| {
+                let title = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                title
+                    .trim_end_matches('\0')
+                    .ends_with(&format!(" {command}"))
+            })
+            .count()
+    }
+
     fn data(&self) -> PathBuf {
         self.dir.join("data")
     }
@@ -218,6 +245,11 @@ mod tests {
             .url()
             .ends_with(&format!(":{}/postgres", cluster.port())));
         assert!(TcpStream::connect(("127.0.0.1", cluster.port())).is_ok());
+        assert_eq!(
+            cluster.backends_running("SELECT"),
+            0,
+            "no statement running"
+        );
         cluster.stop_immediately().unwrap();
         assert!(TcpStream::connect(("127.0.0.1", cluster.port())).is_err());
         cluster.resume().unwrap();

@@ -97,7 +97,15 @@ pub fn a_database_stopped_mid_query_is_503_and_recovers(binary: &str) {
     let cut = std::thread::scope(|scope| {
         let pending = scope.spawn(|| server.get("/query?seconds=3"));
         server.wait_for_stdout(|line| line.starts_with("START") && line.ends_with("seconds=3"));
-        std::thread::sleep(Duration::from_millis(100)); // the statement has reached the database
+        // The statement has reached the database.
+        let asked = Instant::now();
+        while cluster.backends_running("SELECT") == 0 {
+            assert!(
+                asked.elapsed() < crate::PATIENCE,
+                "the query never reached the database"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let stopped = Instant::now();
         cluster.stop_immediately().unwrap();
         let cut = pending.join().unwrap();
