@@ -8,8 +8,9 @@
 //! accept thread ends after each idle spell of that length.
 //!
 //! Out of descriptors at the wrong moment, the accept thread does not even report its end: it
-//! panics (it unwraps a failed `try_clone`). A panic hook notices that: tiny_http's threads are
-//! the only unnamed ones in this process.
+//! panics (it unwraps a failed `try_clone` in `RefinedTcpStream::new`, which only the accept
+//! thread calls). A panic hook notices that: tiny_http's threads are the only unnamed ones in this
+//! process, and that panic's location names the file.
 //!
 //! So whenever the accept thread of the newest tiny_http server ends, a new server takes over
 //! the socket. The older ones are still read, for requests on connections they accepted, until
@@ -29,6 +30,16 @@ const RETRY: Duration = Duration::from_millis(100);
 
 /// Set by the panic hook when a thread of tiny_http's panics.
 static TINY_HTTP_PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// Set by the panic hook when the thread that panicked was tiny_http's accept thread.
+static ACCEPT_THREAD_PANICKED: AtomicBool = AtomicBool::new(false);
+
+/// The file of tiny_http's where only its accept thread runs, and panics out of descriptors.
+const ACCEPT_THREAD_PANICS_IN: &str = "refined_tcp_stream.rs";
+
+/// At most one line a second says the accept thread ended, or that none could start: out of
+/// descriptors, that goes on ten times a second until descriptors are free.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// How often a waiting thread looks at the older servers' queues.
 const OLDER_CHECK: Duration = Duration::from_millis(50);
@@ -51,6 +62,37 @@ struct State {
     snapshot: Arc<Vec<Arc<Server>>>,
     /// When to try again to start a server, after a failure (out of descriptors, say).
     retry_at: Option<Instant>,
+    /// When an accept thread's end was last reported.
+    end_reported_at: Option<Instant>,
+    /// When a failure to start a server was last reported.
+    failure_reported_at: Option<Instant>,
+}
+
+impl State {
+    /// Says that an accept thread ended, unless that was said less than [`REPORT_EVERY`] ago.
+    fn report_end(&mut self, now: Instant, why: &dyn std::fmt::Display) {
+        if due(&mut self.end_reported_at, now) {
+            eprintln!(
+                "sync-server: tiny_http's accept thread has ended ({why}); another takes over"
+            );
+        }
+    }
+
+    /// Says that no server could be started, unless that was said less than [`REPORT_EVERY`] ago.
+    fn report_failure(&mut self, now: Instant, error: &io::Error) {
+        if due(&mut self.failure_reported_at, now) {
+            eprintln!("sync-server: cannot accept for now ({error}); retrying every {RETRY:?}");
+        }
+    }
+}
+
+/// Whether a line last said at `said_at` may be said again `now`; if so, it is taken as said.
+fn due(said_at: &mut Option<Instant>, now: Instant) -> bool {
+    let due = said_at.is_none_or(|at| now - at >= REPORT_EVERY);
+    if due {
+        *said_at = Some(now);
+    }
+    due
 }
 
 struct Generation {
@@ -72,7 +114,15 @@ impl Supervisor {
         let report = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |panic| {
             if std::thread::current().name().is_none() {
+                let accepting = panic
+                    .location()
+                    .is_some_and(|at| at.file().ends_with(ACCEPT_THREAD_PANICS_IN));
+                ACCEPT_THREAD_PANICKED.fetch_or(accepting, Ordering::SeqCst);
                 TINY_HTTP_PANICKED.store(true, Ordering::SeqCst);
+                if accepting {
+                    // A known gap, reported in one line by `keep_accepting`, not a backtrace.
+                    return;
+                }
             }
             report(panic);
         }));
@@ -84,6 +134,8 @@ impl Supervisor {
                 snapshot: Arc::new(vec![Arc::clone(&first.server)]),
                 servers: vec![first],
                 retry_at: None,
+                end_reported_at: None,
+                failure_reported_at: None,
             }),
             retire_after: read_timeout * 2 + longest_wait,
             stopped: AtomicBool::new(false),
@@ -162,13 +214,14 @@ impl Supervisor {
                         error.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     );
-                    if ended.ended.is_none() && !idle {
-                        eprintln!(
-                            "sync-server: tiny_http's accept thread has ended ({error}); \
-                             another takes over"
-                        );
+                    let now = Instant::now();
+                    let first_seen = ended.ended.is_none();
+                    ended.ended.get_or_insert(now);
+                    // At shutdown the listener is shut down on purpose, and accept fails.
+                    let stopping = self.stopped.load(Ordering::SeqCst);
+                    if first_seen && !idle && !stopping {
+                        state.report_end(now, &error);
                     }
-                    ended.ended.get_or_insert(Instant::now());
                 }
                 None
             }
@@ -187,6 +240,11 @@ impl Supervisor {
             if let Some(newest) = state.servers.last_mut() {
                 newest.ended.get_or_insert(now);
             }
+            if ACCEPT_THREAD_PANICKED.swap(false, Ordering::SeqCst) {
+                state.report_end(now, &"it panicked, out of file descriptors");
+                // The next one would end the same way until descriptors are free: not at once.
+                state.retry_at.get_or_insert(now + RETRY);
+            }
         }
         let newest_ended = state.servers.last().is_some_and(|g| g.ended.is_some());
         let due = state.retry_at.is_none_or(|at| now >= at);
@@ -200,7 +258,7 @@ impl Supervisor {
                 }
                 Err(error) => {
                     // Out of descriptors, say: meanwhile connections wait in the listen backlog.
-                    eprintln!("sync-server: cannot accept for now ({error}); retrying shortly");
+                    state.report_failure(now, &error);
                     state.retry_at = Some(now + RETRY);
                 }
             }
