@@ -35,6 +35,8 @@ async fn handle(request: &Request<Incoming>, app: &'static App) -> Response<Full
             AsyncWait::Block(duration) => thread::sleep(duration),
             // Set aside again, now until the database's answer arrives on its socket.
             AsyncWait::Query(seconds) => plan.answer.after_query(app.database.query(seconds).await),
+            // Every call at once, awaited together: one task waits on all their sockets.
+            AsyncWait::Fetch(calls) => plan.answer.after_fetch(app.upstream.fetch(calls).await),
             // The fix: the blocking work runs on a thread of tokio's blocking pool, and this task
             // awaits it as it would a timer.
             AsyncWait::Offload(work, duration) => {
@@ -95,6 +97,7 @@ mod http;
 mod listen;
 mod server;
 mod shutdown;
+mod upstream;
 mod watchdog;
 
 use std::process::ExitCode;

@@ -19,6 +19,7 @@ use tokio_io_timeout::TimeoutStream;
 
 use crate::db::Database;
 use crate::shutdown::{self, Stopped};
+use crate::upstream::Upstream;
 use crate::watchdog::{self, Loop, Watchdog};
 use crate::{listen, Cli};
 
@@ -36,6 +37,8 @@ pub struct App {
     pub watchdog: Option<Watchdog>,
     /// Where `/query` gets a database connection.
     pub database: Database,
+    /// What `/fetch` calls.
+    pub upstream: Upstream,
 }
 
 /// The pause after a failed `accept` (say, out of file descriptors), so the loop does not spin.
@@ -54,6 +57,12 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
     let app: &'static App = Box::leak(Box::new(App {
         router: Router::new(limits).with(args.common.backends()),
         database,
+        upstream: Upstream::new(
+            args.common.upstream.as_deref(),
+            args.common.upstream_connections,
+            args.common.header_timeout,
+            limits.max_sleep,
+        ),
         shutdown: Shutdown::new(limits.max_sleep),
         header_timeout: args.common.header_timeout,
         connections: Semaphore::new(args.max_connections as usize),
@@ -132,6 +141,7 @@ async fn serve_port(app: &'static App, listener: std::net::TcpListener, mut stop
         watched.end();
     }
     app.database.close_this_workers();
+    app.upstream.close_this_workers();
 }
 
 fn serve_connection(

@@ -28,6 +28,38 @@ pub fn descriptors(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// Its threads' names (`comm`, at most 15 bytes); a thread given no name has the process's.
+pub fn thread_names(pid: u32) -> Vec<String> {
+    let tasks = process(pid).and_then(|process| process.tasks().ok());
+    tasks
+        .into_iter()
+        .flatten()
+        .filter_map(|task| Some(task.ok()?.stat().ok()?.comm))
+        .collect()
+}
+
+/// Its TCP sockets connected to `port` on another process (an upstream, say), open now.
+pub fn sockets_to(pid: u32, port: u16) -> usize {
+    let Some(process) = process(pid) else {
+        return 0;
+    };
+    let inodes: std::collections::HashSet<u64> = process
+        .fd()
+        .into_iter()
+        .flatten()
+        .filter_map(|fd| match fd.ok()?.target {
+            procfs::process::FDTarget::Socket(inode) => Some(inode),
+            _ => None,
+        })
+        .collect();
+    let ipv4 = procfs::net::tcp().unwrap_or_default();
+    let ipv6 = procfs::net::tcp6().unwrap_or_default();
+    ipv4.into_iter()
+        .chain(ipv6)
+        .filter(|entry| entry.remote_address.port() == port && inodes.contains(&entry.inode))
+        .count()
+}
+
 /// The CPU time it has used, user and system; zero if the process is gone.
 pub fn cpu_time(pid: u32) -> Duration {
     let stat = process(pid).and_then(|process| process.stat().ok());

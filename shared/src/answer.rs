@@ -17,7 +17,7 @@ pub const HTML: &str = "text/html; charset=utf-8";
 pub const ALLOWED_METHODS: &str = "GET, HEAD";
 
 /// The headers a page from another origin may read.
-const EXPOSED: &str = "X-Pid, X-Tid, X-Work-Tid, X-Db-Pid";
+const EXPOSED: &str = "X-Pid, X-Tid, X-Work-Tid, X-Db-Pid, X-Fetch-Ms";
 
 /// A response, before a server turns it into bytes. A server that answers a `HEAD` request sends
 /// the same status and headers and leaves the body out.
@@ -39,6 +39,26 @@ pub struct Answer {
     /// The `X-Db-Pid` header: the process id of the database backend that ran a `/query`'s
     /// statement. The server fills it in once the database has answered.
     pub db_pid: Option<u32>,
+    /// The `X-Fetch-Ms` header: how long a `/fetch`'s calls took together, in milliseconds.
+    /// The server fills it in once the last call is over.
+    pub fetch_ms: Option<u64>,
+}
+
+/// Why a call to the upstream failed, as a server found it: each kind is answered its own way
+/// ([`Answer::after_fetch`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FetchFailure {
+    /// No connection could be made (refused, say): `502` at once.
+    Unreachable(String),
+    /// What came back was not a complete HTTP answer (not HTTP, or cut off): `502`.
+    Broken(String),
+    /// The upstream answered with this error status: `502`, naming it.
+    Status(u16),
+    /// No answer within this bound (the call's `seconds` plus `--header-timeout`): `504`.
+    TooSlow(std::time::Duration),
+    /// No connection to the upstream came free within this bound (`--upstream-connections`
+    /// all busy for `--max-sleep`): `504`.
+    NoConnection(std::time::Duration),
 }
 
 macro_rules! fields {
@@ -71,6 +91,7 @@ fields! {
     XTid => "X-Tid",
     XWorkTid => "X-Work-Tid",
     XDbPid => "X-Db-Pid",
+    XFetchMs => "X-Fetch-Ms",
     RetryAfter => "Retry-After",
     CacheControl => "Cache-Control",
     AccessControlAllowOrigin => "Access-Control-Allow-Origin",
@@ -97,6 +118,7 @@ impl Answer {
             work_tid: None,
             retry_after: None,
             db_pid: None,
+            fetch_ms: None,
         }
     }
 
@@ -144,6 +166,62 @@ impl Answer {
         }
     }
 
+    /// `503` for a `/fetch` when the server has no upstream (`--upstream` not given).
+    pub fn no_upstream() -> Answer {
+        Answer {
+            retry_after: Some(1),
+            ..Answer::text(
+                503,
+                "no upstream: start the server with --upstream http://HOST:PORT, the address of \
+                 a server with /sleep (another async-server, say)\n",
+            )
+        }
+    }
+
+    /// What a `/fetch` answers once its calls are over: how long they took together, or why
+    /// one failed. The upstream's own failings are `502` (it answered badly or not at all) and
+    /// `504` (not in time); the one-line body names the cause.
+    pub fn after_fetch(&mut self, outcome: Result<std::time::Duration, FetchFailure>) {
+        let failure = match outcome {
+            Ok(took) => {
+                self.fetch_ms = Some(took.as_millis().try_into().unwrap_or(u64::MAX));
+                return;
+            }
+            Err(failure) => failure,
+        };
+        let one_line = |cause: &str| cause.lines().collect::<Vec<_>>().join(" ");
+        let (status, reason) = match failure {
+            FetchFailure::Unreachable(cause) => {
+                (502, format!("upstream unreachable: {}", one_line(&cause)))
+            }
+            FetchFailure::Broken(cause) => (
+                502,
+                format!(
+                    "upstream answered no complete HTTP answer: {}",
+                    one_line(&cause)
+                ),
+            ),
+            FetchFailure::Status(status) => (502, format!("upstream answered {status}")),
+            FetchFailure::TooSlow(bound) => (
+                504,
+                format!(
+                    "upstream did not answer within {} s (the call's seconds plus \
+                     --header-timeout)",
+                    bound.as_secs_f64()
+                ),
+            ),
+            FetchFailure::NoConnection(bound) => (
+                504,
+                format!(
+                    "no upstream connection came free within {} s (--upstream-connections are \
+                     all busy)",
+                    bound.as_secs_f64()
+                ),
+            ),
+        };
+        *self = Answer::refusal(status, reason + "\n");
+    }
+
     /// `503` for a request on a connection beyond the server's limit.
     pub fn overloaded() -> Answer {
         Answer {
@@ -176,6 +254,7 @@ impl Answer {
                 .map(|tid| (Field::XWorkTid, Value::Number(tid))),
             self.db_pid
                 .map(|pid| (Field::XDbPid, Value::Number(pid.into()))),
+            self.fetch_ms.map(|ms| (Field::XFetchMs, Value::Number(ms))),
             self.retry_after
                 .map(|secs| (Field::RetryAfter, Value::Number(secs))),
         ];
@@ -256,7 +335,7 @@ mod tests {
                 ),
                 (
                     Field::AccessControlExposeHeaders,
-                    Value::Text("X-Pid, X-Tid, X-Work-Tid, X-Db-Pid")
+                    Value::Text("X-Pid, X-Tid, X-Work-Tid, X-Db-Pid, X-Fetch-Ms")
                 ),
                 (Field::Allow, Value::Text("GET, HEAD")),
                 (Field::XWorkTid, Value::Number(11)),
@@ -289,6 +368,50 @@ mod tests {
             assert_eq!(*field as usize, at);
         }
         assert_eq!(Field::XWorkTid.as_str(), "X-Work-Tid");
-        assert_eq!(Field::ALL.len(), 10);
+        assert_eq!(Field::XFetchMs.as_str(), "X-Fetch-Ms");
+        assert_eq!(Field::ALL.len(), 11);
+    }
+
+    #[test]
+    fn a_fetch_answer_says_how_long_or_which_failure_in_one_line() {
+        let mut served = Answer::text(200, "fetch");
+        served.after_fetch(Ok(std::time::Duration::from_micros(1_002_900)));
+        assert_eq!((served.status, served.fetch_ms), (200, Some(1002)));
+        let headers: Vec<_> = served.own_headers().collect();
+        assert_eq!(headers, [(Field::XFetchMs, Value::Number(1002))]);
+        let second = std::time::Duration::from_millis(1500);
+        for (failure, status, says) in [
+            (
+                FetchFailure::Unreachable("refused\nagain".into()),
+                502,
+                "unreachable: refused again",
+            ),
+            (
+                FetchFailure::Broken("not HTTP".into()),
+                502,
+                "no complete HTTP answer: not HTTP",
+            ),
+            (FetchFailure::Status(500), 502, "upstream answered 500"),
+            (FetchFailure::TooSlow(second), 504, "within 1.5 s"),
+            (
+                FetchFailure::NoConnection(second),
+                504,
+                "--upstream-connections",
+            ),
+        ] {
+            let mut failed = Answer::text(200, "fetch");
+            failed.after_fetch(Err(failure.clone()));
+            assert_eq!(
+                (failed.status, failed.fetch_ms),
+                (status, None),
+                "{failure:?}"
+            );
+            assert!(failed.body.contains(says), "{failure:?}: {}", failed.body);
+            assert_eq!(failed.body.lines().count(), 1, "{failure:?}");
+            assert!(failed.body.ends_with('\n'));
+        }
+        let none = Answer::no_upstream();
+        assert_eq!((none.status, none.retry_after), (503, Some(1)));
+        assert!(none.body.contains("--upstream") && none.body.ends_with('\n'));
     }
 }

@@ -13,7 +13,7 @@
 //! | `request` | what a request says: version, request line, `Connection` and `Origin` |
 //! | `screen` | a request head's size, syntax and body framing |
 //! | `routes` | what each path means, and each server's waits ([`SyncWait`], [`AsyncWait`]) |
-//! | `query` | the `seconds` and `work` a request asks for |
+//! | `query` | the `seconds`, `work`, `count` and `via` a request asks for |
 //! | `answer` | the answer and its header fields, each named once |
 //! | `log` | the `START`, `DONE` and `BLOCKED` lines, formatted ([`LogBuffer`]) |
 //! | `page` | the index page |
@@ -30,11 +30,14 @@ mod routes;
 mod screen;
 
 pub use answer::{
-    cause_of, common_headers, Answer, Field, Value, ALLOWED_METHODS, CONTENT_TYPE, HTML,
+    cause_of, common_headers, Answer, FetchFailure, Field, Value, ALLOWED_METHODS, CONTENT_TYPE,
+    HTML,
 };
 pub use log::LogBuffer;
 pub use os::{Identity, Shutdown, Signal};
 pub use request::{says, Head, Version};
 pub use router::Router;
-pub use routes::{AsyncWait, Backends, Limits, Plan, ServerKind, SyncWait, Waits, Work};
+pub use routes::{
+    Asked, AsyncWait, Backends, Calls, Limits, Plan, ServerKind, SyncWait, Via, Waits, Work,
+};
 pub use screen::{MAX_HEAD, MAX_HEADERS};

@@ -193,16 +193,7 @@ mod tests {
     }
 
     fn answer(status: u16) -> Answer {
-        Answer {
-            status,
-            content_type: crate::CONTENT_TYPE,
-            body: "".into(),
-            allow_origin: None,
-            allow: None,
-            work_tid: None,
-            retry_after: None,
-            db_pid: None,
-        }
+        Answer::text(status, "")
     }
 
     fn written(log: &mut LogBuffer) -> String {

@@ -259,7 +259,10 @@ mod tests {
         assert!(sync.contains(r#"<option value="/compute">"#));
         let page = index(ServerKind::Async, none, me);
         assert!(!page.contains("/query"), "no database, no query");
-        let with = Backends { database: true };
+        let with = Backends {
+            database: true,
+            upstream: false,
+        };
         for kind in [ServerKind::Sync, ServerKind::Async] {
             let offered = index(kind, with, me);
             assert!(offered.contains(r#"<option value="/query">"#), "{kind:?}");

@@ -1,34 +1,25 @@
-//! The `seconds` a request asks for: read from the query string, checked against the limits.
+//! What a request asks for in its query string: `seconds` (checked against the limits), `work`,
+//! `count` and `via`.
 
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::{Limits, Work};
+use crate::{Limits, Via, Work};
+
+/// The most calls one `/fetch` may make.
+pub const MAX_CALLS: u32 = 32;
 
 /// The wait a `/sleep` (or `/block`, `/offload`) asks for, or the one-line reason (ending in a
 /// newline) it is refused.
 pub(crate) fn requested_seconds(query: Option<&str>, limits: &Limits) -> Result<Duration, String> {
     let max = limits.max_sleep.as_secs_f64();
-    let refuse = |problem: String| {
-        Err(format!(
-            "{problem}; expected seconds=S with S a decimal number from 0 to {max}\n"
-        ))
-    };
-    let mut given = None;
-    for pair in query.unwrap_or("").split('&') {
-        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(key).as_deref() != Some("seconds") {
-            continue; // other parameters (a cache-buster, say) are not ours to judge
-        }
-        if given.replace(raw).is_some() {
-            return refuse("seconds is given more than once".to_owned());
-        }
-    }
-    let Some(raw) = given else {
+    let expected = format!("expected seconds=S with S a decimal number from 0 to {max}");
+    let refuse = |problem: String| Err(format!("{problem}; {expected}\n"));
+    let Some((raw, decoded)) = single(query, "seconds", &expected)? else {
         return Ok(limits.default_sleep);
     };
     let shown = quoted(raw);
-    let Some(text) = percent_decode(raw) else {
+    let Some(text) = decoded else {
         return refuse(format!("seconds={shown} is not valid percent-encoding"));
     };
     let Ok(seconds) = text.parse::<f64>() else {
@@ -46,29 +37,69 @@ pub(crate) fn requested_seconds(query: Option<&str>, limits: &Limits) -> Result<
     Ok(Duration::from_secs_f64(seconds))
 }
 
-/// The work an `/offload` asks for (`work=sleep`, the default, or `work=compute`), or the
-/// one-line reason it is refused.
+/// The work an `/offload` asks for (`work=sleep`, the default, `work=compute` or `work=query`),
+/// or the one-line reason it is refused.
 pub(crate) fn requested_work(query: Option<&str>) -> Result<Work, String> {
-    let mut given = None;
-    for pair in query.unwrap_or("").split('&') {
-        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
-        if percent_decode(key).as_deref() == Some("work") && given.replace(raw).is_some() {
-            return Err(
-                "work is given more than once; expected work=sleep, work=compute or work=query\n"
-                    .to_owned(),
-            );
-        }
-    }
-    match given.map(|raw| (raw, percent_decode(raw))) {
+    const EXPECTED: &str = "expected work=sleep, work=compute or work=query";
+    match single(query, "work", EXPECTED)? {
         None => Ok(Work::Sleep),
         Some((_, Some(text))) if text == "sleep" => Ok(Work::Sleep),
         Some((_, Some(text))) if text == "compute" => Ok(Work::Compute),
         Some((_, Some(text))) if text == "query" => Ok(Work::Query),
         Some((raw, _)) => Err(format!(
-            "work={} is not a kind of work; expected work=sleep, work=compute or work=query\n",
+            "work={} is not a kind of work; {EXPECTED}\n",
             quoted(raw)
         )),
     }
+}
+
+/// How many calls a `/fetch` asks for (`count=K`, 1 by default, at most [`MAX_CALLS`]), or the
+/// one-line reason it is refused.
+pub(crate) fn requested_count(query: Option<&str>) -> Result<u32, String> {
+    let expected = format!("expected count=K with K a whole number from 1 to {MAX_CALLS}");
+    match single(query, "count", &expected)? {
+        None => Ok(1),
+        Some((raw, text)) => match text.and_then(|text| text.parse::<u32>().ok()) {
+            Some(count @ 1..=MAX_CALLS) => Ok(count),
+            _ => Err(format!(
+                "count={} is not a count of calls; {expected}\n",
+                quoted(raw)
+            )),
+        },
+    }
+}
+
+/// How a sync `/fetch` makes its calls (`via=threads`, or on the handler thread when absent),
+/// or the one-line reason it is refused.
+pub(crate) fn requested_via(query: Option<&str>) -> Result<Via, String> {
+    const EXPECTED: &str = "expected via=threads, or no via for the handler thread";
+    match single(query, "via", EXPECTED)? {
+        None => Ok(Via::HandlerThread),
+        Some((_, Some(text))) if text == "threads" => Ok(Via::Threads),
+        Some((raw, _)) => Err(format!(
+            "via={} is not a way to call; {EXPECTED}\n",
+            quoted(raw)
+        )),
+    }
+}
+
+/// A query parameter's value as sent, and percent-decoded (`None` if that fails).
+type Given<'q> = (&'q str, Option<Cow<'q, str>>);
+
+/// The one value of `key` in the query (`None` if absent); refused if given more than once.
+fn single<'q>(
+    query: Option<&'q str>,
+    key: &str,
+    expected: &str,
+) -> Result<Option<Given<'q>>, String> {
+    let mut given = None;
+    for pair in query.unwrap_or("").split('&') {
+        let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        if percent_decode(name).as_deref() == Some(key) && given.replace(raw).is_some() {
+            return Err(format!("{key} is given more than once; {expected}\n"));
+        }
+    }
+    Ok(given.map(|raw| (raw, percent_decode(raw))))
 }
 
 /// A query value as it is safe to echo in a one-line error: quoted, escaped, and cut short.

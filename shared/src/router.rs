@@ -36,7 +36,10 @@ impl<W: Waits> Router<W> {
     pub const fn new(limits: Limits) -> Router<W> {
         Router {
             limits,
-            backends: Backends { database: false },
+            backends: Backends {
+                database: false,
+                upstream: false,
+            },
             waits: PhantomData,
         }
     }

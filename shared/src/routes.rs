@@ -11,7 +11,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 
 use crate::answer::{Answer, ALLOWED_METHODS, HTML};
-use crate::query::{requested_seconds, requested_work};
+use crate::query::{requested_count, requested_seconds, requested_via, requested_work};
 use crate::Identity;
 
 /// How long a request may wait: the server's `--sleep` and `--max-sleep`.
@@ -23,10 +23,38 @@ pub struct Limits {
     pub max_sleep: Duration,
 }
 
-/// What a server has to talk to besides its clients: a database (`--database`).
+/// What a server has to talk to besides its clients: a database (`--database`), another HTTP
+/// service (`--upstream`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Backends {
     pub database: bool,
+    pub upstream: bool,
+}
+
+/// The calls one `/fetch` makes to the upstream: `count` of them, each asking it to wait
+/// `seconds` (its `/sleep?seconds=S`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Calls {
+    pub count: u32,
+    pub seconds: Duration,
+}
+
+/// What a waiting request asks for besides `seconds`: `work=` (`/offload`), and `count=` and
+/// `via=` (`/fetch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Asked {
+    pub work: Work,
+    pub count: u32,
+    pub via: Via,
+}
+
+/// How a sync `/fetch` makes its calls (`via=`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// On the handler thread, one after another (no `via`).
+    HandlerThread,
+    /// One scoped thread per call, all at once, joined (`via=threads`).
+    Threads,
 }
 
 /// Which of the two servers a page or a `404` speaks for.
@@ -58,11 +86,11 @@ pub trait Waits: Copy + Debug + PartialEq + Sized {
     /// The server these are the waits of.
     const SERVER: ServerKind;
 
-    /// How this server waits for a waiting `route`, given its duration and `work=`; `None`
-    /// where this server has no such route.
-    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Work) -> Self>;
+    /// How this server waits for a waiting `route`, given its `seconds` and what else the
+    /// request asks; `None` where this server has no such route.
+    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Asked) -> Self>;
 
-    /// How long the wait lasts (or how much CPU time it uses).
+    /// How long the wait lasts (or how much CPU time it uses), at least.
     fn duration(self) -> Duration;
 }
 
@@ -76,6 +104,12 @@ pub enum SyncWait {
     /// `/query`: `SELECT pg_sleep(S)` with a blocking client, the thread parked in a socket
     /// read until the database answers.
     Query(Duration),
+    /// `/fetch`: the upstream called with a blocking client, one call after another, the
+    /// thread parked in each call's socket read in turn.
+    Fetch(Calls),
+    /// `/fetch?via=threads`: one scoped thread per call, all parked at once, the handler thread
+    /// parked in joining them: waiting on several things at once costs a thread each.
+    FetchOnThreads(Calls),
 }
 
 /// An event loop's waits (`async-server`).
@@ -95,6 +129,9 @@ pub enum AsyncWait {
     /// `/offload`: blocking work on a thread of the blocking pool, awaited: the fix, like
     /// `sync_to_async` or `asyncio.to_thread`.
     Offload(Work, Duration),
+    /// `/fetch`: every call to the upstream at once with an async client, awaited together:
+    /// one task waits on several sockets, and the thread is free meanwhile.
+    Fetch(Calls),
 }
 
 /// The work `/offload` hands to the blocking pool (`work=` in its query).
@@ -117,16 +154,27 @@ pub enum WaitingRoute {
     Block,
     Offload,
     Query,
+    Fetch,
 }
 
 impl Waits for SyncWait {
     const SERVER: ServerKind = ServerKind::Sync;
 
-    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Work) -> SyncWait> {
+    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Asked) -> SyncWait> {
         match route {
             WaitingRoute::Sleep => Some(|seconds, _| SyncWait::Sleep(seconds)),
             WaitingRoute::Compute => Some(|seconds, _| SyncWait::Compute(seconds)),
             WaitingRoute::Query => Some(|seconds, _| SyncWait::Query(seconds)),
+            WaitingRoute::Fetch => Some(|seconds, asked| {
+                let calls = Calls {
+                    count: asked.count,
+                    seconds,
+                };
+                match asked.via {
+                    Via::HandlerThread => SyncWait::Fetch(calls),
+                    Via::Threads => SyncWait::FetchOnThreads(calls),
+                }
+            }),
             // A sync server has no event loop to block, nor a thread to spare for offloading.
             WaitingRoute::Block | WaitingRoute::Offload => None,
         }
@@ -137,6 +185,9 @@ impl Waits for SyncWait {
             SyncWait::Sleep(duration) | SyncWait::Compute(duration) | SyncWait::Query(duration) => {
                 duration
             }
+            // One call after another: the waits add up.
+            SyncWait::Fetch(calls) => calls.seconds * calls.count,
+            SyncWait::FetchOnThreads(calls) => calls.seconds,
         }
     }
 }
@@ -144,13 +195,20 @@ impl Waits for SyncWait {
 impl Waits for AsyncWait {
     const SERVER: ServerKind = ServerKind::Async;
 
-    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Work) -> AsyncWait> {
+    fn for_route(route: WaitingRoute) -> Option<fn(Duration, Asked) -> AsyncWait> {
         Some(match route {
             WaitingRoute::Sleep => |seconds, _| AsyncWait::Sleep(seconds),
             WaitingRoute::Compute => |seconds, _| AsyncWait::Compute(seconds),
             WaitingRoute::Block => |seconds, _| AsyncWait::Block(seconds),
             WaitingRoute::Query => |seconds, _| AsyncWait::Query(seconds),
-            WaitingRoute::Offload => |seconds, work| AsyncWait::Offload(work, seconds),
+            WaitingRoute::Offload => |seconds, asked| AsyncWait::Offload(asked.work, seconds),
+            // `via=threads` is accepted and means nothing more: the calls are at once already.
+            WaitingRoute::Fetch => |seconds, asked| {
+                AsyncWait::Fetch(Calls {
+                    count: asked.count,
+                    seconds,
+                })
+            },
         })
     }
 
@@ -161,6 +219,7 @@ impl Waits for AsyncWait {
             | AsyncWait::Block(duration)
             | AsyncWait::Query(duration)
             | AsyncWait::Offload(_, duration) => duration,
+            AsyncWait::Fetch(calls) => calls.seconds,
         }
     }
 }
@@ -185,11 +244,11 @@ pub(crate) fn route<W: Waits>(
             404,
             match W::SERVER {
                 ServerKind::Sync => {
-                    "not found; the routes are /, /sleep, /nosleep, /compute and /query\n"
+                    "not found; the routes are /, /sleep, /nosleep, /compute, /query and /fetch\n"
                 }
                 ServerKind::Async => {
-                    "not found; the routes are /, /sleep, /nosleep, /compute, /query, /block and \
-                     /offload\n"
+                    "not found; the routes are /, /sleep, /nosleep, /compute, /query, /fetch, \
+                     /block and /offload\n"
                 }
             },
         ));
@@ -212,24 +271,43 @@ pub(crate) fn route<W: Waits>(
         Route::NoSleep => return Plan::answer_at_once(Answer::text(200, "no sleep")),
         Route::Waits(waiting, wait) => (waiting, wait),
     };
-    let work = match waiting {
-        WaitingRoute::Offload => match requested_work(query) {
-            Ok(work) => work,
-            Err(reason) => return Plan::answer_at_once(Answer::refusal(400, reason)),
-        },
-        _ => Work::Sleep,
+    let asked = match asked(waiting, query) {
+        Ok(asked) => asked,
+        Err(reason) => return Plan::answer_at_once(Answer::refusal(400, reason)),
     };
-    let asks_database = waiting == WaitingRoute::Query || work == Work::Query;
+    let asks_database = waiting == WaitingRoute::Query || asked.work == Work::Query;
     if asks_database && !backends.database {
         return Plan::answer_at_once(Answer::no_database());
     }
+    if waiting == WaitingRoute::Fetch && !backends.upstream {
+        return Plan::answer_at_once(Answer::no_upstream());
+    }
     match requested_seconds(query, limits) {
         Ok(duration) => Plan {
-            wait: Some(wait(duration, work)),
+            wait: Some(wait(duration, asked)),
             answer: Answer::text(200, waiting.body()),
         },
         Err(reason) => Plan::answer_at_once(Answer::refusal(400, reason)),
     }
+}
+
+/// What a request on `waiting` asks besides `seconds`, each parameter read only where it means
+/// something (`work=` on `/sleep` is not judged), or the one-line reason it is refused.
+fn asked(waiting: WaitingRoute, query: Option<&str>) -> Result<Asked, String> {
+    let mut asked = Asked {
+        work: Work::Sleep,
+        count: 1,
+        via: Via::HandlerThread,
+    };
+    match waiting {
+        WaitingRoute::Offload => asked.work = requested_work(query)?,
+        WaitingRoute::Fetch => {
+            asked.count = requested_count(query)?;
+            asked.via = requested_via(query)?;
+        }
+        _ => {}
+    }
+    Ok(asked)
 }
 
 /// A path a server has, and for a waiting one, how this server waits.
@@ -237,7 +315,7 @@ enum Route<W> {
     Index,
     Favicon,
     NoSleep,
-    Waits(WaitingRoute, fn(Duration, Work) -> W),
+    Waits(WaitingRoute, fn(Duration, Asked) -> W),
 }
 
 impl<W: Waits> Route<W> {
@@ -256,6 +334,7 @@ impl<W: Waits> Route<W> {
             "/block" => WaitingRoute::Block,
             "/offload" => WaitingRoute::Offload,
             "/query" => WaitingRoute::Query,
+            "/fetch" => WaitingRoute::Fetch,
             _ => return None,
         };
         W::for_route(waiting).map(|wait| Route::Waits(waiting, wait))
@@ -271,6 +350,7 @@ impl WaitingRoute {
             WaitingRoute::Block => "block",
             WaitingRoute::Offload => "offload",
             WaitingRoute::Query => "query",
+            WaitingRoute::Fetch => "fetch",
         }
     }
 }
@@ -284,7 +364,10 @@ mod tests {
         max_sleep: Duration::from_secs(60),
     };
     const ME: Identity = Identity { pid: 7, tid: 9 };
-    const DB: Backends = Backends { database: true };
+    const DB: Backends = Backends {
+        database: true,
+        upstream: true,
+    };
 
     fn plan_of(method: &str, target: &str) -> Plan<SyncWait> {
         sync(method, target)
@@ -408,7 +491,7 @@ mod tests {
             assert!(plan
                 .answer
                 .body
-                .contains("/, /sleep, /nosleep, /compute and /query"));
+                .contains("/, /sleep, /nosleep, /compute, /query and /fetch"));
         }
         let block = asynchronous("GET", "/block?seconds=1.5");
         assert_eq!(
@@ -425,9 +508,7 @@ mod tests {
         assert!(over.answer.body.contains("above the maximum of 60"));
         assert_eq!(asynchronous("POST", "/block").answer.status, 405);
         let unknown = asynchronous("GET", "/nope").answer;
-        assert!(unknown
-            .body
-            .contains("/compute, /query, /block and /offload"));
+        assert!(unknown.body.contains("/query, /fetch, /block and /offload"));
         // The seed's routes are the same on both.
         let two = Duration::from_secs(2);
         let (on_sync, on_async) = (
@@ -452,7 +533,7 @@ mod tests {
         assert_eq!(sync("GET", "/query?seconds=61").answer.status, 400);
         assert_eq!(sync("POST", "/query").answer.status, 405);
         // Without a database the route is there, and says how to give one.
-        let none = Backends { database: false };
+        let none = Backends::default();
         for target in ["/query?seconds=1", "/offload?work=query"] {
             let plan: Plan<AsyncWait> = route(&LIMITS, none, "GET", target, ME);
             assert_eq!((plan.answer.status, plan.wait), (503, None), "{target}");
@@ -489,5 +570,59 @@ mod tests {
         // work= means something to /offload only.
         let sleep = sync("GET", "/sleep?seconds=1&work=dance");
         assert_eq!(sleep.answer.status, 200);
+    }
+
+    #[test]
+    fn fetch_is_on_both_servers_with_its_count_and_via() {
+        let one = Duration::from_secs(1);
+        let calls = |count| Calls {
+            count,
+            seconds: one,
+        };
+        let plan = sync("GET", "/fetch?seconds=1");
+        assert_eq!(plan.wait, Some(SyncWait::Fetch(calls(1))));
+        assert_eq!(plan.answer, Answer::text(200, "fetch"));
+        let plan = sync("GET", "/fetch?seconds=1&count=3&via=threads");
+        assert_eq!(plan.wait, Some(SyncWait::FetchOnThreads(calls(3))));
+        let plan = asynchronous("HEAD", "/fetch/?count=32&seconds=1");
+        assert_eq!(plan.wait, Some(AsyncWait::Fetch(calls(32))));
+        let plan = asynchronous("GET", "/fetch?seconds=1&count=2&via=threads");
+        assert_eq!(plan.wait, Some(AsyncWait::Fetch(calls(2))));
+        // One after another, the waits add up: that is what the grace period must cover.
+        assert_eq!(SyncWait::Fetch(calls(3)).duration(), one * 3);
+        assert_eq!(SyncWait::FetchOnThreads(calls(3)).duration(), one);
+        assert_eq!(AsyncWait::Fetch(calls(3)).duration(), one);
+        for (target, says) in [
+            ("/fetch?count=0", "count=\"0\""),
+            ("/fetch?count=33", "count=\"33\""),
+            ("/fetch?count=two", "count=\"two\""),
+            ("/fetch?count=1&count=2", "more than once"),
+            ("/fetch?via=processes", "via=\"processes\""),
+            ("/fetch?seconds=61", "above the maximum"),
+        ] {
+            let on_sync = sync("GET", target);
+            assert_eq!(
+                (on_sync.answer.status, on_sync.wait),
+                (400, None),
+                "{target}"
+            );
+            assert!(
+                on_sync.answer.body.contains(says),
+                "{target}: {}",
+                on_sync.answer.body
+            );
+            let on_async = asynchronous("GET", target);
+            assert_eq!((on_async.answer, on_async.wait), (on_sync.answer, None));
+        }
+        // count= and via= mean something to /fetch only.
+        assert_eq!(sync("GET", "/sleep?seconds=1&count=99").answer.status, 200);
+        // Without an upstream the route is there, and says how to give one.
+        let none = Backends {
+            upstream: false,
+            ..DB
+        };
+        let plan: Plan<AsyncWait> = route(&LIMITS, none, "GET", "/fetch?seconds=1", ME);
+        assert_eq!((plan.answer.status, plan.wait), (503, None));
+        assert!(plan.answer.body.contains("--upstream"));
     }
 }

@@ -33,6 +33,13 @@ fn handle(request: Request, app: &App, responder: &mut Responder) {
             }
             // Parked again, now in a socket read until the database answers.
             SyncWait::Query(seconds) => plan.answer.after_query(app.database.query(seconds)),
+            // Parked in each call's socket read in turn: the calls' waits add up.
+            SyncWait::Fetch(calls) => plan.answer.after_fetch(app.upstream.fetch(calls)),
+            // A thread per call, all parked at once, and this one parked joining them.
+            SyncWait::FetchOnThreads(calls) => {
+                plan.answer
+                    .after_fetch(app.upstream.fetch_on_threads(calls));
+            }
         }
     }
     log::gather(|log| log.done(who, head, &plan.answer, started.elapsed()));
@@ -45,6 +52,7 @@ mod server;
 mod shutdown;
 mod thread_limits;
 mod tiny_http_gaps;
+mod upstream;
 
 use std::process::ExitCode;
 use std::thread;

@@ -14,6 +14,7 @@ use tiny_http::Request;
 use crate::db::Database;
 use crate::http::Responder;
 use crate::tiny_http_gaps::TinyHttp;
+use crate::upstream::Upstream;
 use crate::{shutdown, thread_limits, Cli};
 
 /// What every handler thread serves with.
@@ -24,6 +25,8 @@ pub struct App {
     pub tiny_http: TinyHttp,
     /// The pool of database connections `/query` takes one from.
     pub database: Database,
+    /// The client `/fetch` calls the upstream with.
+    pub upstream: Upstream,
 }
 
 /// The stack each extra handler thread reserves: a handler needs little, and with thousands of
@@ -57,12 +60,19 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
         }
         None => Database::none(),
     };
+    let upstream = Upstream::new(
+        args.common.upstream.as_deref(),
+        args.common.upstream_connections,
+        args.common.header_timeout,
+        limits.max_sleep,
+    );
     // Every handler thread and the signal handler serve with it until the process ends.
     let app: &'static App = Box::leak(Box::new(App {
         router: Router::new(limits).with(args.common.backends()),
         shutdown: Shutdown::new(limits.max_sleep),
         tiny_http,
         database,
+        upstream,
     }));
     app.tiny_http.start_helpers()?;
     shutdown::on_signal(app, args.threads).context("cannot handle signals")?;
@@ -92,6 +102,7 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
         let _ = handler.join();
     }
     app.database.close();
+    app.upstream.close();
     Ok(())
 }
 

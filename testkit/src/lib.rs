@@ -13,6 +13,7 @@ pub mod contract;
 pub mod corpus;
 pub mod database;
 pub mod hostile;
+pub mod upstream;
 pub mod wire;
 
 use std::io::{BufRead, BufReader, Read};
@@ -123,7 +124,9 @@ impl Server {
         Server::launch(command, binary)
     }
 
-    fn launch(mut command: Command, binary: &str) -> Server {
+    /// Starts `command` (a server binary with its flags, `--port` among them) and waits for its
+    /// `listening on` line.
+    pub fn launch(mut command: Command, binary: &str) -> Server {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

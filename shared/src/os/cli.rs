@@ -40,6 +40,14 @@ pub struct ServerFlags {
     /// one to open) before it is answered 503
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = timeout)]
     pub db_wait: Duration,
+    /// The base URL (http://HOST:PORT) of an HTTP service whose /sleep?seconds=S /fetch calls;
+    /// without it /fetch answers 503
+    #[arg(long, value_name = "URL", value_parser = upstream)]
+    pub upstream: Option<String>,
+    /// The most connections to the upstream open at once; past it, calls wait for one (at most
+    /// --max-sleep)
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub upstream_connections: u32,
 }
 
 impl ServerFlags {
@@ -51,6 +59,7 @@ impl ServerFlags {
     pub fn backends(&self) -> Backends {
         Backends {
             database: self.database.is_some(),
+            upstream: self.upstream.is_some(),
         }
     }
 
@@ -177,6 +186,35 @@ fn host(text: &str) -> Result<IpAddr, String> {
     }
 }
 
+/// `--upstream`'s value: `http://HOST:PORT`, perhaps with a path the calls go under, without its
+/// trailing `/`. Plain HTTP only: the upstream is a service on the same machine or network.
+fn upstream(text: &str) -> Result<String, String> {
+    let expected = "expected http://HOST:PORT";
+    let Some(rest) = text.strip_prefix("http://") else {
+        return Err(format!("not an http:// URL; {expected}"));
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    if text.contains(['?', '#', ' ']) || authority.contains('@') {
+        return Err(format!(
+            "a base URL has no query, fragment or user; {expected}"
+        ));
+    }
+    if authority.is_empty() || authority.starts_with(':') {
+        return Err(format!("no host; {expected}"));
+    }
+    // `[::1]:8001` has a port after its last `:`, `[::1]` none.
+    let port = match authority.rsplit_once(':') {
+        Some((_, port)) if !port.ends_with(']') => Some(port),
+        _ => None,
+    };
+    if port.is_some_and(|port| port.parse::<u16>().is_err()) {
+        return Err(format!(
+            "the port is not a number from 0 to 65535; {expected}"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
 /// A timeout flag's value: a positive, finite number of seconds.
 pub fn timeout(text: &str) -> Result<Duration, String> {
     match seconds(text)? {
@@ -276,6 +314,22 @@ mod tests {
         assert!(threads("0").is_err());
         let local = parse(&["--host", "localhost"]).unwrap().common.host;
         assert!(local.is_loopback(), "{local}");
+        let upstream = [
+            "--upstream",
+            "http://127.0.0.1:8001/",
+            "--upstream-connections",
+            "7",
+        ];
+        let parsed = parse(&upstream).unwrap().common;
+        assert_eq!(parsed.upstream.as_deref(), Some("http://127.0.0.1:8001"));
+        assert_eq!(parsed.upstream_connections, 7);
+        assert!(parsed.backends().upstream && !parsed.backends().database);
+        assert_eq!(parse(&[]).unwrap().common.upstream_connections, 100);
+        let under = parse(&["--upstream", "http://localhost:9/api"]).unwrap();
+        assert_eq!(
+            under.common.upstream.as_deref(),
+            Some("http://localhost:9/api")
+        );
     }
 
     #[test]
@@ -298,6 +352,19 @@ mod tests {
             (&["--threads", "1025"], "from 1 to 1024"),
             (&["--threads", "many"], "from 1 to 1024"),
             (&["--header-timeout", "0"], "more than 0"),
+            (
+                &["--upstream", "https://127.0.0.1:8001"],
+                "not an http:// URL",
+            ),
+            (&["--upstream", "127.0.0.1:8001"], "not an http:// URL"),
+            (&["--upstream", "http://"], "no host"),
+            (&["--upstream", "http://:80"], "no host"),
+            (
+                &["--upstream", "http://localhost:http"],
+                "the port is not a number",
+            ),
+            (&["--upstream", "http://localhost:1?x=1"], "no query"),
+            (&["--upstream-connections", "0"], "0"),
         ] {
             let line = first_line(args);
             assert!(line.starts_with("error: "), "{args:?}: {line}");
