@@ -81,7 +81,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
         seconds,
     }) = args.role
     {
-        let measured = probe::crowd::run(addr, count, seconds);
+        let measured = probe::crowd::run(addr, count, "/sleep", seconds);
         println!("{}", serde_json::to_string(&measured)?);
         return Ok(());
     }

@@ -52,13 +52,20 @@ struct Cli {
     /// The blocking server with eight handler threads, for `db-pool`
     #[arg(long = "many-threads", value_name = "URL", default_value = "http://127.0.0.1:8004", value_parser = Target::parse)]
     many_threads_server: Target,
+    /// The blocking server that `calls` sends `/fetch?via=threads`
+    #[arg(long = "via-threads", value_name = "URL", default_value = "http://127.0.0.1:8005", value_parser = Target::parse)]
+    via_threads_server: Target,
     /// Start the servers (the binaries built beside this one) on free ports, and stop them after
-    #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server", "pool_server", "many_threads_server"])]
+    #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server", "pool_server", "many_threads_server", "via_threads_server"])]
     spawn: bool,
     /// The database the spawned servers' /query uses (`query`); without it `--spawn` starts a
     /// throwaway PostgreSQL cluster and removes it after
     #[arg(long, value_name = "URL", requires = "spawn")]
     database: Option<String>,
+    /// The upstream the spawned servers' /fetch calls (`fetch`, `calls`, `fetch-scale`);
+    /// without it `--spawn` starts an async-server as the upstream
+    #[arg(long, value_name = "URL", requires = "spawn")]
+    upstream: Option<String>,
     /// Multiply every time (the 5 s sleep, the 2 s offset) by F, for a quicker run
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
     scale: f64,
@@ -84,6 +91,11 @@ enum Name {
     Threads,
     /// /query (5 s in the database) at 0 s, /nosleep at 2 s, on both: the wait is a socket now
     Query,
+    /// /fetch (5 s upstream) at 0 s, /nosleep at 2 s, on both: the wait is another service
+    Fetch,
+    /// one /fetch of 3 calls of 1 s: one after another on sync-server, a thread per call
+    /// (via=threads), all at once on async-server
+    Calls,
     /// 8 /query (1 s) at once on async-server --db-pool 2 (four rounds) and on sync-server
     /// --threads 8 (one round, on eight connections)
     DbPool,
@@ -103,6 +115,9 @@ enum Name {
     /// --requests (1000) concurrent 2 s /sleep on sync-server --threads N, async-server, and
     /// sync-server with one thread: what each waiting request costs
     Scale,
+    /// --requests (1000) concurrent /fetch (1 s upstream) on sync-server --threads N and
+    /// async-server, then with --upstream-connections 10: ⌈N/10⌉ rounds
+    FetchScale,
 }
 
 impl Arguments for Cli {}
@@ -131,6 +146,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         .flat_map(|name| match name {
             Name::Seed => scenarios::seed(cli.scale).to_vec(),
             Name::Query => vec![scenarios::query(cli.scale)],
+            Name::Fetch => vec![scenarios::fetch(cli.scale)],
+            Name::Calls => vec![scenarios::calls(cli.scale)],
             Name::DbPool => vec![scenarios::db_pool(cli.scale)],
             Name::Fanout => vec![scenarios::fanout(fanout, cli.scale)],
             Name::Threads => vec![scenarios::threads(cli.scale)],
@@ -140,7 +157,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Name::Cores => vec![scenarios::cores(cli.scale)],
             Name::Pool => vec![scenarios::pool(cli.scale)],
             Name::Crowded => vec![scenarios::crowded(cli.scale)],
-            Name::Scale => vec![],
+            Name::Scale | Name::FetchScale => vec![],
         })
         .collect();
     let roles: BTreeSet<Role> = scenarios.iter().flat_map(Scenario::roles).collect();
@@ -156,16 +173,27 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         (None, true) => Some(servers.start_database()?),
         (None, false) => None,
     };
-    let with_database: Vec<&str> = match &database {
-        Some(url) => vec!["--database", url],
-        None => vec![],
+    // And the upstream, when a scenario fetches: another async-server, never the bottleneck.
+    let fetches =
+        scenarios.iter().any(Scenario::needs_upstream) || cli.scenarios.contains(&Name::FetchScale);
+    let upstream = match (&cli.upstream, fetches && cli.spawn) {
+        (Some(url), _) => Some(url.clone()),
+        (None, true) => Some(servers.start("async-server", &["--warn-blocked", "0"])?.url),
+        (None, false) => None,
     };
+    let mut with_backends: Vec<&str> = Vec::new();
+    if let Some(url) = &database {
+        with_backends.extend(["--database", url]);
+    }
+    if let Some(url) = &upstream {
+        with_backends.extend(["--upstream", url]);
+    }
     let mut targets = BTreeMap::new();
     for role in roles {
         let target = if cli.spawn {
             let flags = role.flags();
             let flags = flags.iter().map(String::as_str);
-            let args: Vec<&str> = flags.chain(with_database.iter().copied()).collect();
+            let args: Vec<&str> = flags.chain(with_backends.iter().copied()).collect();
             servers.start(role.binary(), &args)?
         } else {
             match role {
@@ -174,6 +202,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 Role::SyncThreads => cli.threaded_server.clone(),
                 Role::AsyncPool => cli.pool_server.clone(),
                 Role::SyncMany => cli.many_threads_server.clone(),
+                Role::SyncCallThreads => cli.via_threads_server.clone(),
             }
         };
         reachable(role, &target)?;
@@ -184,6 +213,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         method: METHOD,
         scenarios: Vec::new(),
         scale: None,
+        fetch_scale: None,
     };
     for scenario in &scenarios {
         let answered = AtomicUsize::new(0);
@@ -231,6 +261,16 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         println!("{result}");
         println!("{}\n", textwrap(scale::METHOD, 96));
         report.scale = Some(result);
+    }
+    if cli.scenarios.contains(&Name::FetchScale) {
+        let requests = cli.requests.unwrap_or(1000) as usize;
+        let Some(upstream) = &upstream else {
+            bail!("fetch-scale needs an upstream: pass --spawn (and --upstream URL, or not)");
+        };
+        let result = measure_fetch_scale(cli, &servers, upstream, requests)?;
+        println!("{result}");
+        println!("{}\n", textwrap(scale::METHOD, 96));
+        report.fetch_scale = Some(result);
     }
     drop(servers);
 
@@ -283,6 +323,7 @@ fn measure_scale(
         command: format!("sync-server {}", flags.join(" ")),
         target: &threaded,
         handler_threads: Some(requests),
+        upstream_connections: None,
         requests,
     }];
     let others = [
@@ -320,6 +361,7 @@ fn measure_scale(
             command: role.command(),
             target: target_of(role),
             handler_threads,
+            upstream_connections: None,
             requests,
         });
     }
@@ -328,7 +370,82 @@ fn measure_scale(
         "scale: {requests} sleeps of {} s, one server after another",
         sleep.as_secs_f64()
     );
-    Ok(scale::run(requests, sleep, &subjects))
+    let crowd = scale::Crowd {
+        name: "scale",
+        route: "/sleep",
+        requests,
+        sleep,
+        upstream_port: None,
+    };
+    Ok(scale::run(&crowd, &subjects))
+}
+
+/// How many upstream connections the bounded half of `fetch-scale` has.
+const FETCH_SCALE_CONNECTIONS: usize = 10;
+
+/// The `fetch-scale` scenario: `requests` `/fetch` on `sync-server --threads N` and on
+/// async-server, each with a connection to `upstream` per request, then with
+/// [`FETCH_SCALE_CONNECTIONS`]. Needs `--spawn`: the servers are started for it.
+fn measure_fetch_scale(
+    cli: &Cli,
+    servers: &Servers,
+    upstream: &str,
+    requests: usize,
+) -> anyhow::Result<scale::ScaleReport> {
+    let wait = scale::SLEEP.mul_f64(cli.scale) / 2;
+    let upstream_port = Target::parse(upstream)
+        .map_err(|error| anyhow!("--upstream {upstream}: {error}"))?
+        .addr
+        .port();
+    let bounded = FETCH_SCALE_CONNECTIONS.min(requests);
+    // The turns of the bounded half take ⌈N/C⌉ waits: each request may wait that long for one.
+    let longest = wait * requests.div_ceil(bounded) as u32 + Duration::from_secs(30);
+    let mut started = Vec::new();
+    for connections in [requests, bounded] {
+        let common = [
+            "--upstream".to_owned(),
+            upstream.to_owned(),
+            "--upstream-connections".to_owned(),
+            connections.to_string(),
+            "--max-sleep".to_owned(),
+            longest.as_secs().to_string(),
+        ];
+        let bound = (connections < requests).then_some(connections);
+        for (binary, threads) in [("sync-server", Some(requests)), ("async-server", None)] {
+            let mut flags = match threads {
+                Some(threads) => threaded_flags(threads),
+                None => vec!["--warn-blocked".to_owned(), "0".to_owned()],
+            };
+            flags.extend(common.iter().cloned());
+            let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+            let target = servers.start(binary, &args)?;
+            let command = format!("{binary} {}", flags.join(" ").replace(upstream, "U"));
+            started.push((command, target, threads, bound));
+        }
+    }
+    let subjects: Vec<scale::Subject> = started
+        .iter()
+        .map(|(command, target, threads, bound)| scale::Subject {
+            command: command.clone(),
+            target,
+            handler_threads: *threads,
+            upstream_connections: *bound,
+            requests,
+        })
+        .collect();
+    println!(
+        "fetch-scale: {requests} /fetch of {} s upstream ({upstream}, U below), one server after \
+         another",
+        wait.as_secs_f64()
+    );
+    let crowd = scale::Crowd {
+        name: "fetch-scale",
+        route: "/fetch",
+        requests,
+        sleep: wait,
+        upstream_port: Some(upstream_port),
+    };
+    Ok(scale::run(&crowd, &subjects))
 }
 
 /// Checks that a server answers at all before timing it, for a clear message if it does not.

@@ -23,6 +23,7 @@ pub struct Report {
     pub scenarios: Vec<ScenarioReport>,
     /// The `scale` scenario, if it ran.
     pub scale: Option<crate::scale::ScaleReport>,
+    pub fetch_scale: Option<crate::scale::ScaleReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -154,7 +155,11 @@ impl RequestReport {
 
 impl Report {
     pub fn all_answered(&self) -> bool {
-        let scaled = self.scale.iter().flat_map(|scale| &scale.servers);
+        let scaled = self
+            .scale
+            .iter()
+            .chain(&self.fetch_scale)
+            .flat_map(|scale| &scale.servers);
         self.scenarios
             .iter()
             .flat_map(|scenario| &scenario.servers)

@@ -1,5 +1,6 @@
 //! `scale`: what a waiting request costs with a thread per request against a task per request,
-//! as the number of waiting requests grows.
+//! as the number of waiting requests grows. `fetch-scale` is the same with `/fetch`, each
+//! request a call to an upstream, whose sockets are counted too.
 //!
 //! N requests, each `/sleep` for d seconds, all at once (from one client thread,
 //! [`probe::crowd`]): to `sync-server --threads N`, to `async-server`, and to `sync-server` with
@@ -28,14 +29,20 @@ pub const ONE_THREAD_REQUESTS: usize = 5;
 /// How every figure of `scale` was measured.
 pub const METHOD: &str = "All requests sent at once, each on its own connection, from one \
     tokio current_thread client; wall time from the first sent to the last answered; latency from \
-    the request sent to the answer read; peak RSS and OS threads: the most of /proc/<pid>/status \
-    VmRSS and Threads sampled every 10 ms while the requests wait, the server found by the X-Pid \
-    of its answers (so on this machine); RSS per waiting request: (peak - idle) / requests; \
+    the request sent to the answer read; peak RSS, OS threads and descriptors: the most of \
+    /proc/<pid>/status VmRSS and Threads and of /proc/<pid>/fd sampled every 10 ms while the \
+    requests wait, the server found by the X-Pid of its answers (so on this machine); sockets to \
+    the upstream: its /proc/<pid>/fd sockets whose peer is the upstream's port in /proc/net/tcp; \
+    RSS per waiting request: (peak - idle) / requests; \
     /nosleep: asked one at a time on new connections while the sleeps wait. The servers run one \
     after another. A prediction holds when the wall time is from 0.8 to 1.5 times the predicted.";
 
 #[derive(Debug, Serialize)]
 pub struct ScaleReport {
+    /// `scale` or `fetch-scale`.
+    pub name: &'static str,
+    /// What each request asks: `/sleep`, or `/fetch` (one call upstream).
+    pub route: &'static str,
     pub requests: usize,
     pub sleep_s: f64,
     pub method: &'static str,
@@ -61,6 +68,12 @@ pub struct ScaleServer {
     pub rss_per_request_kib: f64,
     pub idle_os_threads: u64,
     pub peak_os_threads: u64,
+    pub idle_descriptors: usize,
+    pub peak_descriptors: usize,
+    /// The most sockets to the upstream open at once (`fetch-scale`).
+    pub peak_upstream_sockets: Option<usize>,
+    /// Its `--upstream-connections`, where that bounds the rounds.
+    pub upstream_connections: Option<usize>,
     pub as_predicted: bool,
     /// Why not every request was answered, where one was not.
     pub note: Option<String>,
@@ -71,35 +84,61 @@ pub struct Subject<'a> {
     pub command: String,
     pub target: &'a Target,
     pub handler_threads: Option<usize>,
+    /// Its `--upstream-connections`, where fewer than the requests: calls take turns on them.
+    pub upstream_connections: Option<usize>,
     pub requests: usize,
 }
 
-/// Measures each subject in turn with `requests` sleeps of `sleep` (fewer where a subject says).
-pub fn run(requests: usize, sleep: Duration, subjects: &[Subject]) -> ScaleReport {
+/// What to send: `route` (`/sleep`, or `/fetch` to an upstream on `upstream_port`), `requests`
+/// of them each waiting `sleep`.
+pub struct Crowd {
+    pub name: &'static str,
+    pub route: &'static str,
+    pub requests: usize,
+    pub sleep: Duration,
+    pub upstream_port: Option<u16>,
+}
+
+/// Measures each subject in turn with the crowd (fewer requests where a subject says).
+pub fn run(crowd: &Crowd, subjects: &[Subject]) -> ScaleReport {
     let servers = subjects
         .iter()
-        .map(|subject| measure(subject, requests, sleep))
+        .map(|subject| measure(subject, crowd))
         .collect();
     ScaleReport {
-        requests,
-        sleep_s: sleep.as_secs_f64(),
+        name: crowd.name,
+        route: crowd.route,
+        requests: crowd.requests,
+        sleep_s: crowd.sleep.as_secs_f64(),
         method: METHOD,
         servers,
     }
 }
 
-/// ⌈requests / threads⌉ · sleep: a thread serves one waiting request at a time; tasks, any number.
-pub fn predicted_wall(requests: usize, threads: Option<usize>, sleep: Duration) -> Duration {
-    let rounds = threads.map_or(1, |threads| requests.div_ceil(threads.max(1)));
+/// ⌈requests / lanes⌉ · sleep: a thread serves one waiting request at a time, and an upstream
+/// connection one call; tasks, any number.
+pub fn predicted_wall(requests: usize, lanes: Option<usize>, sleep: Duration) -> Duration {
+    let rounds = lanes.map_or(1, |lanes| requests.div_ceil(lanes.max(1)));
     sleep * u32::try_from(rounds).unwrap_or(u32::MAX)
 }
 
-fn measure(subject: &Subject, all: usize, sleep: Duration) -> ScaleServer {
+/// The fewer of the subject's threads and upstream connections: what a request waits its turn
+/// for.
+fn lanes(subject: &Subject) -> Option<usize> {
+    match (subject.handler_threads, subject.upstream_connections) {
+        (Some(threads), Some(connections)) => Some(threads.min(connections)),
+        (threads, connections) => threads.or(connections),
+    }
+}
+
+fn measure(subject: &Subject, crowd: &Crowd) -> ScaleServer {
+    let (all, sleep) = (crowd.requests, crowd.sleep);
     let pid = subject
         .target
         .get("/nosleep", Instant::now() + Duration::from_secs(5))
         .ok()
         .and_then(|exchange| exchange.pid());
+    let sample = |pid| Sample::of(pid, crowd.upstream_port);
     let idle = pid.map(sample).unwrap_or_default();
     let sampling = AtomicBool::new(true);
     let (measured, peak) = thread::scope(|scope| {
@@ -107,17 +146,23 @@ fn measure(subject: &Subject, all: usize, sleep: Duration) -> ScaleServer {
             let mut peak = idle;
             while sampling.load(Ordering::Relaxed) {
                 if let Some(now) = pid.map(sample) {
-                    peak = (peak.0.max(now.0), peak.1.max(now.1));
+                    peak = peak.max(now);
                 }
                 thread::sleep(Duration::from_millis(10));
             }
             peak
         });
-        let measured = crowd::run(subject.target.addr, subject.requests, sleep.as_secs_f64());
+        let measured = crowd::run(
+            subject.target.addr,
+            subject.requests,
+            crowd.route,
+            sleep.as_secs_f64(),
+        );
         sampling.store(false, Ordering::Relaxed);
         (measured, sampler.join().expect("the sampler"))
     });
-    let predicted = predicted_wall(subject.requests, subject.handler_threads, sleep);
+    let lanes = lanes(subject);
+    let predicted = predicted_wall(subject.requests, lanes, sleep);
     let wall = Duration::from_secs_f64(measured.wall_s);
     let note = (measured.answered < measured.requests).then(|| {
         format!(
@@ -134,21 +179,51 @@ fn measure(subject: &Subject, all: usize, sleep: Duration) -> ScaleServer {
         requests: subject.requests,
         predicted_wall_s: predicted.as_secs_f64(),
         predicted_wall_for_all_s: (subject.requests < all)
-            .then(|| predicted_wall(all, subject.handler_threads, sleep).as_secs_f64()),
-        idle_rss_kib: idle.0,
-        peak_rss_kib: peak.0,
-        rss_per_request_kib: peak.0.saturating_sub(idle.0) as f64 / subject.requests as f64,
-        idle_os_threads: idle.1,
-        peak_os_threads: peak.1,
+            .then(|| predicted_wall(all, lanes, sleep).as_secs_f64()),
+        idle_rss_kib: idle.rss_kib,
+        peak_rss_kib: peak.rss_kib,
+        rss_per_request_kib: peak.rss_kib.saturating_sub(idle.rss_kib) as f64
+            / subject.requests as f64,
+        idle_os_threads: idle.threads,
+        peak_os_threads: peak.threads,
+        idle_descriptors: idle.descriptors,
+        peak_descriptors: peak.descriptors,
+        peak_upstream_sockets: crowd.upstream_port.map(|_| peak.upstream_sockets),
+        upstream_connections: subject.upstream_connections,
         as_predicted: wall >= predicted.mul_f64(0.8) && wall <= predicted.mul_f64(1.5),
         note,
         measured,
     }
 }
 
-/// (VmRSS in KiB, Threads) of process `pid`.
-fn sample(pid: u32) -> (u64, u64) {
-    (probe::process::rss_kib(pid), probe::process::threads(pid))
+/// What a server holds at one moment, from `/proc`.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    rss_kib: u64,
+    threads: u64,
+    descriptors: usize,
+    upstream_sockets: usize,
+}
+
+impl Sample {
+    fn of(pid: u32, upstream_port: Option<u16>) -> Sample {
+        Sample {
+            rss_kib: probe::process::rss_kib(pid),
+            threads: probe::process::threads(pid),
+            descriptors: probe::process::descriptors(pid),
+            upstream_sockets: upstream_port.map_or(0, |port| probe::process::sockets_to(pid, port)),
+        }
+    }
+
+    /// The most of each figure, each on its own.
+    fn max(self, other: Sample) -> Sample {
+        Sample {
+            rss_kib: self.rss_kib.max(other.rss_kib),
+            threads: self.threads.max(other.threads),
+            descriptors: self.descriptors.max(other.descriptors),
+            upstream_sockets: self.upstream_sockets.max(other.upstream_sockets),
+        }
+    }
 }
 
 /// Which of the machine's limits a crowd can run into on this server.
@@ -170,18 +245,23 @@ impl fmt::Display for ScaleReport {
         let sleep = Duration::from_secs_f64(self.sleep_s);
         writeln!(
             f,
-            "scale: {} concurrent /sleep ({}) on a thread per request and a task per request",
+            "{}: {} concurrent {} ({}) on a thread per request and a task per request",
+            self.name,
             self.requests,
+            self.route,
             seconds(sleep)
         )?;
         for server in &self.servers {
             let m = &server.measured;
             writeln!(f, "\n  {} at {}", server.command, server.url)?;
-            let threads = server
+            let mut threads = server
                 .handler_threads
                 .map_or("a task each, on one thread".to_owned(), |t| {
                     format!("{t} handler thread{}", if t == 1 { "" } else { "s" })
                 });
+            if let Some(connections) = server.upstream_connections {
+                threads += &format!(" and {connections} upstream connections");
+            }
             writeln!(
                 f,
                 "    {} requests on {threads}: predicted {}, took {} ({})",
@@ -222,6 +302,15 @@ impl fmt::Display for ScaleReport {
                 server.peak_os_threads,
                 server.idle_os_threads
             )?;
+            write!(
+                f,
+                "    descriptors at the peak {} (idle: {})",
+                server.peak_descriptors, server.idle_descriptors
+            )?;
+            match server.peak_upstream_sockets {
+                Some(out) => writeln!(f, ", of them sockets to the upstream: {out}")?,
+                None => writeln!(f)?,
+            }
             writeln!(
                 f,
                 "    /nosleep meanwhile: p99 {:.2} ms of {} asked{}",
@@ -252,5 +341,21 @@ mod tests {
         assert_eq!(predicted_wall(1000, Some(1), d), d * 1000);
         assert_eq!(predicted_wall(5, Some(2), d), d * 3);
         assert_eq!(predicted_wall(10_000, None, d), d);
+    }
+
+    #[test]
+    fn the_fewer_of_threads_and_upstream_connections_make_the_rounds() {
+        let target = Target::parse("http://127.0.0.1:1").unwrap();
+        let subject = |handler_threads, upstream_connections| Subject {
+            command: String::new(),
+            target: &target,
+            handler_threads,
+            upstream_connections,
+            requests: 1000,
+        };
+        assert_eq!(lanes(&subject(Some(1000), Some(10))), Some(10));
+        assert_eq!(lanes(&subject(None, Some(10))), Some(10));
+        assert_eq!(lanes(&subject(Some(4), None)), Some(4));
+        assert_eq!(lanes(&subject(None, None)), None);
     }
 }

@@ -123,6 +123,9 @@ pub enum Role {
     AsyncPool,
     /// `sync-server --threads 8`, for `db-pool`: a thread, and a connection, per request.
     SyncMany,
+    /// `sync-server` with one handler thread, sent `/fetch?via=threads`, for `calls`: a
+    /// scoped thread per call.
+    SyncCallThreads,
 }
 
 /// How many threads the bounded blocking pool of `pool` has, and how many connections the
@@ -144,6 +147,7 @@ impl Role {
             Role::SyncThreads => "sync-threads",
             Role::AsyncPool => "async-pool",
             Role::SyncMany => "sync-many",
+            Role::SyncCallThreads => "sync-via-threads",
         }
     }
 
@@ -154,6 +158,7 @@ impl Role {
             Role::SyncThreads => 8002,
             Role::AsyncPool => 8003,
             Role::SyncMany => 8004,
+            Role::SyncCallThreads => 8005,
         };
         let flags = self.flags().join(" ");
         format!(
@@ -175,7 +180,7 @@ impl Role {
     /// predictions are worked out with.
     pub fn flags(self) -> Vec<String> {
         let flags: Vec<(&str, usize)> = match self {
-            Role::Sync | Role::Async => vec![],
+            Role::Sync | Role::Async | Role::SyncCallThreads => vec![],
             Role::SyncThreads => vec![("--threads", THREADS)],
             Role::AsyncPool => vec![("--blocking-threads", POOL), ("--db-pool", POOL)],
             Role::SyncMany => vec![("--threads", MANY_THREADS)],
@@ -189,7 +194,9 @@ impl Role {
     /// The binary that runs it.
     pub fn binary(self) -> &'static str {
         match self {
-            Role::Sync | Role::SyncThreads | Role::SyncMany => "sync-server",
+            Role::Sync | Role::SyncThreads | Role::SyncMany | Role::SyncCallThreads => {
+                "sync-server"
+            }
             Role::Async | Role::AsyncPool => "async-server",
         }
     }
@@ -242,6 +249,13 @@ impl Scenario {
         paths.any(|planned| {
             planned.path.starts_with("/query") || planned.path.contains("work=query")
         })
+    }
+
+    /// Whether its servers need an upstream (`--upstream`): whether any of them is asked to
+    /// fetch.
+    pub fn needs_upstream(&self) -> bool {
+        let mut paths = self.roles().flat_map(|role| self.requests_for(role));
+        paths.any(|planned| planned.path.starts_with("/fetch"))
     }
 
     /// The servers, in order.

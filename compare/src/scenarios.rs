@@ -165,6 +165,91 @@ pub fn query(scale: f64) -> Scenario {
     }
 }
 
+/// The seed's shape with `/fetch` for `/sleep`: the upstream waits, and the handler waits for
+/// its answer, on a socket as `/query` does.
+pub fn fetch(scale: f64) -> Scenario {
+    let (wait, offset) = (SEED_SLEEP.mul_f64(scale), SEED_OFFSET.mul_f64(scale));
+    Scenario {
+        name: "fetch".to_owned(),
+        description: format!(
+            "/fetch (the upstream waits {} s) at 0 s, /nosleep at {} s",
+            wait.as_secs_f64(),
+            offset.as_secs_f64()
+        ),
+        requests: vec![
+            Planned::waiting("/fetch", wait, Duration::ZERO),
+            Planned::nosleep(offset),
+        ],
+        lanes: vec![
+            Lane::new(
+                Role::Sync,
+                Prediction::blocked(
+                    "the one handler thread is parked reading the upstream's answer",
+                ),
+            ),
+            Lane::new(
+                Role::Async,
+                Prediction::not_blocked("the call is awaited: the thread serves others meanwhile"),
+            ),
+        ],
+        apart: false,
+    }
+}
+
+/// How many calls one request of `calls` makes.
+pub const CALLS: u32 = 3;
+
+/// One `/fetch` of three calls, each waiting a second upstream: one after another on the
+/// handler thread, a thread per call (`via=threads`), or all at once on an event loop.
+pub fn calls(scale: f64) -> Scenario {
+    let each = COMPUTE.mul_f64(scale) / 2;
+    let path = |via: &str| format!("/fetch?seconds={}&count={CALLS}{via}", each.as_secs_f64());
+    // The handler's own wait is at least one call: the longest, were they at once.
+    let fetch = |via| Planned {
+        path: path(via),
+        at: Duration::ZERO,
+        work: each,
+    };
+    let at_once = |why: &str| Prediction {
+        wall: Some(each),
+        ..Prediction::not_blocked(why)
+    };
+    Scenario {
+        name: "calls".to_owned(),
+        description: format!(
+            "one /fetch of {CALLS} calls ({} upstream each): on sync-server's handler thread, on \
+             a thread per call (via=threads), and on async-server",
+            seconds_text(each)
+        ),
+        requests: vec![fetch("")],
+        lanes: vec![
+            Lane::new(
+                Role::Sync,
+                Prediction {
+                    wall: Some(each * CALLS),
+                    ..Prediction::blocked(format!(
+                        "one thread, one call at a time: {CALLS} × {}",
+                        seconds_text(each)
+                    ))
+                },
+            ),
+            Lane::new(
+                Role::SyncCallThreads,
+                at_once(&format!(
+                    "a scoped thread per call, all parked at once: {} threads, the longest call",
+                    CALLS + 1
+                )),
+            ),
+            Lane::new(
+                Role::Async,
+                at_once("one task awaits every call at once on the one thread: the longest call"),
+            ),
+        ],
+        apart: false,
+    }
+    .with_requests_for(Role::SyncCallThreads, vec![fetch("&via=threads")])
+}
+
 /// `/compute` at 0 s and `/nosleep` 0.4 of the way in, on both servers: computation holds the
 /// event loop's thread exactly as a blocking sleep does.
 pub fn compute(scale: f64) -> Scenario {

@@ -54,6 +54,8 @@ pub fn judge(server: &str, requests: &[Measured]) -> Verdict {
         Some((i, delay)) if blocked => {
             let ahead = ahead_of(requests, i);
             let behind = match ahead.as_slice() {
+                // Nothing else was answered meanwhile: its own waits took turns.
+                [] => "no other request: its own waits took turns".to_owned(),
                 [one] => labels[*one].clone(),
                 many => format!("{} other requests", many.len()),
             };

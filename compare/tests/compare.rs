@@ -535,3 +535,95 @@ fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster()
         assert_eq!(one["as_predicted"], true, "{one}");
     }
 }
+
+/// `fetch` and `calls` with `--spawn` start an upstream (an async-server) and give it to the
+/// servers: a call blocks sync-server and not async-server; three calls take three waits on
+/// sync-server's handler thread and one on a thread per call or on async-server; each as
+/// predicted.
+#[test]
+fn fetch_and_calls_show_what_waiting_on_several_at_once_takes() {
+    spawnable();
+    let json = scratch("fetch.json");
+    // Calls of 0.4 s: long enough that a thread's start-up (a debug build) is noise beside it.
+    let args = ["--spawn", "--scale", "0.4", "fetch", "calls", "--json"];
+    let (report, stdout) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
+    assert!(
+        stdout.contains("started async-server --warn-blocked 0"),
+        "{stdout}"
+    );
+    let (sync, asynchronous) = (
+        server(&report, "fetch", "sync"),
+        server(&report, "fetch", "async"),
+    );
+    assert_eq!(sync["blocked"], true, "{sync}");
+    assert_eq!(asynchronous["blocked"], false, "{asynchronous}");
+    assert!(latency(sync, "/nosleep") >= 0.8, "{sync}");
+    assert!(latency(asynchronous, "/nosleep") < 0.1, "{asynchronous}");
+    // Three calls of 0.4 s each.
+    let (in_turn, on_threads, at_once) = (
+        server(&report, "calls", "sync"),
+        server(&report, "calls", "sync-via-threads"),
+        server(&report, "calls", "async"),
+    );
+    assert!((1.2..1.6).contains(&wall(in_turn)), "{in_turn}");
+    for quick in [on_threads, at_once] {
+        assert!((0.4..0.6).contains(&wall(quick)), "{quick}");
+        assert_eq!(quick["blocked"], false, "{quick}");
+    }
+    assert_eq!(in_turn["blocked"], true, "{in_turn}");
+    for one in [sync, asynchronous, in_turn, on_threads, at_once] {
+        assert_eq!(one["as_predicted"], true, "{one}");
+    }
+}
+
+/// `fetch-scale` at a small size: a socket to the upstream per waiting request, then at most
+/// ten, in ⌈N/10⌉ rounds; descriptors and memory measured.
+#[test]
+fn fetch_scale_counts_the_sockets_out_and_the_rounds_of_a_bound() {
+    spawnable();
+    let _alone = testkit::hostile::one_crowd_at_a_time();
+    let json = scratch("fetch-scale.json");
+    let args = [
+        "--spawn",
+        "fetch-scale",
+        "--requests",
+        "40",
+        "--scale",
+        "0.2",
+        "--json",
+    ];
+    let (report, stdout) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
+    let scale = &report["fetch_scale"];
+    assert_eq!(
+        (scale["requests"].as_u64(), scale["route"].as_str()),
+        (Some(40), Some("/fetch"))
+    );
+    let wait = scale["sleep_s"].as_f64().unwrap();
+    assert!((wait - 0.2).abs() < 1e-9, "{wait}");
+    let servers = scale["servers"].as_array().unwrap();
+    assert_eq!(servers.len(), 4, "{servers:?}");
+    for server in servers {
+        assert_eq!(server["measured"]["answered"], 40, "{server}");
+        assert_eq!(server["as_predicted"], true, "{server}");
+        let out = server["peak_upstream_sockets"].as_u64().unwrap();
+        let peak = server["peak_descriptors"].as_u64().unwrap();
+        assert!(
+            peak > server["idle_descriptors"].as_u64().unwrap() + out,
+            "{server}"
+        );
+        match server["upstream_connections"].as_u64() {
+            // Bounded: ten sockets at most, four rounds.
+            Some(bound) => {
+                assert_eq!(bound, 10);
+                assert!((1..=10).contains(&out), "{server}");
+                assert_eq!(server["predicted_wall_s"].as_f64(), Some(wait * 4.0));
+            }
+            // A socket per waiting request, one round.
+            None => {
+                assert!(out >= 30, "{server}");
+                assert_eq!(server["predicted_wall_s"].as_f64(), Some(wait));
+            }
+        }
+    }
+    assert!(stdout.contains("sockets to the upstream"), "{stdout}");
+}

@@ -1,6 +1,6 @@
-//! A crowd of waiting requests: N connections at once, each asking `/sleep?seconds=S`, from one
-//! thread (a tokio `current_thread` runtime, so that the client is not the thing that runs out of
-//! threads); and meanwhile `/nosleep` asked again and again, one at a time, to time what a
+//! A crowd of waiting requests: N connections at once, each asking `/sleep?seconds=S` (or another
+//! waiting route), from one thread (a tokio `current_thread` runtime, so that the client is not
+//! the thing that runs out of threads); and meanwhile `/nosleep` asked again and again, one at a time, to time what a
 //! sleeping crowd does to a quick request. Used by `compare scale` and the benchmark runner.
 
 use std::net::SocketAddr;
@@ -30,8 +30,10 @@ pub struct Measured {
     pub nosleep_unanswered: usize,
 }
 
-/// Runs the client against `addr` and returns what it measured.
-pub fn run(addr: SocketAddr, count: usize, seconds: f64) -> Measured {
+/// Runs the client against `addr`, each request asking `route?seconds=S` (`/sleep`, say, or
+/// `/fetch`), and returns what it measured.
+pub fn run(addr: SocketAddr, count: usize, route: &str, seconds: f64) -> Measured {
+    let target = format!("{route}?seconds={seconds}");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -40,13 +42,7 @@ pub fn run(addr: SocketAddr, count: usize, seconds: f64) -> Measured {
         let patience = Duration::from_secs_f64(seconds * count as f64 + 30.0);
         let started = Instant::now();
         let sleeps: Vec<_> = (0..count)
-            .map(|_| {
-                tokio::spawn(exchange(
-                    addr,
-                    format!("/sleep?seconds={seconds}"),
-                    patience,
-                ))
-            })
+            .map(|_| tokio::spawn(exchange(addr, target.clone(), patience)))
             .collect();
         // While they sleep: one /nosleep at a time, until the sleeps are due.
         let (mut quick, mut unanswered) = (Vec::new(), 0);
