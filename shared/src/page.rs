@@ -100,7 +100,7 @@ async function probe(base, path, at, work, start, lane, span) {
     place(line, sent, answered, span, latency - work > threshold(work));
     const tid = answer.headers.get("X-Tid");
     line.querySelector(".note").textContent = fmt(latency) + " · " + answer.status + " · TID " + tid;
-    return { path, sent, latency, work, status: answer.status, tid };
+    return { path, sent, latency, work, status: answer.status, tid, fetchMs: answer.headers.get("X-Fetch-Ms") };
   } catch (error) {
     clearInterval(tick);
     line.querySelector(".note").textContent = "no answer";
@@ -122,7 +122,7 @@ async function experiment(base, title, lane, verdictId) {
   heading.textContent = title;
   lane.appendChild(heading);
   const requests = [
-    probe(base, route + "?seconds=" + sleep, 0, work, start, lane, span),
+    probe(base, route + (route.includes("?") ? "&" : "?") + "seconds=" + sleep, 0, work, start, lane, span),
     probe(base, "/nosleep", work * 0.4, 0, start, lane, span),
   ];
   const verdict = document.createElement("p");
@@ -144,9 +144,10 @@ async function experiment(base, title, lane, verdictId) {
   }
   const blocked = quick.latency > threshold(work);
   verdict.dataset.blocked = String(blocked);
-  verdict.textContent = blocked
+  verdict.textContent = (blocked
     ? "blocked: /nosleep waited " + fmt(quick.latency) + " behind " + route
-    : "not blocked: /nosleep answered in " + fmt(quick.latency) + (sleeping.tid === quick.tid ? ", on the same thread (TID " + quick.tid + ")" : "");
+    : "not blocked: /nosleep answered in " + fmt(quick.latency) + (sleeping.tid === quick.tid ? ", on the same thread (TID " + quick.tid + ")" : ""))
+    + (sleeping.fetchMs ? "; the calls took " + sleeping.fetchMs + " ms together" : "");
 }
 
 const here = location.origin;
@@ -186,6 +187,11 @@ pub fn index(kind: ServerKind, backends: Backends, who: Identity) -> String {
     if backends.database {
         experiments.insert(2, QUERY);
         routes += r#", <a href="/query?seconds=1">/query?seconds=1</a>"#;
+    }
+    if backends.upstream {
+        let at = experiments.len().min(3);
+        experiments.splice(at..at, FETCH);
+        routes += r#", <a href="/fetch?seconds=1">/fetch?seconds=1</a>, <a href="/fetch?seconds=1&amp;count=3">/fetch?seconds=1&amp;count=3</a>"#;
     }
     let options: String = experiments
         .iter()
@@ -234,6 +240,21 @@ const QUERY: (&str, &str, &str) = (
     "waits that long in the database (SELECT pg_sleep), for a blocking client or an awaited one",
 );
 
+/// The experiments a server with an upstream offers besides: one call, and three at once.
+const FETCH: [(&str, &str, &str); 2] = [
+    (
+        "/fetch",
+        "fetch: /fetch, then /nosleep",
+        "waits that long for another service (the upstream's /sleep)",
+    ),
+    (
+        "/fetch?count=3",
+        "calls: /fetch of 3 calls, then /nosleep",
+        "calls the upstream three times: one after another on a sync server's thread, all at once \
+         on an event loop",
+    ),
+];
+
 const ROUTES: &str = r#"<a href="/sleep?seconds=1">/sleep?seconds=1</a>, <a href="/sleep">/sleep</a>, <a href="/nosleep">/nosleep</a>, <a href="/compute?seconds=1">/compute?seconds=1</a>"#;
 const ASYNC_ROUTES: &str = r#"<a href="/sleep?seconds=1">/sleep?seconds=1</a>, <a href="/sleep">/sleep</a>, <a href="/nosleep">/nosleep</a>, <a href="/compute?seconds=1">/compute?seconds=1</a>, <a href="/block?seconds=1">/block?seconds=1</a>, <a href="/offload?seconds=1">/offload?seconds=1</a>, <a href="/offload?seconds=1&amp;work=compute">/offload?seconds=1&amp;work=compute</a>"#;
 
@@ -267,6 +288,17 @@ mod tests {
             let offered = index(kind, with, me);
             assert!(offered.contains(r#"<option value="/query">"#), "{kind:?}");
             assert!(offered.contains(r#"href="/query?seconds=1""#), "{kind:?}");
+            assert!(!offered.contains("/fetch"), "no upstream, no fetch");
+            let upstream = Backends {
+                upstream: true,
+                ..Backends::default()
+            };
+            let offered = index(kind, upstream, me);
+            for option in ["/fetch", "/fetch?count=3"] {
+                let option = format!(r#"<option value="{option}">"#);
+                assert!(offered.contains(&option), "{kind:?}: {option}");
+            }
+            assert!(!offered.contains("/query"), "{kind:?}: no database, no query");
         }
         assert!(
             page.contains("<code>async-server</code>")
