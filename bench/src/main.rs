@@ -4,14 +4,15 @@
 //! core and its load generator to another (with two cores or more), and measures `/nosleep`
 //! throughput and latency of each server and of the minimal server it is built on, rotating
 //! them so that all see the same machine; `/query?seconds=0` against pgbench on one throwaway
-//! PostgreSQL cluster; then many concurrent sleeps (fan-out). With `--seed`,
+//! PostgreSQL cluster; `/fetch?seconds=0` against the upstream's own rate (one hop more); then
+//! many concurrent sleeps (fan-out). With `--seed`,
 //! the seed's own Django stack too. Prints the tables with the method and the machine under
 //! them, and writes them to `docs/performance.md` and `docs/performance.json` (with `--quick`,
 //! a shorter run that checks the runner, to `target/bench/`).
 
 //!
-//! Each measurement is a module of its own: [`throughput`], [`database`], [`fanout`],
-//! [`instructions`]; [`report`] writes them out, [`tools`] gets the build and the tools ready.
+//! Each measurement is a module of its own: [`throughput`], [`database`], [`upstream`],
+//! [`fanout`], [`instructions`]; [`report`] writes them out, [`tools`] gets the build and the tools ready.
 
 mod database;
 mod fanout;
@@ -22,6 +23,7 @@ mod report;
 mod seed;
 mod throughput;
 mod tools;
+mod upstream;
 
 use std::fs;
 use std::net::SocketAddr;
@@ -125,7 +127,21 @@ fn run(args: Cli) -> anyhow::Result<()> {
         );
     }
 
-    let report = Report::new(&settings, throughput, database, fanout, instructions);
+    let upstream = upstream::measure(&bin, &logs, seconds, cores)?;
+    for row in &upstream {
+        eprintln!(
+            "{}: {:.0} per second, {:.2} of the upstream's own",
+            row.name, row.per_second, row.of_upstream
+        );
+    }
+
+    let report = Report::new(
+        &settings,
+        throughput,
+        (database, upstream),
+        fanout,
+        instructions,
+    );
     // A quick run checks the runner; only a full one replaces the figures the docs quote.
     report.write(&if args.quick { logs } else { root.join("docs") })?;
     // CI fails when a server's cost grows past the committed figure.

@@ -7,10 +7,10 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::database;
 use crate::fanout::{FanOut, FANOUT_SLEEP};
 use crate::instructions::{self, Instructions};
 use crate::throughput::{median, Throughput};
+use crate::{database, upstream};
 
 #[derive(Serialize)]
 pub(crate) struct Report {
@@ -19,6 +19,8 @@ pub(crate) struct Report {
     pub(crate) throughput: Vec<Throughput>,
     pub(crate) database_method: String,
     pub(crate) database: Vec<database::Row>,
+    pub(crate) upstream_method: String,
+    pub(crate) upstream: Vec<upstream::Row>,
     pub(crate) fanout_method: String,
     pub(crate) fanout: Vec<FanOut>,
     pub(crate) instructions_method: &'static str,
@@ -65,6 +67,7 @@ pub(crate) fn markdown(report: &Report) -> String {
     }
     table += &format!("\nMethod: {}.\n\n", report.method);
     table += &database::markdown(&report.database, &report.database_method);
+    table += &upstream::markdown(&report.upstream, &report.upstream_method);
     table += "| server | concurrent 2 s sleeps | answered | wall | latency p50 | p99 | max \
               | peak RSS | per connection | OS threads at the peak | /nosleep p99 meanwhile |\n\
               | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
@@ -153,7 +156,7 @@ impl Report {
     pub(crate) fn new(
         settings: &Settings,
         throughput: Vec<Throughput>,
-        database: Vec<database::Row>,
+        (database, upstream): (Vec<database::Row>, Vec<upstream::Row>),
         fanout: Vec<FanOut>,
         instructions: Vec<Instructions>,
     ) -> Report {
@@ -181,6 +184,8 @@ impl Report {
             throughput,
             database_method: database::method(seconds),
             database,
+            upstream_method: upstream::method(seconds),
+            upstream,
             fanout_method: format!(
                 "N connections at once, each GET /sleep?seconds={FANOUT_SLEEP} (Connection: \
                  close), from one tokio current_thread client pinned apart from the server; \
