@@ -298,7 +298,10 @@ mod tests {
                 let option = format!(r#"<option value="{option}">"#);
                 assert!(offered.contains(&option), "{kind:?}: {option}");
             }
-            assert!(!offered.contains("/query"), "{kind:?}: no database, no query");
+            assert!(
+                !offered.contains("/query"),
+                "{kind:?}: no database, no query"
+            );
         }
         assert!(
             page.contains("<code>async-server</code>")
