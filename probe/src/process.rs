@@ -39,24 +39,30 @@ pub fn thread_names(pid: u32) -> Vec<String> {
 }
 
 /// Its TCP sockets connected to `port` on another process (an upstream, say), open now.
+///
+/// The kernel's socket table is read before the process's descriptors: a socket counted is in
+/// both, so it was open when the table was read, and sockets that close and open while the
+/// descriptors are listed are not counted twice over.
 pub fn sockets_to(pid: u32, port: u16) -> usize {
+    let ipv4 = procfs::net::tcp().unwrap_or_default();
+    let ipv6 = procfs::net::tcp6().unwrap_or_default();
+    let connected: std::collections::HashSet<u64> = ipv4
+        .into_iter()
+        .chain(ipv6)
+        .filter(|entry| entry.remote_address.port() == port && entry.inode != 0)
+        .map(|entry| entry.inode)
+        .collect();
     let Some(process) = process(pid) else {
         return 0;
     };
-    let inodes: std::collections::HashSet<u64> = process
-        .fd()
-        .into_iter()
-        .flatten()
-        .filter_map(|fd| match fd.ok()?.target {
-            procfs::process::FDTarget::Socket(inode) => Some(inode),
-            _ => None,
+    let descriptors = process.fd().into_iter().flatten();
+    descriptors
+        .filter(|fd| {
+            matches!(
+                fd.as_ref().map(|fd| &fd.target),
+                Ok(procfs::process::FDTarget::Socket(inode)) if connected.contains(inode)
+            )
         })
-        .collect();
-    let ipv4 = procfs::net::tcp().unwrap_or_default();
-    let ipv6 = procfs::net::tcp6().unwrap_or_default();
-    ipv4.into_iter()
-        .chain(ipv6)
-        .filter(|entry| entry.remote_address.port() == port && inodes.contains(&entry.inode))
         .count()
 }
 

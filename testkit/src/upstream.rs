@@ -114,7 +114,7 @@ pub fn a_bad_count_or_via_is_400(binary: &str) {
 }
 
 /// Every way an upstream can fail, each answered as the interface says within its bound, with
-/// `/nosleep` served meanwhile, and no thread or socket to the upstream left behind after:
+/// `/nosleep` served meanwhile, and no call's thread or socket to the upstream left behind after:
 /// silent past `S` plus `--header-timeout` is `504` at that bound; not HTTP, cut off, or an
 /// error status is `502` at once, naming the cause.
 pub fn each_upstream_failure_is_answered_within_its_bound(binary: &str) {
@@ -129,11 +129,9 @@ pub fn each_upstream_failure_is_answered_within_its_bound(binary: &str) {
         let base = format!("http://{}", upstream.addr);
         let args = with_threads(binary, 2, &["--upstream", &base, "--header-timeout", "1"]);
         let server = Server::start(binary, &args.iter().map(String::as_str).collect::<Vec<_>>());
-        // Once it has answered: its helper threads have named themselves by then.
-        assert_eq!(server.get("/nosleep").status, 200);
-        let idle = leftovers(&server, upstream.addr.port());
         let (reply, nosleep) = thread::scope(|scope| {
-            let pending = scope.spawn(|| server.get("/fetch?seconds=0.2"));
+            // Two calls, on threads of their own on sync-server: neither may be left behind.
+            let pending = scope.spawn(|| server.get("/fetch?seconds=0.2&count=2&via=threads"));
             server.wait_for_stdout(|line| line.starts_with("START") && line.contains("/fetch"));
             (pending.join().unwrap(), server.get("/nosleep"))
         });
@@ -154,7 +152,7 @@ pub fn each_upstream_failure_is_answered_within_its_bound(binary: &str) {
             nosleep.latency() < Duration::from_millis(500),
             "{behaviour:?}: {nosleep:?}"
         );
-        back_to_idle(&server, upstream.addr.port(), idle, behaviour);
+        back_to_idle(&server, upstream.addr.port(), behaviour);
     }
 }
 
@@ -220,32 +218,26 @@ fn with_threads(binary: &str, threads: usize, args: &[&str]) -> Vec<String> {
     args
 }
 
-/// What a failed call could leave behind: the server's threads apart from its main one and
-/// tiny_http's (which keep a thread a while for each connection there was, whatever it asked),
-/// and its sockets to the upstream.
+/// What a failed call could leave behind: threads started for calls (sync-server names them
+/// `fetch`), and sockets to the upstream.
 fn leftovers(server: &Server, upstream_port: u16) -> (usize, usize) {
     let pid = server.pid();
-    let program = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     let threads = probe::process::thread_names(pid);
-    let own = threads
-        .iter()
-        .filter(|name| **name != program.trim_end())
-        .count();
-    (own, probe::process::sockets_to(pid, upstream_port))
+    let calls = threads.iter().filter(|name| *name == "fetch").count();
+    (calls, probe::process::sockets_to(pid, upstream_port))
 }
 
-/// Waits (a bounded time) for the server to hold no more threads, and no socket to the
-/// upstream, than it did when `idle`.
-fn back_to_idle(server: &Server, upstream_port: u16, idle: (usize, usize), after: Misbehaviour) {
+/// Waits (a bounded time) for the server to hold no call's thread and no socket to the upstream.
+fn back_to_idle(server: &Server, upstream_port: u16, after: Misbehaviour) {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let now = leftovers(server, upstream_port);
-        if now.0 <= idle.0 && now.1 == 0 {
+        if now == (0, 0) {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "after {after:?}: threads and upstream sockets {now:?}, idle {idle:?}; threads {:?}",
+            "after {after:?}: call threads and upstream sockets {now:?}; threads {:?}",
             probe::process::thread_names(server.pid())
         );
         thread::sleep(Duration::from_millis(20));
