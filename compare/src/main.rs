@@ -4,6 +4,7 @@
 //! answer, prints a table and a verdict per server, and can write the results as JSON and the
 //! timeline as SVG. With `--spawn` it starts both servers itself and stops them afterwards.
 
+mod answer;
 mod report;
 mod scale;
 mod scenario;
@@ -79,12 +80,18 @@ struct Cli {
     /// Draw the timeline as SVG to FILE
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// Where `answer` writes its page (and, without --svg, its timeline beside it, as .svg)
+    #[arg(long, value_name = "FILE", default_value = "docs/answer.md")]
+    page: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Name {
     /// /sleep at 0 s and /nosleep at 2 s; then /sleep at 0 s and /sleep at 2 s
     Seed,
+    /// Every kind of wait against every design, in one table: writes docs/answer.md and
+    /// docs/answer.svg (about a minute; needs --spawn for the database and the upstream)
+    Answer,
     /// --requests concurrent /sleep on each server
     Fanout,
     /// 4 concurrent /sleep on sync-server with --threads 1 and with --threads 4
@@ -145,6 +152,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         .iter()
         .flat_map(|name| match name {
             Name::Seed => scenarios::seed(cli.scale).to_vec(),
+            Name::Answer => answer::scenarios(cli.scale),
             Name::Query => vec![scenarios::query(cli.scale)],
             Name::Fetch => vec![scenarios::fetch(cli.scale)],
             Name::Calls => vec![scenarios::calls(cli.scale)],
@@ -275,13 +283,24 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     drop(servers);
 
     println!("{}", textwrap(METHOD, 96));
+    let answered = cli.scenarios.contains(&Name::Answer);
+    if answered {
+        let command = format!(
+            "compare {}",
+            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+        );
+        let page = answer::page(&report, cli.scale, &command, &machine());
+        write_file(&cli.page, &page)?;
+        println!("{page}\nwrote {}", cli.page.display());
+    }
     if let Some(path) = &cli.json {
         let json = serde_json::to_string_pretty(&report).expect("the report serializes");
         std::fs::write(path, json + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
     }
-    if let Some(path) = &cli.svg {
+    let beside_the_page = answered.then(|| cli.page.with_extension("svg"));
+    if let Some(path) = cli.svg.as_ref().or(beside_the_page.as_ref()) {
         svg::save(path, &timeline::draw(&report))
             .with_context(|| format!("cannot write {}", path.display()))?;
         println!("wrote {}", path.display());
@@ -497,6 +516,35 @@ fn scale(text: &str) -> Result<f64, String> {
         // servers' default --max-sleep of 60 s.
         Err("must be from 0.02 to 12".to_owned())
     }
+}
+
+/// Writes `text` to `path`, making its folder if need be.
+fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    if let Some(folder) = path
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// This machine, as the page says where it was measured: cores, CPU model and kernel.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split(':').nth(1))
+        .map_or("an unknown CPU", str::trim);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{} cores, {model}, Linux {}; compare {}",
+        scenario::machine_cores(),
+        kernel.trim(),
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Breaks `text` into lines of at most `width` characters, at spaces.

@@ -91,7 +91,8 @@ impl ScenarioReport {
         let servers = runs
             .into_iter()
             .map(|run| {
-                let verdict = verdict::judge(run.role.name(), &run.requests);
+                let judged_by = scenario.lane(run.role).judged_by;
+                let verdict = verdict::judge_by(run.role.name(), &run.requests, judged_by);
                 let labels = verdict::labels(&run.requests);
                 let prediction = &scenario.lane(run.role).prediction;
                 let wall = verdict::wall(&run.requests);

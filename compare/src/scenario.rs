@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use probe::{Exchange, Failure, Target};
 
+use crate::verdict::JudgedBy;
+
 /// The seed's sleep, before `--scale`.
 pub const SEED_SLEEP: Duration = Duration::from_secs(5);
 /// When the seed sends its second request, before `--scale`.
@@ -39,6 +41,8 @@ pub struct Lane {
     pub role: Role,
     pub prediction: Prediction,
     pub requests: Option<Vec<Planned>>,
+    /// Which requests' delays say whether it blocked.
+    pub judged_by: JudgedBy,
 }
 
 impl Lane {
@@ -47,6 +51,7 @@ impl Lane {
             role,
             prediction,
             requests: None,
+            judged_by: JudgedBy::AnyRequest,
         }
     }
 }
@@ -239,6 +244,14 @@ impl Scenario {
     pub(crate) fn with_requests_for(mut self, role: Role, requests: Vec<Planned>) -> Scenario {
         let lane = self.lanes.iter_mut().find(|lane| lane.role == role);
         lane.expect("a lane of the scenario").requests = Some(requests);
+        self
+    }
+
+    /// The same scenario, each server judged by its quick requests alone.
+    pub(crate) fn judged_by_quick_requests(mut self) -> Scenario {
+        for lane in &mut self.lanes {
+            lane.judged_by = JudgedBy::QuickRequests;
+        }
         self
     }
 

@@ -20,8 +20,19 @@ pub struct Verdict {
     pub text: String,
 }
 
-/// Judges one server's run of a scenario; `server` is its short name (`sync`, `async`).
-pub fn judge(server: &str, requests: &[Measured]) -> Verdict {
+/// Which requests' delays decide whether a server blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JudgedBy {
+    /// Any request's: a request may have waited behind others, or for a core.
+    AnyRequest,
+    /// The quick requests' (`/nosleep`, no work of their own): whether the server kept a quick
+    /// request waiting, whatever its own work took on a shared machine.
+    QuickRequests,
+}
+
+/// Judges one server's run of a scenario, the requests whose delays decide it chosen `by`;
+/// `server` is its short name (`sync`, `async`).
+pub fn judge_by(server: &str, requests: &[Measured], by: JudgedBy) -> Verdict {
     let threshold = requests
         .iter()
         .map(|request| request.planned.work / 10)
@@ -29,7 +40,12 @@ pub fn judge(server: &str, requests: &[Measured]) -> Verdict {
         .unwrap_or_default()
         .max(MIN_BLOCKING);
     let labels = labels(requests);
+    let quick = |i: &usize| requests[*i].planned.work.is_zero();
+    let judged = |i: &usize| {
+        by == JudgedBy::AnyRequest || !requests.iter().any(|r| r.planned.work.is_zero()) || quick(i)
+    };
     let worst = (0..requests.len())
+        .filter(judged)
         .filter_map(|i| Some((i, requests[i].delay()?)))
         .max_by_key(|&(_, delay)| delay);
     let blocked = worst.is_some_and(|(_, delay)| delay > threshold);
@@ -54,7 +70,9 @@ pub fn judge(server: &str, requests: &[Measured]) -> Verdict {
         Some((i, delay)) if blocked => {
             let ahead = ahead_of(requests, i);
             let behind = match ahead.as_slice() {
-                // Nothing else was answered meanwhile: its own waits took turns.
+                // Nothing else was answered meanwhile: a quick one waited behind the others
+                // (answered in the same instant), a waiting one behind its own waits.
+                [] if quick(&i) => "the other requests".to_owned(),
                 [] => "no other request: its own waits took turns".to_owned(),
                 [one] => labels[*one].clone(),
                 many => format!("{} other requests", many.len()),
@@ -170,6 +188,10 @@ pub fn seconds(duration: Duration) -> String {
 mod tests {
     use super::*;
     use crate::scenario::{Answered, Planned};
+
+    fn judge(server: &str, requests: &[Measured]) -> Verdict {
+        judge_by(server, requests, JudgedBy::AnyRequest)
+    }
 
     fn ms(millis: u64) -> Duration {
         Duration::from_millis(millis)
@@ -325,5 +347,29 @@ mod tests {
     fn durations_read_well() {
         assert_eq!(seconds(Duration::from_micros(1234)), "1.2 ms");
         assert_eq!(seconds(ms(3004)), "3.00 s");
+    }
+
+    #[test]
+    fn judged_by_quick_requests_a_slow_computation_alone_is_not_blocking() {
+        // 500 ms of CPU that took 560 ms of wall time on a shared machine, and a quick /nosleep.
+        let requests = [
+            request("/compute?seconds=0.5", 500, 0, 560, 7),
+            request("/nosleep", 0, 200, 201, 8),
+        ];
+        assert!(judge("sync-threads", &requests).blocked, "by any request");
+        let quick = judge_by("sync-threads", &requests, JudgedBy::QuickRequests);
+        assert!(!quick.blocked, "{}", quick.text);
+        // A quick request held still counts.
+        let held = [
+            request("/compute?seconds=0.5", 500, 0, 560, 7),
+            request("/nosleep", 0, 200, 560, 7),
+        ];
+        let verdict = judge_by("async", &held, JudgedBy::QuickRequests);
+        assert!(verdict.blocked);
+        assert!(
+            verdict.text.contains("/nosleep waited 360.0 ms"),
+            "{}",
+            verdict.text
+        );
     }
 }

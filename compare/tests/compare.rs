@@ -627,3 +627,106 @@ fn fetch_scale_counts_the_sockets_out_and_the_rounds_of_a_bound() {
     }
     assert!(stdout.contains("sockets to the upstream"), "{stdout}");
 }
+
+/// `answer` at a small scale: the page has a row for each kind of wait and a column for each
+/// design, every cell filled; each cell's verdict and mark are the scenario's own in the JSON of
+/// the same run, and its `/nosleep` latency is the JSON's figure.
+#[test]
+fn answer_writes_one_table_whose_cells_are_the_runs_own_figures() {
+    spawnable();
+    let _alone = testkit::hostile::one_crowd_at_a_time();
+    let (json, page) = (scratch("answer.json"), scratch("answer.md"));
+    let args = [
+        "--spawn",
+        "answer",
+        "--scale",
+        "0.25",
+        "--json",
+        json.to_str().unwrap(),
+        "--page",
+        page.to_str().unwrap(),
+    ];
+    let (report, _) = succeeded(&args, &json);
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        page.with_extension("svg").exists(),
+        "the picture beside the page"
+    );
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|line| {
+            line.starts_with("| ") && !line.starts_with("| the view") && !line.starts_with("| ---")
+        })
+        .map(|line| line.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    let questions: Vec<&str> = rows.iter().map(|row| row[0]).collect();
+    assert_eq!(
+        questions,
+        [
+            "a timer",
+            "CPU",
+            "a database",
+            "another service",
+            "several services at once",
+            "a blocking call in async code, by mistake",
+            "a bounded pool"
+        ]
+    );
+    let names = [
+        "timer", "cpu", "database", "service", "services", "mistake", "pool",
+    ];
+    let designs = ["sync", "sync-threads", "async", "async-pool"];
+    for (row, name) in rows.iter().zip(names) {
+        assert_eq!(row.len(), 5, "{row:?}");
+        let scenario = format!("answer-{name}");
+        let ran = report["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == scenario);
+        let servers = ran.unwrap_or_else(|| panic!("{scenario}"))["servers"]
+            .as_array()
+            .unwrap();
+        for (cell, design) in row[1..].iter().zip(designs) {
+            assert!(!cell.is_empty(), "{scenario} {design}");
+            let Some(server) = servers.iter().find(|s| s["server"] == design) else {
+                assert!(cell.starts_with('—'), "{scenario} {design}: {cell}");
+                continue;
+            };
+            let blocked = server["blocked"].as_bool().unwrap();
+            let word = if blocked { "blocked" } else { "not blocked" };
+            assert!(
+                cell.starts_with(&format!("{word};")),
+                "{scenario} {design}: {cell}"
+            );
+            let mark = if server["as_predicted"] == true {
+                " ✓"
+            } else {
+                " ✗"
+            };
+            assert!(cell.contains(mark), "{scenario} {design}: {cell}");
+            assert_eq!(
+                server["as_predicted"], true,
+                "{scenario} {design}: {server}"
+            );
+            let requests = server["requests"].as_array().unwrap();
+            if let Some(quick) = requests.iter().find(|r| r["path"] == "/nosleep") {
+                let latency = quick["latency_s"].as_f64().unwrap();
+                let shown = if latency < 1.0 {
+                    format!("/nosleep {:.1} ms", latency * 1000.0)
+                } else {
+                    format!("/nosleep {latency:.2} s")
+                };
+                assert!(
+                    cell.contains(&shown),
+                    "{scenario} {design}: {cell} lacks {shown}"
+                );
+            }
+        }
+    }
+    assert!(text.contains("## What to choose, from these figures"));
+    assert!(
+        text.contains("--scale 0.25"),
+        "the page says how it was made"
+    );
+}
