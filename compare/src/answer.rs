@@ -277,7 +277,8 @@ fn not_run(role: Role, row: &str) -> &'static str {
 }
 
 /// The page: the table, the advice composed from it, and how it was measured.
-pub fn page(report: &Report, scale: f64, command: &str, machine: &str) -> String {
+/// `picture` is the timeline's file name, beside the page.
+pub fn page(report: &Report, scale: f64, command: &str, machine: &str, picture: &str) -> String {
     let rows: Vec<&ScenarioReport> = report
         .scenarios
         .iter()
@@ -306,6 +307,11 @@ pub fn page(report: &Report, scale: f64, command: &str, machine: &str) -> String
         }
         page += "\n";
     }
+    let _ = write!(
+        page,
+        "\n![Each row's requests on each design, on one time axis per row: red is waiting behind \
+         others, blue the request's own wait]({picture})\n"
+    );
     page += "\n## What to choose, from these figures\n\n";
     for row in &rows {
         let _ = writeln!(

@@ -289,7 +289,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             "compare {}",
             std::env::args().skip(1).collect::<Vec<_>>().join(" ")
         );
-        let page = answer::page(&report, cli.scale, &command, &machine());
+        let picture = cli
+            .svg
+            .clone()
+            .unwrap_or_else(|| cli.page.with_extension("svg"));
+        let picture = picture
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        let page = answer::page(&report, cli.scale, &command, &machine(), &picture);
         write_file(&cli.page, &page)?;
         println!("{page}\nwrote {}", cli.page.display());
     }
