@@ -1,5 +1,6 @@
 //! Many sleeps at once (fan-out): for each server and count, the runner's own client holds that
-//! many `/sleep` open, and the server's memory and threads are read meanwhile.
+//! many `/sleep` open, and the server's memory and threads are read meanwhile. The `/fetch` rows
+//! do the same with each request a call to an upstream (an async-server) that sleeps.
 
 use std::path::Path;
 
@@ -35,10 +36,16 @@ pub(crate) const THREADED: [(&str, usize); 3] = [
 /// How long each fan-out request sleeps.
 pub(crate) const FANOUT_SLEEP: f64 = 2.0;
 
-/// Runs `count` concurrent sleeps against `launch`, with this program as the client.
-pub(crate) fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -> FanOut {
-    let (server, url) = launch.start(log, cores);
-    let pid = server.pid();
+/// Runs `count` concurrent `route` (`/sleep`, `/fetch`) sleeps against `launch`, with this
+/// program as the client; the row is called `server`.
+pub(crate) fn fan_out(
+    (launch, server): (&Launch, String),
+    log: &Path,
+    (route, count): (&str, usize),
+    cores: usize,
+) -> FanOut {
+    let (running, url) = launch.start(log, cores);
+    let pid = running.pid();
     let idle = probe::process::rss_kib(pid);
     let waiting = std::sync::atomic::AtomicBool::new(true);
     let (client, peak_threads) = std::thread::scope(|scope| {
@@ -56,14 +63,14 @@ pub(crate) fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -
                 url.trim_start_matches("http://"),
                 &count.to_string(),
             ])
-            .arg(FANOUT_SLEEP.to_string())
+            .args([&FANOUT_SLEEP.to_string(), route])
             .output()
             .expect("the fan-out client runs");
         waiting.store(false, std::sync::atomic::Ordering::Relaxed);
         (client, sampler.join().unwrap())
     });
     let peak = probe::process::peak_rss_kib(pid);
-    drop(server);
+    drop(running);
     let measured: probe::crowd::Measured =
         serde_json::from_slice(&client.stdout).unwrap_or_else(|e| {
             panic!(
@@ -72,7 +79,7 @@ pub(crate) fn fan_out(launch: &Launch, log: &Path, count: usize, cores: usize) -
             )
         });
     FanOut {
-        server: launch.name.to_owned(),
+        server,
         per_connection_kib: peak.saturating_sub(idle) as f64 / count as f64,
         measured,
         idle_rss_kib: idle,
@@ -117,16 +124,36 @@ pub(crate) fn measure_all(
         let reasonable = if quick { 1 } else { 2 };
         crowds.push((threaded, &sizes[..sizes.len().min(reasonable)]));
     }
+    let mut run = |launch: &Launch, server: String, route, count| {
+        let log = logs.join(format!("{}.log", server.replace([' ', '/'], "_")));
+        let measured = fan_out((launch, server), &log, (route, count), cores);
+        eprintln!(
+            "{}: {count} sleeps: {} answered in {:.2} s",
+            measured.server, measured.measured.answered, measured.measured.wall_s
+        );
+        fanouts.push(measured);
+    };
     for (launch, counts) in &crowds {
         for &count in counts.iter() {
-            let log = logs.join(format!("{}.log", launch.name.replace(" ", "_")));
-            let measured = fan_out(launch, &log, count, cores);
-            eprintln!(
-                "{}: {count} sleeps: {} answered in {:.2} s",
-                launch.name, measured.measured.answered, measured.measured.wall_s
-            );
-            fanouts.push(measured);
+            run(launch, launch.name.to_owned(), "/sleep", count);
         }
+    }
+    // The same waits as calls to an upstream, which sleeps: a socket out for each, on
+    // async-server and on sync-server with a thread per request (100 and 1,000).
+    let upstream = Launch::ours(bin, "async-server --warn-blocked 0");
+    let (_upstream, url) = upstream.start(&logs.join("fanout-upstream.log"), cores);
+    for &count in &sizes[..2] {
+        let out = format!("--upstream {url} --upstream-connections {count}");
+        let server = Launch::ours_with(bin, "async-server", &out);
+        run(&server, "async-server /fetch".to_owned(), "/fetch", count);
+        let threads = format!("--threads {count} {out}");
+        let server = Launch::ours_with(bin, "sync-server", &threads);
+        run(
+            &server,
+            format!("sync-server --threads {count} /fetch"),
+            "/fetch",
+            count,
+        );
     }
     fanouts
 }

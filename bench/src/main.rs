@@ -66,6 +66,9 @@ enum Role {
         addr: SocketAddr,
         count: usize,
         seconds: f64,
+        /// What each request asks (`/sleep`, or `/fetch` through an upstream)
+        #[arg(default_value = "/sleep")]
+        route: String,
     },
 }
 
@@ -81,9 +84,10 @@ fn run(args: Cli) -> anyhow::Result<()> {
         addr,
         count,
         seconds,
+        route,
     }) = args.role
     {
-        let measured = probe::crowd::run(addr, count, "/sleep", seconds);
+        let measured = probe::crowd::run(addr, count, &route, seconds);
         println!("{}", serde_json::to_string(&measured)?);
         return Ok(());
     }

@@ -190,7 +190,10 @@ impl Report {
                 "N connections at once, each GET /sleep?seconds={FANOUT_SLEEP} (Connection: \
                  close), from one tokio current_thread client pinned apart from the server; \
                  meanwhile /nosleep asked one at a time on new connections; peak RSS is the \
-                 server's VmHWM, idle RSS its VmRSS before"
+                 server's VmHWM, idle RSS its VmRSS before; a /fetch row asks \
+                 /fetch?seconds={FANOUT_SLEEP} instead, each one call to an upstream \
+                 async-server (pinned with the server to core 0) with --upstream-connections N, \
+                 so the server holds a socket out for each"
             ),
             fanout,
             instructions_method: instructions::METHOD,
