@@ -16,6 +16,11 @@
 //! connection. When nothing is queued, a waiting thread takes the nudge and waits again. A nudge
 //! sends no request, so it reaches no handler and no log; on an idle server the nudges cost a
 //! few microseconds of CPU each.
+//!
+//! A burst can leave dozens queued (a hundred stalled connections at once, say), and each nudge
+//! frees one, oldest first. So a round that made the pool start threads (the process has more
+//! than before it) is followed at once by another, until one starts none: the queue is drained
+//! within one tick, however deep, up to [`MAX_ROUNDS`] rounds.
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Mutex;
@@ -29,10 +34,16 @@ pub const NUDGE_EVERY: Duration = Duration::from_millis(100);
 /// How many nudges are sent in a row: each can free one queued connection.
 pub const NUDGES: usize = 4;
 
+/// The most rounds in one tick, while each finds queued connections.
+pub const MAX_ROUNDS: usize = 64;
+
+/// How long the pool is given to start threads for a round before they are counted.
+const SETTLE: Duration = Duration::from_millis(2);
+
 /// The nudges sent to one server.
 pub struct Nudges {
     server: SocketAddr,
-    /// The client addresses of the last round of nudges, whose server ends may still be open:
+    /// The client addresses of the last tick's nudges, whose server ends may still be open:
     /// they are not connections being served.
     last_round: Mutex<Vec<SocketAddr>>,
 }
@@ -54,17 +65,43 @@ impl Nudges {
     pub fn run(&self) {
         loop {
             thread::sleep(NUDGE_EVERY);
-            let mut round = Vec::with_capacity(NUDGES);
-            for _ in 0..NUDGES {
-                // A refused connection (the server stopping, out of descriptors) nudges nothing.
-                let Ok(nudge) = TcpStream::connect_timeout(&self.server, NUDGE_EVERY) else {
+            let mut sent = Vec::with_capacity(NUDGES);
+            for _ in 0..MAX_ROUNDS {
+                let before = threads();
+                if !self.round(&mut sent) {
                     break;
-                };
-                round.extend(nudge.local_addr().ok());
-                // Known as a nudge before its server end can be counted.
-                self.last_round.lock().unwrap().clone_from(&round);
-                drop(nudge);
+                }
+                thread::sleep(SETTLE);
+                // No thread started: nothing was queued behind busy ones (any more).
+                if threads() <= before {
+                    break;
+                }
             }
         }
     }
+
+    /// Connects and hangs up [`NUDGES`] times, adding each client address to `sent`; false if
+    /// the server refused one (stopping, or out of descriptors), which nudges nothing.
+    fn round(&self, sent: &mut Vec<SocketAddr>) -> bool {
+        for _ in 0..NUDGES {
+            let Ok(nudge) = TcpStream::connect_timeout(&self.server, NUDGE_EVERY) else {
+                return false;
+            };
+            sent.extend(nudge.local_addr().ok());
+            // Known as a nudge before its server end can be counted.
+            self.last_round.lock().unwrap().clone_from(sent);
+            drop(nudge);
+        }
+        true
+    }
+}
+
+/// The threads of this process now, from `/proc/self/status`.
+fn threads() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let line = status
+        .lines()
+        .find_map(|line| line.strip_prefix("Threads:"));
+    line.and_then(|count| count.trim().parse().ok())
+        .unwrap_or(0)
 }
