@@ -70,7 +70,7 @@ pub fn draw(report: &Report) -> Document {
         }
         y += 52.0;
     }
-    if let Some(scale) = &report.scale {
+    for scale in report.scale.iter().chain(&report.fetch_scale) {
         let (drawn, below) = scale_section(scale, y);
         picture = picture.add(drawn);
         y = below;
@@ -90,108 +90,122 @@ pub fn draw(report: &Report) -> Document {
         .add(picture)
 }
 
-/// The `scale` scenario: per server, three bars: its latencies from fastest to slowest (from the
-/// 0th to the 100th percentile, darker from the 10th to the 90th, a tick at the median, on the
-/// time axis), its peak memory and its OS threads (each against the most of any server).
+/// The `scale` scenario: three panels, each with an axis of its own unit. Latency (seconds):
+/// per server, its latencies from fastest to slowest (from the 0th to the 100th percentile,
+/// darker from the 10th to the 90th, a tick at the median). Memory per waiting request (KiB).
+/// OS threads at the peak.
 fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
-    let latest = scale
-        .servers
-        .iter()
-        .map(|server| server.measured.latency_max_s)
-        .fold(0.0, f64::max);
     let widest = scale
         .servers
         .iter()
         .map(|s| s.command.len())
         .max()
         .unwrap_or(0);
-    let axis = Axis::up_to(latest, widest);
     let mut group = Group::new().set("class", "scale");
     let title = format!(
-        "scale: {} concurrent /sleep ({} s): each server's latencies, peak memory and OS threads",
-        scale.requests, scale.sleep_s
+        "{}: {} concurrent {} ({} s): what each waiting request costs, a thread against a task",
+        scale.name, scale.requests, scale.route, scale.sleep_s
     );
     for line in wrap(&title, TITLE_CHARS) {
         group = group.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
         y += 26.0;
     }
-    y += 8.0;
     let most = |value: fn(&crate::scale::ScaleServer) -> f64| {
-        scale
-            .servers
-            .iter()
-            .map(value)
-            .fold(f64::MIN_POSITIVE, f64::max)
+        scale.servers.iter().map(value).fold(0.0, f64::max)
     };
-    let (most_rss, most_threads) = (
-        most(|s| s.peak_rss_kib as f64),
-        most(|s| s.peak_os_threads as f64),
+    let latency = Axis::of(
+        most(|s| s.measured.latency_max_s),
+        widest,
+        "s",
+        "latency: seconds from the request sent to its answer",
     );
-    // The largest memory or thread count spans a little over half the plot, with room for its text.
-    let full = (axis.x(axis.end) - axis.left) * 0.55;
-    let row = LANE * 3.0 + 12.0;
-    let bottom = y + scale.servers.len() as f64 * row;
-    group = group.add(axis.draw(y, bottom));
-    for server in &scale.servers {
+    let (drawn, below) = panel(scale, &latency, y + 8.0, "latency", |server, axis, y| {
         let deciles = &server.measured.latency_deciles_s;
-        group = group.add(label(&server.command, &axis, y));
-        if let [fastest, tenth, .., ninetieth, slowest] = deciles[..] {
-            let x = |seconds: f64| axis.x(seconds);
-            let end = x(slowest).max(x(fastest) + 2.0);
-            group = group
-                .add(bar(x(fastest), end, y, "#9db5e0"))
-                .add(bar(x(tenth), x(ninetieth).max(x(tenth) + 2.0), y, WORKING))
-                .add(bar(x(deciles[5]) - 1.0, x(deciles[5]) + 1.0, y, "black"));
-            let said = format!(
-                "{} of {} answered, p50 {:.2} s, max {:.2} s",
-                server.measured.answered,
-                server.requests,
-                server.measured.latency_p50_s,
-                server.measured.latency_max_s
-            );
-            // Right of the bar, or inside its end where the bar reaches the plot's edge.
-            let words = if end + 320.0 < WIDTH {
-                text(end + 8.0, y + BAR - 4.0, 13.0, "normal", &said)
-            } else {
-                text(end - 8.0, y + BAR - 4.0, 13.0, "normal", &said)
-                    .set("text-anchor", "end")
-                    .set("fill", "white")
-            };
-            group = group.add(words);
-        }
-        let rss = server.peak_rss_kib as f64;
-        let threads = server.peak_os_threads as f64;
-        for (at, share, colour, what) in [
-            (
-                1.0,
-                rss / most_rss,
-                MEMORY,
-                format!(
-                    "peak RSS {:.1} MiB, {:.1} KiB per waiting request",
-                    rss / 1024.0,
-                    server.rss_per_request_kib
-                ),
-            ),
-            (
-                2.0,
-                threads / most_threads,
-                THREADS,
-                format!("{} OS threads at the peak", server.peak_os_threads),
-            ),
-        ] {
-            let top = y + at * LANE;
-            let end = axis.left + (full * share).max(2.0);
-            group = group.add(bar(axis.left, end, top, colour)).add(text(
-                end + 8.0,
-                top + BAR - 4.0,
-                13.0,
-                "normal",
-                &what,
-            ));
-        }
-        y += row;
+        let [fastest, tenth, .., ninetieth, slowest] = deciles[..] else {
+            return Group::new();
+        };
+        let x = |seconds: f64| axis.x(seconds);
+        let end = x(slowest).max(x(fastest) + 2.0);
+        let said = format!(
+            "{} of {} answered, p50 {:.2} s, max {:.2} s",
+            server.measured.answered,
+            server.requests,
+            server.measured.latency_p50_s,
+            server.measured.latency_max_s
+        );
+        Group::new()
+            .add(bar(x(fastest), end, y, "#9db5e0"))
+            .add(bar(x(tenth), x(ninetieth).max(x(tenth) + 2.0), y, WORKING))
+            .add(bar(x(deciles[5]) - 1.0, x(deciles[5]) + 1.0, y, "black"))
+            .add(beside(end, y, &said))
+    });
+    group = group.add(drawn);
+    let memory = Axis::of(
+        most(|s| s.rss_per_request_kib),
+        widest,
+        "KiB",
+        "memory per waiting request: (peak RSS - idle RSS) / requests, KiB",
+    );
+    let (drawn, below) = panel(scale, &memory, below, "memory", |server, axis, y| {
+        let end = axis.x(server.rss_per_request_kib).max(axis.left + 2.0);
+        let said = format!(
+            "{:.1} KiB per waiting request (peak RSS {:.1} MiB)",
+            server.rss_per_request_kib,
+            server.peak_rss_kib as f64 / 1024.0
+        );
+        Group::new()
+            .add(bar(axis.left, end, y, MEMORY))
+            .add(beside(end, y, &said))
+    });
+    group = group.add(drawn);
+    let threads = Axis::of(
+        most(|s| s.peak_os_threads as f64),
+        widest,
+        "",
+        "OS threads at the peak",
+    );
+    let (drawn, below) = panel(scale, &threads, below, "threads", |server, axis, y| {
+        let end = axis.x(server.peak_os_threads as f64).max(axis.left + 2.0);
+        let said = format!(
+            "{} OS threads at the peak (idle: {})",
+            server.peak_os_threads, server.idle_os_threads
+        );
+        Group::new()
+            .add(bar(axis.left, end, y, THREADS))
+            .add(beside(end, y, &said))
+    });
+    (group.add(drawn), below)
+}
+
+/// One panel of the scale section: a bar per server from `draw`, on `axis`, from `y` down;
+/// the group and where the next panel may begin.
+fn panel(
+    scale: &ScaleReport,
+    axis: &Axis,
+    mut y: f64,
+    class: &str,
+    draw: impl Fn(&crate::scale::ScaleServer, &Axis, f64) -> Group,
+) -> (Group, f64) {
+    let bottom = y + scale.servers.len() as f64 * LANE;
+    let mut group = Group::new().set("class", class).add(axis.draw(y, bottom));
+    for server in &scale.servers {
+        group = group
+            .add(label(&server.command, axis, y))
+            .add(draw(server, axis, y));
+        y += LANE;
     }
     (group, bottom + 60.0)
+}
+
+/// Words right of a bar ending at `end`, or inside its end where it reaches the plot's edge.
+fn beside(end: f64, y: f64, said: &str) -> Text {
+    if end + 320.0 < WIDTH {
+        text(end + 8.0, y + BAR - 4.0, 13.0, "normal", said)
+    } else {
+        text(end - 8.0, y + BAR - 4.0, 13.0, "normal", said)
+            .set("text-anchor", "end")
+            .set("fill", "white")
+    }
 }
 
 /// A lane's name, right-aligned in the label column.
@@ -287,6 +301,9 @@ struct Axis {
     step: f64,
     /// Where the plot begins: right of the widest request label.
     left: f64,
+    /// What a tick counts (`s`, `KiB`, `threads`), and what the axis measures, in words.
+    unit: &'static str,
+    caption: &'static str,
 }
 
 impl Axis {
@@ -311,23 +328,29 @@ impl Axis {
 
     /// An axis from 0 to past `latest` seconds, right of labels `widest` characters long.
     fn up_to(latest: f64, widest: usize) -> Axis {
-        let latest = latest.max(0.001);
-        let step = [
-            0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
-        ]
-        .into_iter()
-        .find(|step| latest / step <= 10.0)
-        .unwrap_or(120.0);
+        Axis::of(latest, widest, "s", "seconds since the scenario began")
+    }
+
+    /// An axis from 0 to past `most`, counted in `unit`, with ticks at 1, 2 or 5 times a power
+    /// of ten.
+    fn of(most: f64, widest: usize, unit: &'static str, caption: &'static str) -> Axis {
+        let most = most.max(0.001);
+        let step = (-3..=7)
+            .flat_map(|power| [1.0, 2.0, 5.0].map(|base| base * 10f64.powi(power)))
+            .find(|step| most / step <= 10.0)
+            .unwrap_or(1e8);
         Axis {
-            // An answer a millisecond past a whole step does not earn the axis another step.
-            end: (latest / step - 0.01).ceil().max(1.0) * step,
+            // A value a hair past a whole step does not earn the axis another step.
+            end: (most / step - 0.01).ceil().max(1.0) * step,
             step,
             left: (MARGIN + 12.0 + widest as f64 * LABEL_CHAR).max(LABELS),
+            unit,
+            caption,
         }
     }
 
-    fn x(&self, seconds: f64) -> f64 {
-        self.left + (WIDTH - self.left - MARGIN * 3.0) * (seconds / self.end)
+    fn x(&self, value: f64) -> f64 {
+        self.left + (WIDTH - self.left - MARGIN * 3.0) * (value / self.end)
     }
 
     fn draw(&self, top: f64, bottom: f64) -> Group {
@@ -351,7 +374,7 @@ impl Axis {
                         bottom + 18.0,
                         13.0,
                         "normal",
-                        &format!("{} s", round(seconds)),
+                        format!("{} {}", round(seconds), self.unit).trim_end(),
                     )
                     .set("text-anchor", "middle"),
                 );
@@ -362,7 +385,7 @@ impl Axis {
                 bottom + 38.0,
                 13.0,
                 "normal",
-                "seconds since the scenario began",
+                self.caption,
             )
             .set("text-anchor", "middle")
             .set("fill", "#555"),
