@@ -125,6 +125,10 @@ enum Name {
     /// --requests (1000) concurrent /fetch (1 s upstream) on sync-server --threads N and
     /// async-server, then with --upstream-connections 10: ⌈N/10⌉ rounds
     FetchScale,
+    /// What a waiting request costs as their number grows: N/100, N/10 and N (--requests,
+    /// default 10000) concurrent 2 s /sleep on sync-server --threads N and async-server (needs
+    /// --spawn)
+    Growth,
 }
 
 impl Arguments for Cli {}
@@ -165,7 +169,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Name::Cores => vec![scenarios::cores(cli.scale)],
             Name::Pool => vec![scenarios::pool(cli.scale)],
             Name::Crowded => vec![scenarios::crowded(cli.scale)],
-            Name::Scale | Name::FetchScale => vec![],
+            Name::Scale | Name::FetchScale | Name::Growth => vec![],
         })
         .collect();
     let roles: BTreeSet<Role> = scenarios.iter().flat_map(Scenario::roles).collect();
@@ -222,6 +226,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         scenarios: Vec::new(),
         scale: None,
         fetch_scale: None,
+        growth: Vec::new(),
     };
     for scenario in &scenarios {
         let answered = AtomicUsize::new(0);
@@ -279,6 +284,15 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         println!("{result}");
         println!("{}\n", textwrap(scale::METHOD, 96));
         report.fetch_scale = Some(result);
+    }
+    if cli.scenarios.contains(&Name::Growth) {
+        let largest = cli.requests.unwrap_or(10_000) as usize;
+        for requests in [largest / 100, largest / 10, largest] {
+            let result = measure_growth(cli, &servers, requests.max(1))?;
+            println!("{result}");
+            report.growth.push(result);
+        }
+        println!("{}\n", textwrap(scale::METHOD, 96));
     }
     drop(servers);
 
@@ -404,6 +418,50 @@ fn measure_scale(
         upstream_port: None,
     };
     Ok(scale::run(&crowd, &subjects))
+}
+
+/// One step of `growth`: `requests` sleeps on a `sync-server --threads N` and an async-server,
+/// both started for it (the threaded one's threads would weigh on the next steps otherwise:
+/// it is stopped after).
+fn measure_growth(
+    cli: &Cli,
+    servers: &Servers,
+    requests: usize,
+) -> anyhow::Result<scale::ScaleReport> {
+    if !cli.spawn {
+        bail!("growth starts its servers itself: pass --spawn");
+    }
+    let flags = threaded_flags(requests);
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let threaded = servers.start("sync-server", &args)?;
+    let tasks = servers.start("async-server", &[])?;
+    let subjects = [
+        scale::Subject {
+            command: format!("sync-server {}", flags.join(" ")),
+            target: &threaded,
+            handler_threads: Some(requests),
+            upstream_connections: None,
+            requests,
+        },
+        scale::Subject {
+            command: "async-server".to_owned(),
+            target: &tasks,
+            handler_threads: None,
+            upstream_connections: None,
+            requests,
+        },
+    ];
+    let crowd = scale::Crowd {
+        name: "growth",
+        route: "/sleep",
+        requests,
+        sleep: scale::SLEEP.mul_f64(cli.scale),
+        upstream_port: None,
+    };
+    let report = scale::run(&crowd, &subjects);
+    servers.stop(&threaded);
+    servers.stop(&tasks);
+    Ok(report)
 }
 
 /// How many upstream connections the bounded half of `fetch-scale` has.

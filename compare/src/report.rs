@@ -24,6 +24,8 @@ pub struct Report {
     /// The `scale` scenario, if it ran.
     pub scale: Option<crate::scale::ScaleReport>,
     pub fetch_scale: Option<crate::scale::ScaleReport>,
+    /// The `growth` scenario: `scale` at three sizes, smallest first.
+    pub growth: Vec<crate::scale::ScaleReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -160,6 +162,7 @@ impl Report {
             .scale
             .iter()
             .chain(&self.fetch_scale)
+            .chain(&self.growth)
             .flat_map(|scale| &scale.servers);
         self.scenarios
             .iter()

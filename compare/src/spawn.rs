@@ -38,6 +38,8 @@ pub struct Servers {
     database: Arc<Mutex<Option<Cluster>>>,
     /// Each started server's `BLOCKED` lines, by its URL.
     blocked: Mutex<HashMap<String, Lines>>,
+    /// Each started server's process id, by its URL.
+    pids: Mutex<HashMap<String, u32>>,
 }
 
 impl Servers {
@@ -59,6 +61,7 @@ impl Servers {
             children,
             database,
             blocked: Mutex::default(),
+            pids: Mutex::default(),
         })
     }
 
@@ -140,7 +143,19 @@ impl Servers {
             .lock()
             .unwrap()
             .insert(target.url.clone(), blocked);
+        self.pids.lock().unwrap().insert(target.url.clone(), pid);
         Ok(target)
+    }
+
+    /// Stops the server this process started at `target`, before the others.
+    pub fn stop(&self, target: &Target) {
+        let pid = self.pids.lock().unwrap().remove(&target.url);
+        let mut children = self.children.lock().unwrap();
+        if let Some(at) = children.iter().position(|child| Some(child.id()) == pid) {
+            let mut child = children.remove(at);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// The `BLOCKED` lines the server at `url` has printed since last asked (none for a server

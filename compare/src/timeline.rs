@@ -7,7 +7,7 @@ use svg::node::element::{Group, Line, Rectangle, Text};
 use svg::Document;
 
 use crate::report::{wrap, Report, RequestReport};
-use crate::scale::ScaleReport;
+use crate::scale::{ScaleReport, ScaleServer};
 
 const WIDTH: f64 = 1000.0;
 const LABELS: f64 = 260.0; // the narrowest column of request labels, left of the plot
@@ -75,6 +75,11 @@ pub fn draw(report: &Report) -> Document {
         picture = picture.add(drawn);
         y = below;
     }
+    if !report.growth.is_empty() {
+        let (drawn, below) = growth_section(&report.growth, y);
+        picture = picture.add(drawn);
+        y = below;
+    }
     let height = y + MARGIN;
     Document::new()
         .set("viewBox", (0, 0, WIDTH, height))
@@ -110,9 +115,7 @@ fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
         group = group.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
         y += 26.0;
     }
-    let most = |value: fn(&crate::scale::ScaleServer) -> f64| {
-        scale.servers.iter().map(value).fold(0.0, f64::max)
-    };
+    let most = |value: fn(&ScaleServer) -> f64| scale.servers.iter().map(value).fold(0.0, f64::max);
     let latency = Axis::of(
         most(|s| s.measured.latency_max_s),
         widest,
@@ -177,24 +180,102 @@ fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
     (group.add(drawn), below)
 }
 
-/// One panel of the scale section: a bar per server from `draw`, on `axis`, from `y` down;
-/// the group and where the next panel may begin.
+/// One panel of the scale section: a bar per server of `scale` from `draw`, on `axis`, from `y`
+/// down; the group and where the next panel may begin.
 fn panel(
     scale: &ScaleReport,
     axis: &Axis,
+    y: f64,
+    class: &str,
+    draw: impl Fn(&ScaleServer, &Axis, f64) -> Group,
+) -> (Group, f64) {
+    let labelled: Vec<(String, &ScaleServer)> = scale
+        .servers
+        .iter()
+        .map(|server| (server.command.clone(), server))
+        .collect();
+    labelled_panel(&labelled, axis, y, class, draw)
+}
+
+/// A bar per labelled server from `draw`, on `axis`, from `y` down.
+fn labelled_panel(
+    servers: &[(String, &ScaleServer)],
+    axis: &Axis,
     mut y: f64,
     class: &str,
-    draw: impl Fn(&crate::scale::ScaleServer, &Axis, f64) -> Group,
+    draw: impl Fn(&ScaleServer, &Axis, f64) -> Group,
 ) -> (Group, f64) {
-    let bottom = y + scale.servers.len() as f64 * LANE;
+    let bottom = y + servers.len() as f64 * LANE;
     let mut group = Group::new().set("class", class).add(axis.draw(y, bottom));
-    for server in &scale.servers {
-        group = group
-            .add(label(&server.command, axis, y))
-            .add(draw(server, axis, y));
+    for (name, server) in servers {
+        group = group.add(label(name, axis, y)).add(draw(server, axis, y));
         y += LANE;
     }
     (group, bottom + 60.0)
+}
+
+/// The `growth` scenario: what a waiting request costs as their number grows, a thread against a
+/// task: memory per waiting request (KiB) and OS threads at the peak, each on its own axis, a bar
+/// per server at each size.
+fn growth_section(steps: &[ScaleReport], mut y: f64) -> (Group, f64) {
+    let servers: Vec<(String, &ScaleServer)> = steps
+        .iter()
+        .flat_map(|step| {
+            step.servers.iter().map(move |server| {
+                let design = match server.handler_threads {
+                    Some(_) => "a thread each",
+                    None => "a task each",
+                };
+                (format!("{} waiting, {design}", step.requests), server)
+            })
+        })
+        .collect();
+    let widest = servers
+        .iter()
+        .map(|(name, _)| name.len())
+        .max()
+        .unwrap_or(0);
+    let mut group = Group::new().set("class", "growth");
+    let title =
+        "growth: what a waiting request costs as their number grows, a thread against a task";
+    for line in wrap(title, TITLE_CHARS) {
+        group = group.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
+        y += 26.0;
+    }
+    let most = |value: fn(&ScaleServer) -> f64| {
+        servers
+            .iter()
+            .map(|(_, server)| value(server))
+            .fold(0.0, f64::max)
+    };
+    let memory = Axis::of(
+        most(|s| s.rss_per_request_kib),
+        widest,
+        "KiB",
+        "memory per waiting request: (peak RSS - idle RSS) / requests, KiB",
+    );
+    let (drawn, below) = labelled_panel(&servers, &memory, y + 8.0, "memory", |server, axis, y| {
+        let end = axis.x(server.rss_per_request_kib).max(axis.left + 2.0);
+        let said = format!("{:.1} KiB", server.rss_per_request_kib);
+        Group::new()
+            .add(bar(axis.left, end, y, MEMORY))
+            .add(beside(end, y, &said))
+    });
+    group = group.add(drawn);
+    let threads = Axis::of(
+        most(|s| s.peak_os_threads as f64),
+        widest,
+        "",
+        "OS threads at the peak",
+    );
+    let (drawn, below) = labelled_panel(&servers, &threads, below, "threads", |server, axis, y| {
+        let end = axis.x(server.peak_os_threads as f64).max(axis.left + 2.0);
+        let said = format!("{} threads", server.peak_os_threads);
+        Group::new()
+            .add(bar(axis.left, end, y, THREADS))
+            .add(beside(end, y, &said))
+    });
+    (group.add(drawn), below)
 }
 
 /// Words right of a bar ending at `end`, or inside its end where it reaches the plot's edge.

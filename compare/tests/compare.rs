@@ -730,3 +730,50 @@ fn answer_writes_one_table_whose_cells_are_the_runs_own_figures() {
         "the page says how it was made"
     );
 }
+
+/// `growth` at a small size: `scale` at N/100, N/10 and N on a thread per request and a task per
+/// request, each server started for its step, and the picture drawn with an axis per measure.
+#[test]
+fn growth_measures_the_cost_of_a_waiting_request_at_three_sizes() {
+    spawnable();
+    let _alone = testkit::hostile::one_crowd_at_a_time();
+    let (json, svg) = (scratch("growth.json"), scratch("growth.svg"));
+    let args = [
+        "--spawn",
+        "growth",
+        "--requests",
+        "200",
+        "--scale",
+        "0.25",
+        "--json",
+        json.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+    ];
+    let (report, _) = succeeded(&args, &json);
+    let steps = report["growth"].as_array().unwrap();
+    let sizes: Vec<u64> = steps
+        .iter()
+        .map(|s| s["requests"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sizes, [2, 20, 200]);
+    for step in steps {
+        let n = step["requests"].as_u64().unwrap();
+        let servers = step["servers"].as_array().unwrap();
+        assert_eq!(servers.len(), 2, "{step}");
+        let (threads, tasks) = (&servers[0], &servers[1]);
+        assert_eq!(threads["handler_threads"].as_u64(), Some(n), "{threads}");
+        assert!(tasks["handler_threads"].is_null(), "{tasks}");
+        for server in servers {
+            assert_eq!(server["measured"]["answered"].as_u64(), Some(n), "{server}");
+        }
+        assert!(threads["peak_os_threads"].as_u64() >= Some(n), "{threads}");
+        assert!(tasks["peak_os_threads"].as_u64() <= Some(4), "{tasks}");
+    }
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.contains("class=\"growth\""));
+    assert!(
+        picture.contains("memory per waiting request")
+            && picture.contains("OS threads at the peak")
+    );
+}
