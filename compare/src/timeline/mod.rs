@@ -1,13 +1,14 @@
 //! The timeline picture (`--svg`): one lane per request, grouped by scenario and server, on one
 //! time axis. A bar runs from when a request was sent to when it was answered; its red part is
 //! time spent waiting behind other requests (or for a core), its blue part the request's own
-//! work: its sleep, or its CPU time.
+//! work: its sleep, or its CPU time. The crowd scenarios' sections are drawn by [`crowds`].
+
+mod crowds;
 
 use svg::node::element::{Group, Line, Rectangle, Text};
 use svg::Document;
 
 use crate::report::{wrap, Report, RequestReport};
-use crate::scale::{ScaleReport, ScaleServer};
 
 const WIDTH: f64 = 1000.0;
 const LABELS: f64 = 260.0; // the narrowest column of request labels, left of the plot
@@ -71,12 +72,12 @@ pub fn draw(report: &Report) -> Document {
         y += 52.0;
     }
     for scale in report.scale.iter().chain(&report.fetch_scale) {
-        let (drawn, below) = scale_section(scale, y);
+        let (drawn, below) = crowds::scale_section(scale, y);
         picture = picture.add(drawn);
         y = below;
     }
     if !report.growth.is_empty() {
-        let (drawn, below) = growth_section(&report.growth, y);
+        let (drawn, below) = crowds::growth_section(&report.growth, y);
         picture = picture.add(drawn);
         y = below;
     }
@@ -93,200 +94,6 @@ pub fn draw(report: &Report) -> Document {
                 .set("fill", "white"),
         )
         .add(picture)
-}
-
-/// The `scale` scenario: three panels, each with an axis of its own unit. Latency (seconds):
-/// per server, its latencies from fastest to slowest (from the 0th to the 100th percentile,
-/// darker from the 10th to the 90th, a tick at the median). Memory per waiting request (KiB).
-/// OS threads at the peak.
-fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
-    let widest = scale
-        .servers
-        .iter()
-        .map(|s| s.command.len())
-        .max()
-        .unwrap_or(0);
-    let mut group = Group::new().set("class", "scale");
-    let title = format!(
-        "{}: {} concurrent {} ({} s): what each waiting request costs, a thread against a task",
-        scale.name, scale.requests, scale.route, scale.sleep_s
-    );
-    for line in wrap(&title, TITLE_CHARS) {
-        group = group.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
-        y += 26.0;
-    }
-    let most = |value: fn(&ScaleServer) -> f64| scale.servers.iter().map(value).fold(0.0, f64::max);
-    let latency = Axis::of(
-        most(|s| s.measured.latency_max_s),
-        widest,
-        "s",
-        "latency: seconds from the request sent to its answer",
-    );
-    let (drawn, below) = panel(scale, &latency, y + 8.0, "latency", |server, axis, y| {
-        let deciles = &server.measured.latency_deciles_s;
-        let [fastest, tenth, .., ninetieth, slowest] = deciles[..] else {
-            return Group::new();
-        };
-        let x = |seconds: f64| axis.x(seconds);
-        let end = x(slowest).max(x(fastest) + 2.0);
-        let said = format!(
-            "{} of {} answered, p50 {:.2} s, max {:.2} s",
-            server.measured.answered,
-            server.requests,
-            server.measured.latency_p50_s,
-            server.measured.latency_max_s
-        );
-        Group::new()
-            .add(bar(x(fastest), end, y, "#9db5e0"))
-            .add(bar(x(tenth), x(ninetieth).max(x(tenth) + 2.0), y, WORKING))
-            .add(bar(x(deciles[5]) - 1.0, x(deciles[5]) + 1.0, y, "black"))
-            .add(beside(end, y, &said))
-    });
-    group = group.add(drawn);
-    let memory = Axis::of(
-        most(|s| s.rss_per_request_kib),
-        widest,
-        "KiB",
-        "memory per waiting request: (peak RSS - idle RSS) / requests, KiB",
-    );
-    let (drawn, below) = panel(scale, &memory, below, "memory", |server, axis, y| {
-        let end = axis.x(server.rss_per_request_kib).max(axis.left + 2.0);
-        let said = format!(
-            "{:.1} KiB per waiting request (peak RSS {:.1} MiB)",
-            server.rss_per_request_kib,
-            server.peak_rss_kib as f64 / 1024.0
-        );
-        Group::new()
-            .add(bar(axis.left, end, y, MEMORY))
-            .add(beside(end, y, &said))
-    });
-    group = group.add(drawn);
-    let threads = Axis::of(
-        most(|s| s.peak_os_threads as f64),
-        widest,
-        "",
-        "OS threads at the peak",
-    );
-    let (drawn, below) = panel(scale, &threads, below, "threads", |server, axis, y| {
-        let end = axis.x(server.peak_os_threads as f64).max(axis.left + 2.0);
-        let said = format!(
-            "{} OS threads at the peak (idle: {})",
-            server.peak_os_threads, server.idle_os_threads
-        );
-        Group::new()
-            .add(bar(axis.left, end, y, THREADS))
-            .add(beside(end, y, &said))
-    });
-    (group.add(drawn), below)
-}
-
-/// One panel of the scale section: a bar per server of `scale` from `draw`, on `axis`, from `y`
-/// down; the group and where the next panel may begin.
-fn panel(
-    scale: &ScaleReport,
-    axis: &Axis,
-    y: f64,
-    class: &str,
-    draw: impl Fn(&ScaleServer, &Axis, f64) -> Group,
-) -> (Group, f64) {
-    let labelled: Vec<(String, &ScaleServer)> = scale
-        .servers
-        .iter()
-        .map(|server| (server.command.clone(), server))
-        .collect();
-    labelled_panel(&labelled, axis, y, class, draw)
-}
-
-/// A bar per labelled server from `draw`, on `axis`, from `y` down.
-fn labelled_panel(
-    servers: &[(String, &ScaleServer)],
-    axis: &Axis,
-    mut y: f64,
-    class: &str,
-    draw: impl Fn(&ScaleServer, &Axis, f64) -> Group,
-) -> (Group, f64) {
-    let bottom = y + servers.len() as f64 * LANE;
-    let mut group = Group::new().set("class", class).add(axis.draw(y, bottom));
-    for (name, server) in servers {
-        group = group.add(label(name, axis, y)).add(draw(server, axis, y));
-        y += LANE;
-    }
-    (group, bottom + 60.0)
-}
-
-/// The `growth` scenario: what a waiting request costs as their number grows, a thread against a
-/// task: memory per waiting request (KiB) and OS threads at the peak, each on its own axis, a bar
-/// per server at each size.
-fn growth_section(steps: &[ScaleReport], mut y: f64) -> (Group, f64) {
-    let servers: Vec<(String, &ScaleServer)> = steps
-        .iter()
-        .flat_map(|step| {
-            step.servers.iter().map(move |server| {
-                let design = match server.handler_threads {
-                    Some(_) => "a thread each",
-                    None => "a task each",
-                };
-                (format!("{} waiting, {design}", step.requests), server)
-            })
-        })
-        .collect();
-    let widest = servers
-        .iter()
-        .map(|(name, _)| name.len())
-        .max()
-        .unwrap_or(0);
-    let mut group = Group::new().set("class", "growth");
-    let title =
-        "growth: what a waiting request costs as their number grows, a thread against a task";
-    for line in wrap(title, TITLE_CHARS) {
-        group = group.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
-        y += 26.0;
-    }
-    let most = |value: fn(&ScaleServer) -> f64| {
-        servers
-            .iter()
-            .map(|(_, server)| value(server))
-            .fold(0.0, f64::max)
-    };
-    let memory = Axis::of(
-        most(|s| s.rss_per_request_kib),
-        widest,
-        "KiB",
-        "memory per waiting request: (peak RSS - idle RSS) / requests, KiB",
-    );
-    let (drawn, below) = labelled_panel(&servers, &memory, y + 8.0, "memory", |server, axis, y| {
-        let end = axis.x(server.rss_per_request_kib).max(axis.left + 2.0);
-        let said = format!("{:.1} KiB", server.rss_per_request_kib);
-        Group::new()
-            .add(bar(axis.left, end, y, MEMORY))
-            .add(beside(end, y, &said))
-    });
-    group = group.add(drawn);
-    let threads = Axis::of(
-        most(|s| s.peak_os_threads as f64),
-        widest,
-        "",
-        "OS threads at the peak",
-    );
-    let (drawn, below) = labelled_panel(&servers, &threads, below, "threads", |server, axis, y| {
-        let end = axis.x(server.peak_os_threads as f64).max(axis.left + 2.0);
-        let said = format!("{} threads", server.peak_os_threads);
-        Group::new()
-            .add(bar(axis.left, end, y, THREADS))
-            .add(beside(end, y, &said))
-    });
-    (group.add(drawn), below)
-}
-
-/// Words right of a bar ending at `end`, or inside its end where it reaches the plot's edge.
-fn beside(end: f64, y: f64, said: &str) -> Text {
-    if end + 320.0 < WIDTH {
-        text(end + 8.0, y + BAR - 4.0, 13.0, "normal", said)
-    } else {
-        text(end - 8.0, y + BAR - 4.0, 13.0, "normal", said)
-            .set("text-anchor", "end")
-            .set("fill", "white")
-    }
 }
 
 /// A lane's name, right-aligned in the label column.
