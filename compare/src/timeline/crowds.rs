@@ -28,6 +28,11 @@ pub(super) fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
         group = group.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
         y += 26.0;
     }
+    let servers: Vec<(String, &ScaleServer)> = scale
+        .servers
+        .iter()
+        .map(|server| (server.command.clone(), server))
+        .collect();
     let most = |value: fn(&ScaleServer) -> f64| scale.servers.iter().map(value).fold(0.0, f64::max);
     let latency = Axis::of(
         most(|s| s.measured.latency_max_s),
@@ -35,7 +40,7 @@ pub(super) fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
         "s",
         "latency: seconds from the request sent to its answer",
     );
-    let (drawn, below) = panel(scale, &latency, y + 8.0, "latency", |server, axis, y| {
+    let (drawn, below) = panel(&servers, &latency, y + 8.0, "latency", |server, axis, y| {
         let deciles = &server.measured.latency_deciles_s;
         let [fastest, tenth, .., ninetieth, slowest] = deciles[..] else {
             return Group::new();
@@ -55,14 +60,26 @@ pub(super) fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
             .add(bar(x(deciles[5]) - 1.0, x(deciles[5]) + 1.0, y, "black"))
             .add(beside(end, y, &said))
     });
-    group = group.add(drawn);
+    let (costs, below) = cost_panels(&servers, widest, below);
+    (group.add(drawn).add(costs), below)
+}
+
+/// What each waiting request costs, a panel per measure: memory per waiting request (KiB), and
+/// OS threads at the peak, for the labelled `servers` from `y` down.
+fn cost_panels(servers: &[(String, &ScaleServer)], widest: usize, y: f64) -> (Group, f64) {
+    let most = |value: fn(&ScaleServer) -> f64| {
+        servers
+            .iter()
+            .map(|(_, server)| value(server))
+            .fold(0.0, f64::max)
+    };
     let memory = Axis::of(
         most(|s| s.rss_per_request_kib),
         widest,
         "KiB",
         "memory per waiting request: (peak RSS - idle RSS) / requests, KiB",
     );
-    let (drawn, below) = panel(scale, &memory, below, "memory", |server, axis, y| {
+    let (memory, below) = panel(servers, &memory, y, "memory", |server, axis, y| {
         let end = axis.x(server.rss_per_request_kib).max(axis.left + 2.0);
         let said = format!(
             "{:.1} KiB per waiting request (peak RSS {:.1} MiB)",
@@ -73,14 +90,13 @@ pub(super) fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
             .add(bar(axis.left, end, y, MEMORY))
             .add(beside(end, y, &said))
     });
-    group = group.add(drawn);
     let threads = Axis::of(
         most(|s| s.peak_os_threads as f64),
         widest,
         "",
         "OS threads at the peak",
     );
-    let (drawn, below) = panel(scale, &threads, below, "threads", |server, axis, y| {
+    let (threads, below) = panel(servers, &threads, below, "threads", |server, axis, y| {
         let end = axis.x(server.peak_os_threads as f64).max(axis.left + 2.0);
         let said = format!(
             "{} OS threads at the peak (idle: {})",
@@ -90,28 +106,11 @@ pub(super) fn scale_section(scale: &ScaleReport, mut y: f64) -> (Group, f64) {
             .add(bar(axis.left, end, y, THREADS))
             .add(beside(end, y, &said))
     });
-    (group.add(drawn), below)
-}
-
-/// One panel of the scale section: a bar per server of `scale` from `draw`, on `axis`, from `y`
-/// down; the group and where the next panel may begin.
-fn panel(
-    scale: &ScaleReport,
-    axis: &Axis,
-    y: f64,
-    class: &str,
-    draw: impl Fn(&ScaleServer, &Axis, f64) -> Group,
-) -> (Group, f64) {
-    let labelled: Vec<(String, &ScaleServer)> = scale
-        .servers
-        .iter()
-        .map(|server| (server.command.clone(), server))
-        .collect();
-    labelled_panel(&labelled, axis, y, class, draw)
+    (Group::new().add(memory).add(threads), below)
 }
 
 /// A bar per labelled server from `draw`, on `axis`, from `y` down.
-fn labelled_panel(
+fn panel(
     servers: &[(String, &ScaleServer)],
     axis: &Axis,
     mut y: f64,
@@ -155,40 +154,8 @@ pub(super) fn growth_section(steps: &[ScaleReport], mut y: f64) -> (Group, f64) 
         group = group.add(text(MARGIN, y + 18.0, 19.0, "bold", &line));
         y += 26.0;
     }
-    let most = |value: fn(&ScaleServer) -> f64| {
-        servers
-            .iter()
-            .map(|(_, server)| value(server))
-            .fold(0.0, f64::max)
-    };
-    let memory = Axis::of(
-        most(|s| s.rss_per_request_kib),
-        widest,
-        "KiB",
-        "memory per waiting request: (peak RSS - idle RSS) / requests, KiB",
-    );
-    let (drawn, below) = labelled_panel(&servers, &memory, y + 8.0, "memory", |server, axis, y| {
-        let end = axis.x(server.rss_per_request_kib).max(axis.left + 2.0);
-        let said = format!("{:.1} KiB", server.rss_per_request_kib);
-        Group::new()
-            .add(bar(axis.left, end, y, MEMORY))
-            .add(beside(end, y, &said))
-    });
-    group = group.add(drawn);
-    let threads = Axis::of(
-        most(|s| s.peak_os_threads as f64),
-        widest,
-        "",
-        "OS threads at the peak",
-    );
-    let (drawn, below) = labelled_panel(&servers, &threads, below, "threads", |server, axis, y| {
-        let end = axis.x(server.peak_os_threads as f64).max(axis.left + 2.0);
-        let said = format!("{} threads", server.peak_os_threads);
-        Group::new()
-            .add(bar(axis.left, end, y, THREADS))
-            .add(beside(end, y, &said))
-    });
-    (group.add(drawn), below)
+    let (costs, below) = cost_panels(&servers, widest, y + 8.0);
+    (group.add(costs), below)
 }
 
 /// Words right of a bar ending at `end`, or inside its end where it reaches the plot's edge.
