@@ -157,10 +157,9 @@ impl Answer {
         match outcome {
             Ok(pid) => self.db_pid = Some(pid),
             Err(cause) => {
-                let line: String = cause.lines().collect::<Vec<_>>().join(" ");
                 *self = Answer {
                     retry_after: Some(1),
-                    ..Answer::refusal(503, format!("database unavailable: {line}\n"))
+                    ..Answer::refusal(503, format!("database unavailable: {}\n", one_line(&cause)))
                 };
             }
         }
@@ -189,7 +188,6 @@ impl Answer {
             }
             Err(failure) => failure,
         };
-        let one_line = |cause: &str| cause.lines().collect::<Vec<_>>().join(" ");
         let (status, reason) = match failure {
             FetchFailure::Unreachable(cause) => {
                 (502, format!("upstream unreachable: {}", one_line(&cause)))
@@ -262,6 +260,11 @@ impl Answer {
             .flatten()
             .chain(sometimes.into_iter().flatten())
     }
+}
+
+/// `text` on one line: its lines joined by spaces (a cause may span several).
+fn one_line(text: &str) -> String {
+    text.lines().collect::<Vec<_>>().join(" ")
 }
 
 /// An error and every error under it, on one line (`db error: FATAL: sorry, too many clients

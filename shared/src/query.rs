@@ -13,9 +13,10 @@ pub const MAX_CALLS: u32 = 32;
 /// newline) it is refused.
 pub(crate) fn requested_seconds(query: Option<&str>, limits: &Limits) -> Result<Duration, String> {
     let max = limits.max_sleep.as_secs_f64();
-    let expected = format!("expected seconds=S with S a decimal number from 0 to {max}");
-    let refuse = |problem: String| Err(format!("{problem}; {expected}\n"));
-    let Some((raw, decoded)) = single(query, "seconds", &expected)? else {
+    // Written only for a refusal: every waiting request comes through here.
+    let expected = || format!("expected seconds=S with S a decimal number from 0 to {max}");
+    let refuse = |problem: String| Err(format!("{problem}; {}\n", expected()));
+    let Some((raw, decoded)) = single(query, "seconds", expected)? else {
         return Ok(limits.default_sleep);
     };
     let shown = quoted(raw);
@@ -41,7 +42,7 @@ pub(crate) fn requested_seconds(query: Option<&str>, limits: &Limits) -> Result<
 /// or the one-line reason it is refused.
 pub(crate) fn requested_work(query: Option<&str>) -> Result<Work, String> {
     const EXPECTED: &str = "expected work=sleep, work=compute or work=query";
-    match single(query, "work", EXPECTED)? {
+    match single(query, "work", || EXPECTED.to_owned())? {
         None => Ok(Work::Sleep),
         Some((_, Some(text))) if text == "sleep" => Ok(Work::Sleep),
         Some((_, Some(text))) if text == "compute" => Ok(Work::Compute),
@@ -56,14 +57,15 @@ pub(crate) fn requested_work(query: Option<&str>) -> Result<Work, String> {
 /// How many calls a `/fetch` asks for (`count=K`, 1 by default, at most [`MAX_CALLS`]), or the
 /// one-line reason it is refused.
 pub(crate) fn requested_count(query: Option<&str>) -> Result<u32, String> {
-    let expected = format!("expected count=K with K a whole number from 1 to {MAX_CALLS}");
-    match single(query, "count", &expected)? {
+    let expected = || format!("expected count=K with K a whole number from 1 to {MAX_CALLS}");
+    match single(query, "count", expected)? {
         None => Ok(1),
         Some((raw, text)) => match text.and_then(|text| text.parse::<u32>().ok()) {
             Some(count @ 1..=MAX_CALLS) => Ok(count),
             _ => Err(format!(
-                "count={} is not a count of calls; {expected}\n",
-                quoted(raw)
+                "count={} is not a count of calls; {}\n",
+                quoted(raw),
+                expected()
             )),
         },
     }
@@ -73,7 +75,7 @@ pub(crate) fn requested_count(query: Option<&str>) -> Result<u32, String> {
 /// or the one-line reason it is refused.
 pub(crate) fn requested_via(query: Option<&str>) -> Result<Via, String> {
     const EXPECTED: &str = "expected via=threads, or no via for the handler thread";
-    match single(query, "via", EXPECTED)? {
+    match single(query, "via", || EXPECTED.to_owned())? {
         None => Ok(Via::HandlerThread),
         Some((_, Some(text))) if text == "threads" => Ok(Via::Threads),
         Some((raw, _)) => Err(format!(
@@ -86,17 +88,18 @@ pub(crate) fn requested_via(query: Option<&str>) -> Result<Via, String> {
 /// A query parameter's value as sent, and percent-decoded (`None` if that fails).
 type Given<'q> = (&'q str, Option<Cow<'q, str>>);
 
-/// The one value of `key` in the query (`None` if absent); refused if given more than once.
+/// The one value of `key` in the query (`None` if absent); refused if given more than once,
+/// saying what is `expected`.
 fn single<'q>(
     query: Option<&'q str>,
     key: &str,
-    expected: &str,
+    expected: impl Fn() -> String,
 ) -> Result<Option<Given<'q>>, String> {
     let mut given = None;
     for pair in query.unwrap_or("").split('&') {
         let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
         if percent_decode(name).as_deref() == Some(key) && given.replace(raw).is_some() {
-            return Err(format!("{key} is given more than once; {expected}\n"));
+            return Err(format!("{key} is given more than once; {}\n", expected()));
         }
     }
     Ok(given.map(|raw| (raw, percent_decode(raw))))
