@@ -130,18 +130,6 @@ pub(crate) fn meanwhile(m: &probe::crowd::Measured) -> String {
     )
 }
 
-pub(crate) fn machine(cores: usize) -> String {
-    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .and_then(|rest| rest.split(':').nth(1))
-        .map_or("unknown CPU", str::trim)
-        .to_owned();
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cores} cores, {model}, Linux {}", kernel.trim())
-}
-
 /// How a run was made, for the methods under the tables.
 pub(crate) struct Settings {
     pub(crate) rounds: usize,
@@ -173,7 +161,7 @@ impl Report {
             "one core: not pinned"
         };
         Report {
-            machine: machine(cores),
+            machine: probe::process::machine(cores),
             method: format!(
                 "wrk -t1 -c64 -d{seconds}s --latency on /nosleep (keep-alive, 64 connections), \
                  {pinned}; {rounds} rounds rotating each server with its floor (and reference), \

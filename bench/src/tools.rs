@@ -8,7 +8,6 @@ use std::process::Command;
 use anyhow::{ensure, Context};
 
 use crate::launch::Launch;
-use crate::report::machine;
 use crate::{instructions, items};
 
 /// Builds the servers and the floors (not this runner, which is running).
@@ -92,7 +91,7 @@ Method: {}. Built with line tables (the same optimized code), so that callgrind 
          standard library's code counts with the crate whose function it ran in.\n\nMachine: \
          {}.\n",
         instructions::METHOD,
-        machine(std::thread::available_parallelism().map_or(1, usize::from))
+        probe::process::machine(std::thread::available_parallelism().map_or(1, usize::from))
     );
     let path = root.join("docs/instructions.md");
     fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;

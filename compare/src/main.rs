@@ -311,7 +311,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         let picture = picture
             .file_name()
             .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
-        let page = answer::page(&report, cli.scale, &command, &machine(), &picture);
+        let machine = format!(
+            "{}; compare {}",
+            probe::process::machine(scenario::machine_cores()),
+            env!("CARGO_PKG_VERSION")
+        );
+        let page = answer::page(&report, cli.scale, &command, &machine, &picture);
         write_file(&cli.page, &page)?;
         println!("{page}\nwrote {}", cli.page.display());
     }
@@ -394,23 +399,6 @@ fn write_file(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", folder.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// This machine, as the page says where it was measured: cores, CPU model and kernel.
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find_map(|line| line.strip_prefix("model name"))
-        .and_then(|rest| rest.split(':').nth(1))
-        .map_or("an unknown CPU", str::trim);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "{} cores, {model}, Linux {}; compare {}",
-        scenario::machine_cores(),
-        kernel.trim(),
-        env!("CARGO_PKG_VERSION")
-    )
 }
 
 /// Breaks `text` into lines of at most `width` characters, at spaces.

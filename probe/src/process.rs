@@ -1,10 +1,23 @@
 //! What a server process holds, read from `/proc` by procfs: its memory, threads, descriptors
-//! and CPU time. The tests, `compare` and the benchmark runner all read these figures here, so
-//! each is read one way.
+//! and CPU time; and the machine it runs on. The tests, `compare` and the benchmark runner all
+//! read these figures here, so each is read one way.
 
 use std::time::Duration;
 
 use procfs::process::Process;
+
+/// This machine, as a page that prints figures says where they were measured: `2 cores, AMD
+/// EPYC, Linux 6.18.44`.
+pub fn machine(cores: usize) -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|line| line.strip_prefix("model name"))
+        .and_then(|rest| rest.split(':').nth(1))
+        .map_or("unknown CPU", str::trim);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} cores, {model}, Linux {}", kernel.trim())
+}
 
 /// Its resident memory now (`VmRSS`), in KiB; 0 if the process is gone.
 pub fn rss_kib(pid: u32) -> u64 {
