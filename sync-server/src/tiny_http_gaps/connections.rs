@@ -20,7 +20,7 @@
 //! one look at the descriptors, so that refusing many connections costs no more than counting
 //! them. Requests tiny_http still hands over from a refused connection are dropped unanswered.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::mem;
 use std::net::SocketAddr;
 use std::sync::{Condvar, Mutex};
@@ -49,10 +49,10 @@ pub struct Connections {
 struct State {
     /// The clients of the connections being served, as far as known.
     served: HashSet<SocketAddr>,
-    /// The clients of refused connections not yet seen gone.
-    refused: HashSet<SocketAddr>,
-    /// Refused connections answered and not yet closed.
-    to_close: HashSet<SocketAddr>,
+    /// The clients of refused connections not yet seen gone, and when each was refused.
+    refused: HashMap<SocketAddr, Instant>,
+    /// Refused connections answered and not yet closed, and when each was refused.
+    to_close: HashMap<SocketAddr, Instant>,
     /// When the process's sockets were last counted.
     counted: Option<Instant>,
 }
@@ -90,28 +90,38 @@ impl Connections {
         if state.served.contains(peer) {
             return Admission::Serve;
         }
-        if state.refused.contains(peer) {
-            return Admission::Drop;
+        if let Some(&at) = state.refused.get(peer) {
+            // The refused connection, or a new one on the same client port (reused once the
+            // refused one was closed): the new one has sent its request since the refusal.
+            let quiet = sockets::peers().get(peer).copied().unwrap_or(0);
+            if sockets::quiet_since(quiet, at) {
+                return Admission::Drop;
+            }
+            state.refused.remove(peer);
         }
         let seen = state.served.len();
         let due = state.counted.is_none_or(|at| at.elapsed() >= RECOUNT);
         if seen + SLACK >= self.limit && (seen < self.limit || due) {
             let mut live = sockets::peers();
             live.retain(|peer, _| !ours(peer));
-            state.refused.retain(|refused| live.contains_key(refused));
+            state
+                .refused
+                .retain(|refused, _| live.contains_key(refused));
             state.served.retain(|served| live.contains_key(served));
             state.counted = Some(Instant::now());
             let mine = live.get(peer).copied().unwrap_or(0);
             // Those not yet seen that asked before this one come first.
             let ahead = live.iter().filter(|(other, &quiet)| {
-                quiet > mine && !state.served.contains(*other) && !state.refused.contains(*other)
+                quiet > mine
+                    && !state.served.contains(*other)
+                    && !state.refused.contains_key(*other)
             });
             if state.served.len() + ahead.count() >= self.limit {
-                state.refused.insert(*peer);
+                state.refused.insert(*peer, Instant::now());
                 return Admission::Refuse(*peer);
             }
         } else if seen >= self.limit {
-            state.refused.insert(*peer);
+            state.refused.insert(*peer, Instant::now());
             return Admission::Refuse(*peer);
         }
         state.served.insert(*peer);
@@ -120,7 +130,14 @@ impl Connections {
 
     /// Has the refused connection of `peer`, now answered, closed.
     pub fn close(&self, peer: SocketAddr) {
-        self.state.lock().unwrap().to_close.insert(peer);
+        let mut state = self.state.lock().unwrap();
+        let refused = state
+            .refused
+            .get(&peer)
+            .copied()
+            .unwrap_or_else(Instant::now);
+        state.to_close.insert(peer, refused);
+        drop(state);
         self.refusing.notify_one();
     }
 
@@ -134,7 +151,7 @@ impl Connections {
             }
             let peers = mem::take(&mut state.to_close);
             drop(state);
-            sockets::shut_down(&peers);
+            sockets::shut_down_refused(&peers);
             thread::sleep(RECOUNT);
         }
     }

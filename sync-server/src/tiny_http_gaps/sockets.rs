@@ -15,17 +15,42 @@ use std::fs;
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
+use std::time::Instant;
 
 /// Shuts down the process's sockets connected to any of `peers` (tiny_http holds two per
 /// connection, one to read and one to write), in one look at the descriptors.
 pub fn shut_down(peers: &HashSet<SocketAddr>) {
+    shut_down_where(|_, to| peers.contains(&to));
+}
+
+/// As [`shut_down`], for the connections of clients `refused` at a moment each: a socket only if
+/// it has been quiet since. A client's port can be used again by a new connection as soon as
+/// the refused one is closed on its side; that one has sent its request since, and is left
+/// alone.
+pub fn shut_down_refused(refused: &HashMap<SocketAddr, Instant>) {
+    shut_down_where(|fd, to| {
+        refused
+            .get(&to)
+            .is_some_and(|at| quiet_since(quiet_for(fd).unwrap_or(0), *at))
+    });
+}
+
+fn shut_down_where(chosen: impl Fn(RawFd, SocketAddr) -> bool) {
     each_connected(|fd, to| {
-        if peers.contains(&to) {
+        if chosen(fd, to) {
             // SAFETY: `shutdown` takes a number and no memory; a number no longer a socket
             // fails with an error, which is ignored.
             unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
         }
     });
+}
+
+/// Whether a socket quiet for `quiet` milliseconds (the kernel's count, in its 4 ms ticks) has
+/// sent nothing since `moment`.
+pub fn quiet_since(quiet: u32, moment: Instant) -> bool {
+    /// The kernel's clock tick, the granularity of `tcpi_last_data_recv`.
+    const TICK_MS: u128 = 4;
+    u128::from(quiet) + TICK_MS >= moment.elapsed().as_millis()
 }
 
 /// The peers of the process's connected sockets (one per connection), each with how long ago
