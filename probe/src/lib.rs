@@ -7,6 +7,7 @@
 
 pub mod crowd;
 pub mod process;
+pub mod seed;
 
 use std::fmt;
 use std::io::{self, Read, Write};

@@ -5,4 +5,5 @@ from . import views
 urlpatterns = [
     path("sleep", views.SyncSleep.as_view()),
     path("nosleep", views.SyncNoSleep.as_view()),
+    path("query", views.SyncQuery.as_view()),
 ]
