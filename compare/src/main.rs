@@ -6,6 +6,7 @@
 
 mod answer;
 mod crowds;
+mod held;
 mod report;
 mod scale;
 mod scenario;
@@ -68,6 +69,11 @@ struct Cli {
     /// without it `--spawn` starts an async-server as the upstream
     #[arg(long, value_name = "URL", requires = "spawn")]
     upstream: Option<String>,
+    /// Also run the seed's own Django stack (runserver --nothreading, threaded runserver,
+    /// uvicorn) in the scenarios that have lanes for it (query, db-pool, db-limit); Django,
+    /// uvicorn and psycopg come from PyPI into target/seed-venv
+    #[arg(long, requires = "spawn")]
+    seed: bool,
     /// Multiply every time (the 5 s sleep, the 2 s offset) by F, for a quicker run
     #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
     scale: f64,
@@ -172,6 +178,13 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Name::Crowded => vec![scenarios::crowded(cli.scale)],
             Name::Scale | Name::FetchScale | Name::Growth => vec![],
         })
+        .map(|scenario| {
+            if cli.seed {
+                scenario
+            } else {
+                scenario.without_seed()
+            }
+        })
         .collect();
     let roles: BTreeSet<Role> = scenarios.iter().flat_map(Scenario::roles).collect();
 
@@ -201,9 +214,16 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     if let Some(url) = &upstream {
         with_backends.extend(["--upstream", url]);
     }
+    let seed_python = match roles.iter().any(|role| role.seed_stack().is_some()) {
+        true => Some(probe::seed::python(&repository()).map_err(|error| anyhow!(error))?),
+        false => None,
+    };
     let mut targets = BTreeMap::new();
     for role in roles {
-        let target = if cli.spawn {
+        let target = if let (Some(stack), Some(python)) = (role.seed_stack(), &seed_python) {
+            let project = probe::seed::project(&repository());
+            servers.start_seed(stack, python, &project, database.as_deref())?
+        } else if cli.spawn {
             let flags = role.flags();
             let flags = flags.iter().map(String::as_str);
             let args: Vec<&str> = flags.chain(with_backends.iter().copied()).collect();
@@ -216,6 +236,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 Role::AsyncPool => cli.pool_server.clone(),
                 Role::SyncMany => cli.many_threads_server.clone(),
                 Role::SyncCallThreads => cli.via_threads_server.clone(),
+                Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => {
+                    bail!("the seed's servers run only with --spawn --seed")
+                }
             }
         };
         reachable(role, &target)?;
@@ -239,30 +262,37 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             .iter()
             .map(|&(role, _)| scenario.requests_for(role).len())
             .sum();
-        let measured = with_progress(&scenario.name, total, &answered, || {
-            if scenario.apart {
-                let one_at_a_time = chosen.iter().map(|&one| {
-                    let measured = scenario::run(scenario, &[one], &answered);
-                    measured
-                        .into_iter()
-                        .next()
-                        .expect("one server's measurements")
-                });
-                one_at_a_time.collect()
-            } else {
-                scenario::run(scenario, &chosen, &answered)
-            }
+        let pids: Vec<Option<u32>> = chosen.iter().map(|(_, t)| servers.pid(&t.url)).collect();
+        let database_port = database.as_deref().filter(|_| scenario.needs_database());
+        let database_port = database_port.and_then(held::database_port);
+        let (measured, held) = with_progress(&scenario.name, total, &answered, || {
+            held::while_running(&pids, database_port, || {
+                if scenario.apart {
+                    let one_at_a_time = chosen.iter().map(|&one| {
+                        let measured = scenario::run(scenario, &[one], &answered);
+                        measured
+                            .into_iter()
+                            .next()
+                            .expect("one server's measurements")
+                    });
+                    one_at_a_time.collect()
+                } else {
+                    scenario::run(scenario, &chosen, &answered)
+                }
+            })
         });
         // A held runtime's last BLOCKED line follows its release by a heartbeat or two.
         thread::sleep(Duration::from_millis(100));
         let runs = chosen
             .iter()
             .zip(measured)
-            .map(|(&(role, target), requests)| Run {
+            .zip(held)
+            .map(|((&(role, target), requests), held)| Run {
                 role,
                 url: target.url.clone(),
                 requests,
                 blocked_lines: servers.blocked_lines(&target.url),
+                held,
             })
             .collect();
         let result = ScenarioReport::new(scenario, runs);
@@ -336,6 +366,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         bail!("not every request was answered; see the verdicts above");
     }
     Ok(())
+}
+
+/// The repository this binary was built from: the seed's project is in it.
+fn repository() -> PathBuf {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_owned()
 }
 
 /// Checks that a server answers at all before timing it, for a clear message if it does not.

@@ -12,8 +12,10 @@ use crate::verdict::{self, seconds};
 pub const METHOD: &str = "Times are from each scenario's start, on the client's monotonic clock. \
     Latency runs from the first byte of the request sent to the last byte of the answer received. \
     Each request has a connection of its own, as separate browser tabs would; the servers of a \
-    scenario run it at the same time, but for the CPU-bound ones (compute, cores, crowded), which \
-    run on one server after the other so that neither takes cores from the other. A prediction \
+    scenario run it at the same time, but for the CPU-bound ones (compute, cores, crowded) and \
+    db-pool, which run on one server after the other so that none takes cores from another. \
+    What a server held (threads, memory, database connections and their backends' memory) is \
+    read from /proc every 20 ms while the scenario runs, when compare started the server. A prediction \
     holds when the server blocked or not as predicted and took from 0.8 to 1.3 times the wall time \
     predicted.";
 
@@ -57,6 +59,9 @@ pub struct ServerReport {
     pub as_predicted: bool,
     /// The `BLOCKED` lines the server printed during the scenario (when `compare` started it).
     pub blocked_lines: Vec<String>,
+    /// Its threads, memory and database connections, before and at the peak (when `compare`
+    /// started it).
+    pub held: Option<crate::held::Held>,
     pub requests: Vec<RequestReport>,
 }
 
@@ -66,6 +71,7 @@ pub struct Run {
     pub url: String,
     pub requests: Vec<Measured>,
     pub blocked_lines: Vec<String>,
+    pub held: Option<crate::held::Held>,
 }
 
 #[derive(Debug, Serialize)]
@@ -117,6 +123,7 @@ impl ScenarioReport {
                     wall_s: wall.as_secs_f64(),
                     as_predicted: agrees(prediction, verdict.blocked, wall),
                     blocked_lines: run.blocked_lines,
+                    held: run.held,
                     requests,
                 }
             })
@@ -235,6 +242,9 @@ impl fmt::Display for ScenarioReport {
                 "NOT as predicted"
             };
             writeln!(f, "{predicted}: {agrees}")?;
+            if let Some(held) = &server.held {
+                writeln!(f, "    {}", held.line())?;
+            }
             for line in &server.blocked_lines {
                 writeln!(f, "    log: {line}")?;
             }

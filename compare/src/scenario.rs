@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use probe::seed::Stack;
 use probe::{Exchange, Failure, Target};
 
 use crate::verdict::JudgedBy;
@@ -131,6 +132,12 @@ pub enum Role {
     /// `sync-server` with one handler thread, sent `/fetch?via=threads`, for `calls`: a
     /// scoped thread per call.
     SyncCallThreads,
+    /// The seed's `manage.py runserver --nothreading`, sync views (`--seed`).
+    DjangoSync,
+    /// The seed's project on Django's default threaded `runserver` (`--seed`).
+    DjangoThreads,
+    /// The seed's `uvicorn --workers 1`, async views; `/query` awaits `sync_to_async` (`--seed`).
+    DjangoAsync,
 }
 
 /// How many threads the bounded blocking pool of `pool` has, and how many connections the
@@ -153,6 +160,19 @@ impl Role {
             Role::AsyncPool => "async-pool",
             Role::SyncMany => "sync-many",
             Role::SyncCallThreads => "sync-via-threads",
+            Role::DjangoSync => "django-sync",
+            Role::DjangoThreads => "django-threads",
+            Role::DjangoAsync => "django-async",
+        }
+    }
+
+    /// The seed's server it is, if it is one of the seed's.
+    pub fn seed_stack(self) -> Option<Stack> {
+        match self {
+            Role::DjangoSync => Some(Stack::Runserver),
+            Role::DjangoThreads => Some(Stack::ThreadedRunserver),
+            Role::DjangoAsync => Some(Stack::Uvicorn),
+            _ => None,
         }
     }
 
@@ -160,6 +180,9 @@ impl Role {
     pub fn start_hint(self) -> String {
         let port = match self {
             Role::Sync | Role::Async => return format!("cargo run --release -p {}", self.binary()),
+            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => {
+                return "compare starts the seed's servers itself: pass --spawn --seed".to_owned()
+            }
             Role::SyncThreads => 8002,
             Role::AsyncPool => 8003,
             Role::SyncMany => 8004,
@@ -174,6 +197,9 @@ impl Role {
 
     /// How it runs: its binary and flags.
     pub fn command(self) -> String {
+        if let Some(stack) = self.seed_stack() {
+            return stack.command().to_owned();
+        }
         [self.binary().to_owned()]
             .into_iter()
             .chain(self.flags())
@@ -186,6 +212,7 @@ impl Role {
     pub fn flags(self) -> Vec<String> {
         let flags: Vec<(&str, usize)> = match self {
             Role::Sync | Role::Async | Role::SyncCallThreads => vec![],
+            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => vec![],
             Role::SyncThreads => vec![("--threads", THREADS)],
             Role::AsyncPool => vec![("--blocking-threads", POOL), ("--db-pool", POOL)],
             Role::SyncMany => vec![("--threads", MANY_THREADS)],
@@ -196,9 +223,10 @@ impl Role {
             .collect()
     }
 
-    /// The binary that runs it.
+    /// The binary that runs it (for the seed's, the Python that runs Django).
     pub fn binary(self) -> &'static str {
         match self {
+            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => "python",
             Role::Sync | Role::SyncThreads | Role::SyncMany | Role::SyncCallThreads => {
                 "sync-server"
             }
@@ -244,6 +272,12 @@ impl Scenario {
     pub(crate) fn with_requests_for(mut self, role: Role, requests: Vec<Planned>) -> Scenario {
         let lane = self.lanes.iter_mut().find(|lane| lane.role == role);
         lane.expect("a lane of the scenario").requests = Some(requests);
+        self
+    }
+
+    /// The same scenario without the seed's servers' lanes, for a run without `--seed`.
+    pub(crate) fn without_seed(mut self) -> Scenario {
+        self.lanes.retain(|lane| lane.role.seed_stack().is_none());
         self
     }
 

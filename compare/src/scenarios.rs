@@ -160,6 +160,21 @@ pub fn query(scale: f64) -> Scenario {
                 Role::Async,
                 Prediction::not_blocked("the query is awaited: the thread serves others meanwhile"),
             ),
+            // With --seed: the seed's own stack doing the same.
+            Lane::new(
+                Role::DjangoSync,
+                Prediction::blocked("runserver's one thread is parked in psycopg's read"),
+            ),
+            Lane::new(
+                Role::DjangoThreads,
+                Prediction::not_blocked("a thread per request, each with a connection of its own"),
+            ),
+            Lane::new(
+                Role::DjangoAsync,
+                Prediction::not_blocked(
+                    "sync_to_async runs the query on a thread of its own; the loop is free",
+                ),
+            ),
         ],
         apart: false,
     }
@@ -335,8 +350,28 @@ pub fn db_pool(scale: f64) -> Scenario {
                 Role::SyncMany,
                 Prediction::rounds(count, MANY_THREADS, wait, "threads, a connection each"),
             ),
+            // With --seed: Django bounds nothing; a thread, and a connection, per request.
+            Lane::new(
+                Role::DjangoSync,
+                Prediction::rounds(count, 1, wait, "thread, one connection"),
+            ),
+            Lane::new(
+                Role::DjangoThreads,
+                Prediction::rounds(count, count, wait, "threads, a connection each"),
+            ),
+            Lane::new(
+                Role::DjangoAsync,
+                Prediction::rounds(
+                    count,
+                    count,
+                    wait,
+                    "sync_to_async threads, a connection each",
+                ),
+            ),
         ],
-        apart: false,
+        // One server after another: five at once would share two cores, and the seed's
+        // Python servers would time each other.
+        apart: true,
     }
 }
 

@@ -6,18 +6,23 @@
 use anyhow::{anyhow, bail, Context};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
 use std::process::{self, Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgcluster::Cluster;
+use probe::seed::Stack;
 use probe::Target;
 
 /// How long a server may take to print its `listening on` line.
 const STARTUP: Duration = Duration::from_secs(10);
+/// How long one of the seed's Django servers may take to answer (Python starts slowly).
+const SEED_STARTUP: Duration = Duration::from_secs(30);
 
 /// Set first thing on Ctrl-C: the servers' deaths then make requests fail, and `main` may be the
 /// one to exit; it must exit as interrupted all the same.
@@ -145,6 +150,78 @@ impl Servers {
             .insert(target.url.clone(), blocked);
         self.pids.lock().unwrap().insert(target.url.clone(), pid);
         Ok(target)
+    }
+
+    /// Starts one of the seed's Django servers with `python` (the seed's environment's) on a
+    /// free port of 127.0.0.1, its `/query` on `database` if given, and waits until it answers:
+    /// Django says where it listens in words of its own, so the port is chosen here.
+    pub fn start_seed(
+        &self,
+        stack: Stack,
+        python: &Path,
+        project: &Path,
+        database: Option<&str>,
+    ) -> anyhow::Result<Target> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .context("cannot find a free port")?
+            .port();
+        let args = stack
+            .args()
+            .iter()
+            .map(|arg| arg.replace("{port}", &port.to_string()));
+        let mut command = Command::new(python);
+        command
+            .args(args)
+            .current_dir(project)
+            .env("SEED_DATABASE", database.unwrap_or(""))
+            // Its START lines and access log are not what compare reports.
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", stack.command()))?;
+        // Its last lines, to say why if it never answers; read all along so it never blocks.
+        let said = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let kept = Arc::clone(&said);
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut kept = kept.lock().unwrap();
+                if kept.len() == 20 {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
+            }
+        });
+        let pid = child.id();
+        self.children.lock().unwrap().push(child);
+        let target = Target::parse(&format!("http://127.0.0.1:{port}")).map_err(|e| anyhow!(e))?;
+        let started = Instant::now();
+        while target
+            .get("/nosleep", Instant::now() + Duration::from_secs(1))
+            .is_err()
+        {
+            if started.elapsed() > SEED_STARTUP {
+                let said: Vec<String> = said.lock().unwrap().iter().cloned().collect();
+                bail!(
+                    "{} did not answer within {SEED_STARTUP:?}; it said:\n{}",
+                    stack.command(),
+                    said.join("\n")
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        println!("started {} (PID {pid}) at {}", stack.command(), target.url);
+        self.pids.lock().unwrap().insert(target.url.clone(), pid);
+        Ok(target)
+    }
+
+    /// The process id of the server this process started at `url`.
+    pub fn pid(&self, url: &str) -> Option<u32> {
+        self.pids.lock().unwrap().get(url).copied()
     }
 
     /// Stops the server this process started at `target`, before the others.

@@ -482,8 +482,8 @@ fn scale_measures_threads_against_tasks() {
 
 /// `query` and `db-pool` with `--spawn` start a throwaway PostgreSQL cluster and give it to the
 /// servers: a query blocks sync-server and not async-server; eight queries take four rounds on
-/// async-server's pool of two and one on sync-server's eight threads; each as predicted; and no
-/// cluster is left behind. (Alone: making a cluster takes a core for a moment.)
+/// async-server's pool of two and one on sync-server's eight threads, on two connections and
+/// on eight; each as predicted; and no cluster is left behind. (Alone: making a cluster takes a core for a moment.)
 #[test]
 fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster() {
     spawnable();
@@ -531,6 +531,19 @@ fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster()
         "four rounds of 1 s: {pooled}"
     );
     assert!(wall(threads) < 1.5, "one round of 1 s: {threads}");
+    // What each held: a connection, and a backend, per thread; the pool's two on one thread.
+    let peak = |server: &Value, what: &str| server["held"][what]["peak"].as_u64().unwrap();
+    assert_eq!(peak(pooled, "database_connections"), 2, "{pooled}");
+    assert_eq!(peak(threads, "database_connections"), 8, "{threads}");
+    assert!(
+        peak(threads, "backends_pss_kib") > 2 * peak(pooled, "backends_pss_kib"),
+        "eight backends against two: {threads} {pooled}"
+    );
+    assert_eq!(
+        peak(pooled, "threads"),
+        pooled["held"]["threads"]["before"].as_u64().unwrap(),
+        "no thread more for eight queries: {pooled}"
+    );
     for one in [sync, asynchronous, pooled, threads] {
         assert_eq!(one["as_predicted"], true, "{one}");
     }

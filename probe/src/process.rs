@@ -52,31 +52,73 @@ pub fn thread_names(pid: u32) -> Vec<String> {
 }
 
 /// Its TCP sockets connected to `port` on another process (an upstream, say), open now.
+pub fn sockets_to(pid: u32, port: u16) -> usize {
+    local_ports_to(pid, port).len()
+}
+
+/// The local ports of its TCP sockets connected to `port`, open now: what names each of its
+/// connections in the other process (a database backend says `127.0.0.1(<port>)`).
 ///
 /// The kernel's socket table is read before the process's descriptors: a socket counted is in
 /// both, so it was open when the table was read, and sockets that close and open while the
 /// descriptors are listed are not counted twice over.
-pub fn sockets_to(pid: u32, port: u16) -> usize {
+pub fn local_ports_to(pid: u32, port: u16) -> Vec<u16> {
     let ipv4 = procfs::net::tcp().unwrap_or_default();
     let ipv6 = procfs::net::tcp6().unwrap_or_default();
-    let connected: std::collections::HashSet<u64> = ipv4
+    let connected: std::collections::HashMap<u64, u16> = ipv4
         .into_iter()
         .chain(ipv6)
         .filter(|entry| entry.remote_address.port() == port && entry.inode != 0)
-        .map(|entry| entry.inode)
+        .map(|entry| (entry.inode, entry.local_address.port()))
         .collect();
     let Some(process) = process(pid) else {
-        return 0;
+        return Vec::new();
     };
-    let descriptors = process.fd().into_iter().flatten();
+    let descriptors = process.fd().into_iter().flatten().flatten();
     descriptors
-        .filter(|fd| {
-            matches!(
-                fd.as_ref().map(|fd| &fd.target),
-                Ok(procfs::process::FDTarget::Socket(inode)) if connected.contains(inode)
-            )
+        .filter_map(|fd| match fd.target {
+            procfs::process::FDTarget::Socket(inode) => connected.get(&inode).copied(),
+            _ => None,
         })
-        .count()
+        .collect()
+}
+
+/// The PostgreSQL backends serving `pid`'s connections to a database on this machine at `port`:
+/// each backend's process title names its client (`postgres: USER DB 127.0.0.1(<port>) idle`),
+/// and the client's ports are `pid`'s own. Only backends this process may read are found.
+pub fn database_backends(pid: u32, port: u16) -> Vec<u32> {
+    let clients: std::collections::HashSet<String> = local_ports_to(pid, port)
+        .into_iter()
+        .map(|port| format!("({port})"))
+        .collect();
+    if clients.is_empty() {
+        return Vec::new();
+    }
+    let processes = procfs::process::all_processes()
+        .into_iter()
+        .flatten()
+        .flatten();
+    processes
+        .filter(|process| {
+            let title = process.cmdline().unwrap_or_default().join(" ");
+            title.starts_with("postgres: ")
+                && title.split_whitespace().any(|word| {
+                    word.find('(')
+                        .is_some_and(|at| clients.contains(&word[at..]))
+                })
+        })
+        .map(|process| process.pid as u32)
+        .collect()
+}
+
+/// Its proportional set size (`Pss` of `smaps_rollup`), in KiB: its private memory and its share
+/// of memory mapped by several processes (a database's shared buffers, say), so that the figures
+/// of several processes add up; 0 if the process is gone or not readable.
+pub fn pss_kib(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    let pss = rollup.lines().find_map(|line| line.strip_prefix("Pss:"));
+    pss.and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The CPU time it has used, user and system; zero if the process is gone.

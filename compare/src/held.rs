@@ -1,0 +1,154 @@
+//! What each server holds while a scenario runs: its OS threads and memory, and its database
+//! connections with the memory of the backends serving them, read from `/proc` every 20 ms
+//! beside the requests. A thread per request shows here as threads, and, with a database, as a
+//! connection and a backend process per thread; a task per request as neither.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// How often the figures are read.
+const EVERY: Duration = Duration::from_millis(20);
+
+/// One figure before the scenario and at its peak.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Span {
+    pub before: u64,
+    pub peak: u64,
+}
+
+impl Span {
+    fn new(now: u64) -> Span {
+        Span {
+            before: now,
+            peak: now,
+        }
+    }
+
+    fn see(&mut self, now: u64) {
+        self.peak = self.peak.max(now);
+    }
+}
+
+/// What one server held, before the scenario and at its peak.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Held {
+    pub threads: Span,
+    pub rss_kib: Span,
+    /// Its TCP connections to the database's port.
+    pub database_connections: Span,
+    /// The proportional memory (PSS) of the backends serving them, each a process of its own.
+    pub backends_pss_kib: Span,
+}
+
+impl Held {
+    fn read(pid: u32, database: Option<u16>) -> [u64; 4] {
+        let backends = database.map_or_else(Vec::new, |port| {
+            probe::process::database_backends(pid, port)
+        });
+        [
+            probe::process::threads(pid),
+            probe::process::rss_kib(pid),
+            database.map_or(0, |port| probe::process::sockets_to(pid, port) as u64),
+            backends.into_iter().map(probe::process::pss_kib).sum(),
+        ]
+    }
+
+    fn new(now: [u64; 4]) -> Held {
+        Held {
+            threads: Span::new(now[0]),
+            rss_kib: Span::new(now[1]),
+            database_connections: Span::new(now[2]),
+            backends_pss_kib: Span::new(now[3]),
+        }
+    }
+
+    fn see(&mut self, now: [u64; 4]) {
+        self.threads.see(now[0]);
+        self.rss_kib.see(now[1]);
+        self.database_connections.see(now[2]);
+        self.backends_pss_kib.see(now[3]);
+    }
+
+    /// One line: `1 → 9 OS threads, 12.0 → 15.3 MiB RSS; 0 → 8 database connections, their
+    /// backends 0.0 → 52.1 MiB (PSS)`.
+    pub fn line(&self) -> String {
+        let mib = |kib: u64| format!("{:.1}", kib as f64 / 1024.0);
+        let mut line = format!(
+            "held (before → at the peak): {} → {} OS threads, {} → {} MiB RSS",
+            self.threads.before,
+            self.threads.peak,
+            mib(self.rss_kib.before),
+            mib(self.rss_kib.peak)
+        );
+        if self.database_connections.peak > 0 {
+            line += &format!(
+                "; {} → {} database connections, their backends {} → {} MiB (PSS)",
+                self.database_connections.before,
+                self.database_connections.peak,
+                mib(self.backends_pss_kib.before),
+                mib(self.backends_pss_kib.peak)
+            );
+        }
+        line
+    }
+}
+
+/// Runs `work` while reading what each of `pids` holds (`None`: a server this process did not
+/// start, not read); `database` is the database's port on this machine, when the servers use
+/// one. Returns what `work` returned and each server's figures.
+pub fn while_running<T: Send>(
+    pids: &[Option<u32>],
+    database: Option<u16>,
+    work: impl FnOnce() -> T + Send,
+) -> (T, Vec<Option<Held>>) {
+    let mut held: Vec<Option<Held>> = pids
+        .iter()
+        .map(|pid| pid.map(|pid| Held::new(Held::read(pid, database))))
+        .collect();
+    let done = AtomicBool::new(false);
+    let result = thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                for (pid, held) in pids.iter().zip(&mut held) {
+                    if let (Some(pid), Some(held)) = (pid, held) {
+                        held.see(Held::read(*pid, database));
+                    }
+                }
+                thread::sleep(EVERY);
+            }
+        });
+        let result = work();
+        done.store(true, Ordering::Relaxed);
+        reader.join().expect("the reader of /proc panicked");
+        result
+    });
+    (result, held)
+}
+
+/// The port in a database URL (`postgres://USER@HOST:PORT/DB`), PostgreSQL's 5432 if none.
+pub fn database_port(url: &str) -> Option<u16> {
+    let rest = url.split_once("://")?.1;
+    let host_port = rest.split('/').next()?.rsplit('@').next()?;
+    match host_port.rsplit_once(':') {
+        Some((_, port)) => port.parse().ok(),
+        None => Some(5432),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_url_names_its_port() {
+        assert_eq!(
+            database_port("postgres://postgres@127.0.0.1:5999/postgres"),
+            Some(5999)
+        );
+        assert_eq!(database_port("postgres://u@localhost/db"), Some(5432));
+        assert_eq!(database_port("postgres://u:p@h:x/db"), None);
+    }
+}
