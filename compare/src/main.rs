@@ -7,6 +7,7 @@
 mod answer;
 mod crowds;
 mod held;
+mod limit;
 mod report;
 mod scale;
 mod scenario;
@@ -132,6 +133,10 @@ enum Name {
     /// --requests (1000) concurrent /fetch (1 s upstream) on sync-server --threads N and
     /// async-server, then with --upstream-connections 10: ⌈N/10⌉ rounds
     FetchScale,
+    /// 30 /query (1 s) at once, and 4 more after, on a database of max_connections 20 of its
+    /// own: async-server --db-pool 10, sync-server --threads 30 and, with --seed, Django's
+    /// threaded runserver and uvicorn, one after another (needs --spawn)
+    DbLimit,
     /// What a waiting request costs as their number grows: N/100, N/10 and N (--requests,
     /// default 10000) concurrent 2 s /sleep on sync-server --threads N and async-server (needs
     /// --spawn)
@@ -176,7 +181,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Name::Cores => vec![scenarios::cores(cli.scale)],
             Name::Pool => vec![scenarios::pool(cli.scale)],
             Name::Crowded => vec![scenarios::crowded(cli.scale)],
-            Name::Scale | Name::FetchScale | Name::Growth => vec![],
+            Name::Scale | Name::FetchScale | Name::Growth | Name::DbLimit => vec![],
         })
         .map(|scenario| {
             if cli.seed {
@@ -196,7 +201,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         scenarios.iter().any(Scenario::needs_database) && cli.spawn,
     ) {
         (Some(url), _) => Some(url.clone()),
-        (None, true) => Some(servers.start_database()?),
+        (None, true) => Some(servers.start_database(100)?),
         (None, false) => None,
     };
     // And the upstream, when a scenario fetches: another async-server, never the bottleneck.
@@ -214,10 +219,15 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     if let Some(url) = &upstream {
         with_backends.extend(["--upstream", url]);
     }
-    let seed_python = match roles.iter().any(|role| role.seed_stack().is_some()) {
-        true => Some(probe::seed::python(&repository()).map_err(|error| anyhow!(error))?),
-        false => None,
-    };
+    let db_limit = cli.scenarios.contains(&Name::DbLimit);
+    if db_limit && !cli.spawn {
+        bail!("db-limit starts a database and servers of its own: pass --spawn");
+    }
+    let seed_python =
+        match roles.iter().any(|role| role.seed_stack().is_some()) || (db_limit && cli.seed) {
+            true => Some(probe::seed::python(&repository()).map_err(|error| anyhow!(error))?),
+            false => None,
+        };
     let mut targets = BTreeMap::new();
     for role in roles {
         let target = if let (Some(stack), Some(python)) = (role.seed_stack(), &seed_python) {
@@ -238,6 +248,9 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                 Role::SyncCallThreads => cli.via_threads_server.clone(),
                 Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => {
                     bail!("the seed's servers run only with --spawn --seed")
+                }
+                Role::AsyncLimitPool | Role::SyncLimitThreads => {
+                    bail!("db-limit's servers run only with --spawn")
                 }
             }
         };
@@ -296,6 +309,13 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             })
             .collect();
         let result = ScenarioReport::new(scenario, runs);
+        println!("{result}");
+        report.scenarios.push(result);
+    }
+    if db_limit {
+        let scenario = scenarios::db_limit(cli.scale);
+        let python = seed_python.as_deref();
+        let result = limit::measure(&servers, &scenario, python, &repository())?;
         println!("{result}");
         report.scenarios.push(result);
     }

@@ -1,5 +1,6 @@
 //! The results, for people (a table and a verdict per server) and machines (`--json`).
 
+use std::collections::BTreeSet;
 use std::fmt::{self, Write as _};
 use std::time::Duration;
 
@@ -45,7 +46,7 @@ pub struct ServerReport {
     pub command: String,
     pub url: String,
     pub blocked: bool,
-    /// Every request got a complete `200`.
+    /// Every request got a complete `200` (or, where the database refuses some, a `5xx`).
     pub answered: bool,
     pub verdict: String,
     /// What the arithmetic predicted, before the run.
@@ -54,6 +55,9 @@ pub struct ServerReport {
     pub predicted_wall_s: Option<f64>,
     /// From the first request sent to the last answer received.
     pub wall_s: f64,
+    /// Requests answered `500` or `503` in a scenario where the database refuses some.
+    pub refused: usize,
+    pub predicted_refused: usize,
     /// The measurement agrees with the prediction: blocked or not as predicted, and the wall
     /// time within -20% and +30% of the predicted one, where one is predicted.
     pub as_predicted: bool,
@@ -99,17 +103,43 @@ impl ScenarioReport {
         let servers = runs
             .into_iter()
             .map(|run| {
-                let judged_by = scenario.lane(run.role).judged_by;
-                let verdict = verdict::judge_by(run.role.name(), &run.requests, judged_by);
+                let lane = scenario.lane(run.role);
+                let prediction = &lane.prediction;
+                // Where refusals are an outcome, the refused are counted and the rest judged.
+                let (refused, served): (Vec<&Measured>, Vec<&Measured>) = run
+                    .requests
+                    .iter()
+                    .partition(|request| scenario.counts_refusals() && request.refused());
+                let served: Vec<Measured> = served.into_iter().cloned().collect();
+                let mut verdict = verdict::judge_by(run.role.name(), &served, lane.judged_by);
+                if scenario.counts_refusals() {
+                    let statuses: BTreeSet<String> = refused
+                        .iter()
+                        .filter_map(|r| Some(r.answer.as_ref().ok()?.status.to_string()))
+                        .collect();
+                    verdict.text += &format!(
+                        "; {} of {} refused{}",
+                        refused.len(),
+                        run.requests.len(),
+                        match statuses.len() {
+                            0 => String::new(),
+                            _ => format!(
+                                " ({})",
+                                statuses.into_iter().collect::<Vec<_>>().join(", ")
+                            ),
+                        }
+                    );
+                }
                 let labels = verdict::labels(&run.requests);
-                let prediction = &scenario.lane(run.role).prediction;
-                let wall = verdict::wall(&run.requests);
+                let wall = verdict::wall(&served);
                 let requests = run
                     .requests
                     .iter()
                     .zip(labels)
                     .map(|(request, label)| RequestReport::new(request, label))
                     .collect();
+                let agrees = agrees(prediction, verdict.blocked, wall)
+                    && refused.len() == prediction.refused;
                 ServerReport {
                     server: run.role.name(),
                     command: run.role.command(),
@@ -121,7 +151,9 @@ impl ScenarioReport {
                     predicted_blocked: prediction.blocked,
                     predicted_wall_s: prediction.wall.map(|wall| wall.as_secs_f64()),
                     wall_s: wall.as_secs_f64(),
-                    as_predicted: agrees(prediction, verdict.blocked, wall),
+                    refused: refused.len(),
+                    predicted_refused: prediction.refused,
+                    as_predicted: agrees,
                     blocked_lines: run.blocked_lines,
                     held: run.held,
                     requests,
@@ -234,6 +266,13 @@ impl fmt::Display for ScenarioReport {
                     "; {} in all, measured {}",
                     seconds(wall),
                     seconds(Duration::from_secs_f64(measured))
+                )?;
+            }
+            if server.predicted_refused > 0 || server.refused > 0 {
+                write!(
+                    predicted,
+                    "; {} refused, measured {}",
+                    server.predicted_refused, server.refused
                 )?;
             }
             let agrees = if server.as_predicted {

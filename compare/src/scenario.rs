@@ -67,6 +67,9 @@ pub struct Prediction {
     pub wall: Option<Duration>,
     /// The arithmetic, in a few words.
     pub why: String,
+    /// How many requests the database will refuse (answered `500` or `503` at once), where
+    /// more are sent than it takes connections.
+    pub refused: usize,
 }
 
 impl Prediction {
@@ -75,6 +78,7 @@ impl Prediction {
             blocked: true,
             wall: None,
             why: why.into(),
+            refused: 0,
         }
     }
 
@@ -83,6 +87,7 @@ impl Prediction {
             blocked: false,
             wall: None,
             why: why.into(),
+            refused: 0,
         }
     }
 
@@ -102,6 +107,7 @@ impl Prediction {
                 seconds_text(each),
                 if rounds == 1 { "" } else { "s" }
             ),
+            refused: 0,
         }
     }
 }
@@ -132,6 +138,11 @@ pub enum Role {
     /// `sync-server` with one handler thread, sent `/fetch?via=threads`, for `calls`: a
     /// scoped thread per call.
     SyncCallThreads,
+    /// `async-server --db-pool 10`, for `db-limit`: a pool well inside the database's limit.
+    AsyncLimitPool,
+    /// `sync-server --threads 30`, for `db-limit`: more threads than the database takes
+    /// connections.
+    SyncLimitThreads,
     /// The seed's `manage.py runserver --nothreading`, sync views (`--seed`).
     DjangoSync,
     /// The seed's project on Django's default threaded `runserver` (`--seed`).
@@ -147,6 +158,15 @@ pub const POOL: usize = 2;
 /// How many handler threads the sync server of `db-pool` runs: as many as its queries.
 pub const MANY_THREADS: usize = 4 * POOL;
 
+/// The `max_connections` of the cluster `db-limit` starts for itself.
+pub const DB_LIMIT: usize = 20;
+/// How many `/query` `db-limit` sends at once: half as many again as the database takes.
+pub const LIMIT_REQUESTS: usize = DB_LIMIT * 3 / 2;
+/// How many more `/query` `db-limit` sends once the burst is over.
+pub const LIMIT_LATER: usize = 4;
+/// The database pool of `db-limit`'s async-server: well inside the limit.
+pub const LIMIT_POOL: usize = DB_LIMIT / 2;
+
 /// How many handler threads the threaded sync server runs, and the `threads` scenario tests.
 pub const THREADS: usize = 4;
 
@@ -160,6 +180,8 @@ impl Role {
             Role::AsyncPool => "async-pool",
             Role::SyncMany => "sync-many",
             Role::SyncCallThreads => "sync-via-threads",
+            Role::AsyncLimitPool => "async-pool-10",
+            Role::SyncLimitThreads => "sync-threads-30",
             Role::DjangoSync => "django-sync",
             Role::DjangoThreads => "django-threads",
             Role::DjangoAsync => "django-async",
@@ -187,6 +209,9 @@ impl Role {
             Role::AsyncPool => 8003,
             Role::SyncMany => 8004,
             Role::SyncCallThreads => 8005,
+            Role::AsyncLimitPool | Role::SyncLimitThreads => {
+                return "compare starts db-limit's servers itself: pass --spawn".to_owned()
+            }
         };
         let flags = self.flags().join(" ");
         format!(
@@ -216,6 +241,8 @@ impl Role {
             Role::SyncThreads => vec![("--threads", THREADS)],
             Role::AsyncPool => vec![("--blocking-threads", POOL), ("--db-pool", POOL)],
             Role::SyncMany => vec![("--threads", MANY_THREADS)],
+            Role::AsyncLimitPool => vec![("--db-pool", LIMIT_POOL)],
+            Role::SyncLimitThreads => vec![("--threads", LIMIT_REQUESTS)],
         };
         let pairs = flags.into_iter();
         pairs
@@ -227,10 +254,12 @@ impl Role {
     pub fn binary(self) -> &'static str {
         match self {
             Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => "python",
-            Role::Sync | Role::SyncThreads | Role::SyncMany | Role::SyncCallThreads => {
-                "sync-server"
-            }
-            Role::Async | Role::AsyncPool => "async-server",
+            Role::Sync
+            | Role::SyncThreads
+            | Role::SyncMany
+            | Role::SyncCallThreads
+            | Role::SyncLimitThreads => "sync-server",
+            Role::Async | Role::AsyncPool | Role::AsyncLimitPool => "async-server",
         }
     }
 }
@@ -287,6 +316,12 @@ impl Scenario {
             lane.judged_by = JudgedBy::QuickRequests;
         }
         self
+    }
+
+    /// Whether a `5xx` answer is an outcome to count rather than a failure: when some lane is
+    /// predicted to have requests refused.
+    pub fn counts_refusals(&self) -> bool {
+        self.lanes.iter().any(|lane| lane.prediction.refused > 0)
     }
 
     /// Whether its servers need a database (`--database`): whether any of them is asked for a
@@ -388,6 +423,11 @@ impl Measured {
     /// Answered, and with `200`.
     pub fn succeeded(&self) -> bool {
         matches!(&self.answer, Ok(answered) if answered.status == 200)
+    }
+
+    /// Answered in full with a server error (`500`, `503`): refused, not lost.
+    pub fn refused(&self) -> bool {
+        matches!(&self.answer, Ok(answered) if answered.status >= 500)
     }
 }
 

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::scenario::{
-    machine_cores, seconds_text, Lane, Planned, Prediction, Role, Scenario, COMPUTE, MANY_THREADS,
-    POOL, SEED_OFFSET, SEED_SLEEP, THREADS,
+    machine_cores, seconds_text, Lane, Planned, Prediction, Role, Scenario, COMPUTE, DB_LIMIT,
+    LIMIT_LATER, LIMIT_POOL, LIMIT_REQUESTS, MANY_THREADS, POOL, SEED_OFFSET, SEED_SLEEP, THREADS,
 };
 
 /// The seed's two tests: `/sleep` at t = 0 and, two seconds later, `/nosleep` or another `/sleep`.
@@ -371,6 +371,68 @@ pub fn db_pool(scale: f64) -> Scenario {
         ],
         // One server after another: five at once would share two cores, and the seed's
         // Python servers would time each other.
+        apart: true,
+    }
+}
+
+/// More `/query` at once than the database takes connections (`max_connections`), on a cluster
+/// of its own, and a few more once that burst is over: a bounded pool queues them; a thread per
+/// request with a connection each either waits for one (sync-server's threads share one pool,
+/// which hands a connection back to the next in line) or is refused (Django: each thread opens
+/// its own, the database says "too many clients", and the connections of threads that have
+/// ended stay open, so those that come later are refused too).
+pub fn db_limit(scale: f64) -> Scenario {
+    let wait = COMPUTE.mul_f64(scale) / 2;
+    let (count, limit, later) = (LIMIT_REQUESTS, DB_LIMIT, LIMIT_LATER);
+    // After every burst is answered: the pool's three rounds, and connections that runserver's
+    // short listen backlog turned away, which the client's kernel retries after a second.
+    let then = wait * 4 + Duration::from_secs(1);
+    let mut requests = vec![Planned::waiting("/query", wait, Duration::ZERO); count];
+    requests.extend(vec![Planned::waiting("/query", wait, then); later]);
+    let refused = |why: &str| Prediction {
+        refused: count - limit + later,
+        ..Prediction::not_blocked(format!(
+            "{why}: {limit} of {count} get one, {} are refused at once; their connections stay \
+             open after their threads end (CONN_MAX_AGE), so the {later} after are refused too",
+            count - limit
+        ))
+    };
+    Scenario {
+        name: "db-limit".to_owned(),
+        description: format!(
+            "{count} /query ({} in the database each) at once and {later} more at {}, on a \
+             database of max_connections {limit}, one server after another",
+            seconds_text(wait),
+            seconds_text(then)
+        ),
+        requests,
+        lanes: vec![
+            Lane::new(
+                Role::AsyncLimitPool,
+                Prediction::blocked(format!(
+                    "{count} on {LIMIT_POOL} pooled connections: ⌈{count}/{LIMIT_POOL}⌉ = {} \
+                     rounds, none refused; the {later} after take pooled connections at once",
+                    count.div_ceil(LIMIT_POOL)
+                )),
+            ),
+            Lane::new(
+                Role::SyncLimitThreads,
+                Prediction::blocked(format!(
+                    "{count} threads share one pool, and the database takes {limit}: \
+                     ⌈{count}/{limit}⌉ = {} rounds, the rest waiting for a connection handed \
+                     back, none refused; the {later} after reuse the open ones",
+                    count.div_ceil(limit)
+                )),
+            ),
+            Lane::new(
+                Role::DjangoThreads,
+                refused("a thread per request opens a connection of its own"),
+            ),
+            Lane::new(
+                Role::DjangoAsync,
+                refused("a sync_to_async thread per request opens a connection of its own"),
+            ),
+        ],
         apart: true,
     }
 }

@@ -40,7 +40,7 @@ type Lines = Arc<Mutex<Vec<String>>>;
 /// started, if any, stopped and removed.
 pub struct Servers {
     children: Arc<Mutex<Vec<Child>>>,
-    database: Arc<Mutex<Option<Cluster>>>,
+    databases: Arc<Mutex<Vec<Cluster>>>,
     /// Each started server's `BLOCKED` lines, by its URL.
     blocked: Mutex<HashMap<String, Lines>>,
     /// Each started server's process id, by its URL.
@@ -51,33 +51,57 @@ impl Servers {
     /// Prepares to start servers, and arranges for them to be killed on Ctrl-C or `SIGTERM`.
     pub fn new() -> anyhow::Result<Servers> {
         let children = Arc::new(Mutex::new(Vec::new()));
-        let database = Arc::new(Mutex::new(None));
+        let databases = Arc::new(Mutex::new(Vec::new()));
         let on_signal = Arc::clone(&children);
-        let database_on_signal = Arc::clone(&database);
+        let databases_on_signal = Arc::clone(&databases);
         ctrlc::set_handler(move || {
             INTERRUPTED.store(true, Ordering::SeqCst);
             kill_all(&on_signal);
-            stop_database(&database_on_signal);
+            stop_databases(&databases_on_signal);
             eprintln!("\ncompare: interrupted");
             process::exit(130);
         })
         .context("cannot handle Ctrl-C")?;
         Ok(Servers {
             children,
-            database,
+            databases,
             blocked: Mutex::default(),
             pids: Mutex::default(),
         })
     }
 
-    /// Starts a throwaway PostgreSQL cluster (from the system's binaries) for the servers'
-    /// `/query`; its URL. It is stopped and removed with the servers.
-    pub fn start_database(&self) -> anyhow::Result<String> {
-        let cluster = Cluster::start(100).context("cannot start a throwaway database")?;
+    /// Starts a throwaway PostgreSQL cluster (from the system's binaries) that takes at most
+    /// `max_connections` at once, for the servers' `/query`; its URL. It is stopped and removed
+    /// with the servers.
+    pub fn start_database(&self, max_connections: u32) -> anyhow::Result<String> {
+        let cluster =
+            Cluster::start(max_connections).context("cannot start a throwaway database")?;
         let url = cluster.url();
-        println!("started a throwaway PostgreSQL cluster at {url}");
-        *self.database.lock().unwrap() = Some(cluster);
+        println!(
+            "started a throwaway PostgreSQL cluster (max_connections {max_connections}) at {url}"
+        );
+        self.databases.lock().unwrap().push(cluster);
         Ok(url)
+    }
+
+    /// Waits, at most `within`, until the cluster this process started at `url` serves no client:
+    /// the backends of a server just stopped take a moment to notice and exit.
+    pub fn await_no_clients(&self, url: &str, within: Duration) -> anyhow::Result<()> {
+        let started = Instant::now();
+        loop {
+            let clients = {
+                let databases = self.databases.lock().unwrap();
+                let cluster = databases.iter().find(|cluster| cluster.url() == url);
+                cluster.map_or(0, Cluster::clients)
+            };
+            if clients == 0 {
+                return Ok(());
+            }
+            if started.elapsed() > within {
+                bail!("the database at {url} still serves {clients} clients after {within:?}");
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Starts `name` (a binary beside this one) with `args` on a free port of 127.0.0.1 and
@@ -249,15 +273,15 @@ impl Servers {
 impl Drop for Servers {
     fn drop(&mut self) {
         kill_all(&self.children);
-        stop_database(&self.database);
+        stop_databases(&self.databases);
     }
 }
 
-fn stop_database(database: &Mutex<Option<Cluster>>) {
-    let mut database = database
+fn stop_databases(databases: &Mutex<Vec<Cluster>>) {
+    let mut databases = databases
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    drop(database.take());
+    databases.clear();
 }
 
 fn kill_all(children: &Mutex<Vec<Child>>) {

@@ -491,7 +491,8 @@ fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster()
     let json = scratch("query.json");
     let args = ["--spawn", "--scale", "0.2", "query", "--json"];
     let (report, stdout) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
-    assert!(stdout.contains("started a throwaway PostgreSQL cluster at postgres://"));
+    assert!(stdout
+        .contains("started a throwaway PostgreSQL cluster (max_connections 100) at postgres://"));
     let url = stdout
         .split_whitespace()
         .find(|word| word.starts_with("postgres://"))
@@ -546,6 +547,43 @@ fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster()
     );
     for one in [sync, asynchronous, pooled, threads] {
         assert_eq!(one["as_predicted"], true, "{one}");
+    }
+}
+
+/// `db-limit` on a database that takes 20 connections, 30 queries at once and 4 after: a pool
+/// of 10 queues them and a thread per request waits for a connection handed back, neither
+/// refusing any; Django's threaded runserver and uvicorn (`--seed`) each open a connection per
+/// thread, are refused past the 20, and keep the burst's connections open, so the 4 after are
+/// refused as well. Every lane alone on the database, at most 20 connections each.
+#[test]
+fn db_limit_queues_in_a_pool_and_refuses_a_connection_per_thread() {
+    spawnable();
+    let _alone = testkit::hostile::one_crowd_at_a_time();
+    let json = scratch("db-limit.json");
+    let args = ["--spawn", "--seed", "--scale", "0.4", "db-limit", "--json"];
+    let (report, stdout) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
+    assert!(stdout.contains("cluster (max_connections 20)"), "{stdout}");
+    let peak = |server: &Value, what: &str| server["held"][what]["peak"].as_u64().unwrap();
+    for ours in ["async-pool-10", "sync-threads-30"] {
+        let ours = server(&report, "db-limit", ours);
+        assert_eq!(ours["refused"], 0, "{ours}");
+        assert_eq!(ours["blocked"], true, "waited for a connection: {ours}");
+        assert!(peak(ours, "database_connections") <= 20, "{ours}");
+    }
+    let pooled = server(&report, "db-limit", "async-pool-10");
+    assert_eq!(peak(pooled, "database_connections"), 10, "{pooled}");
+    for django in ["django-threads", "django-async"] {
+        let django = server(&report, "db-limit", django);
+        assert_eq!(
+            django["refused"], 14,
+            "10 of the burst and the 4 after: {django}"
+        );
+        let requests = django["requests"].as_array().unwrap();
+        let later = &requests[30..];
+        assert!(
+            later.iter().all(|r| r["status"] == 500),
+            "the burst's connections still held: {django}"
+        );
     }
 }
 

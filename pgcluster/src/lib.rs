@@ -130,9 +130,29 @@ impl Cluster {
     /// PostgreSQL names each backend's current command in its process title, which `/proc`
     /// shows. For a test to wait until a statement has reached the database.
     pub fn backends_running(&self, command: &str) -> usize {
+        let suffix = format!(" {command}");
+        let titles = self.backend_titles();
+        titles
+            .iter()
+            .filter(|title| title.ends_with(&suffix))
+            .count()
+    }
+
+    /// How many clients it serves now: backends whose title names a client's address
+    /// (`postgres: USER DB 127.0.0.1(<port>) idle`), not its own background processes.
+    pub fn clients(&self) -> usize {
+        let titles = self.backend_titles();
+        titles
+            .iter()
+            .filter(|title| title.contains("127.0.0.1("))
+            .count()
+    }
+
+    /// The process titles of the postmaster's children.
+    fn backend_titles(&self) -> Vec<String> {
         let pid_file = fs::read_to_string(self.data().join("postmaster.pid")).unwrap_or_default();
         let Some(postmaster) = pid_file.lines().next().map(str::trim) else {
-            return 0;
+            return Vec::new();
         };
         let parent_of = |pid: &str| {
             let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -144,13 +164,11 @@ impl Cluster {
         processes
             .filter_map(|entry| entry.file_name().into_string().ok())
             .filter(|pid| parent_of(pid).as_deref() == Some(postmaster))
-            .filter(|pid| {
+            .map(|pid| {
                 let title = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-                title
-                    .trim_end_matches('\0')
-                    .ends_with(&format!(" {command}"))
+                title.trim_end_matches('\0').to_owned()
             })
-            .count()
+            .collect()
     }
 
     fn data(&self) -> PathBuf {

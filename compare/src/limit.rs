@@ -1,0 +1,65 @@
+//! `db-limit`: more `/query` at once than a database takes connections. It needs a database
+//! of its own, with a `max_connections` it chooses, and each server alone on it: a server's
+//! connections stay open after its requests (that is what a pool, or Django's persistent
+//! connections, are for), and would take the next server's places. So each server is started,
+//! measured and stopped in turn, and the next one starts once the database has seen the last
+//! one's connections close.
+
+use std::path::Path;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::held;
+use crate::report::{Run, ScenarioReport};
+use crate::scenario::{self, Scenario, DB_LIMIT};
+use crate::spawn::Servers;
+
+/// Runs `scenario` (`db-limit`) on a throwaway cluster of its own, one server after another;
+/// `seed_python` runs the seed's servers, whose lanes are left out without it.
+pub fn measure(
+    servers: &Servers,
+    scenario: &Scenario,
+    seed_python: Option<&Path>,
+    repository: &Path,
+) -> anyhow::Result<ScenarioReport> {
+    let database = servers.start_database(DB_LIMIT as u32)?;
+    let port = held::database_port(&database);
+    let mut runs = Vec::new();
+    for role in scenario.roles() {
+        let target = match (role.seed_stack(), seed_python) {
+            (Some(stack), Some(python)) => {
+                let project = probe::seed::project(repository);
+                servers.start_seed(stack, python, &project, Some(&database))?
+            }
+            (Some(_), None) => continue,
+            (None, _) => {
+                let mut args = role.flags();
+                args.extend(["--database".to_owned(), database.clone()]);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                servers.start(role.binary(), &args)?
+            }
+        };
+        let pid = servers.pid(&target.url);
+        let answered = AtomicUsize::new(0);
+        let (measured, held) = held::while_running(&[pid], port, || {
+            scenario::run(scenario, &[(role, &target)], &answered)
+        });
+        servers.stop(&target);
+        servers
+            .await_no_clients(&database, Duration::from_secs(10))
+            .context("db-limit: the last server's connections did not close")?;
+        runs.push(Run {
+            role,
+            url: target.url.clone(),
+            requests: measured.into_iter().next().expect("one server's requests"),
+            blocked_lines: servers.blocked_lines(&target.url),
+            held: held.into_iter().next().flatten(),
+        });
+    }
+    let mut scenario = scenario.clone();
+    let measured: Vec<_> = runs.iter().map(|run| run.role).collect();
+    scenario.lanes.retain(|lane| measured.contains(&lane.role));
+    Ok(ScenarioReport::new(&scenario, runs))
+}
