@@ -19,6 +19,10 @@ pub(crate) struct FanOut {
     pub(crate) per_connection_kib: f64,
     /// The most OS threads the server ran while the sleeps waited.
     pub(crate) peak_threads: u64,
+    /// For a `/query` row: the most connections the server held to the database, and the most
+    /// memory (PSS) the backends serving them held together.
+    pub(crate) peak_database_connections: Option<u64>,
+    pub(crate) peak_backends_pss_kib: Option<u64>,
 }
 
 /// sync-server with as many handler threads as waiting requests, at each fan-out size, and
@@ -36,26 +40,47 @@ pub(crate) const THREADED: [(&str, usize); 3] = [
 /// How long each fan-out request sleeps.
 pub(crate) const FANOUT_SLEEP: f64 = 2.0;
 
-/// Runs `count` concurrent `route` (`/sleep`, `/fetch`) sleeps against `launch`, with this
-/// program as the client; the row is called `server`.
+/// How long each `/query` of the database fan-out waits in the database, how many are sent at
+/// once, and the pool they share: ⌈1000/100⌉ = 10 rounds.
+pub(crate) const QUERY_WAIT: f64 = 0.5;
+pub(crate) const QUERIES: usize = 1000;
+pub(crate) const QUERY_POOL: usize = 100;
+
+/// What one fan-out asks: `count` concurrent `route` (`/sleep`, `/fetch`, `/query`) of
+/// `seconds`, and for `/query` the database's port, whose connections are counted.
+#[derive(Clone, Copy)]
+pub(crate) struct Crowd<'a> {
+    pub(crate) route: &'a str,
+    pub(crate) count: usize,
+    pub(crate) seconds: f64,
+    pub(crate) database: Option<u16>,
+}
+
+/// Runs `crowd` against `launch`, with this program as the client; the row is called `server`.
 pub(crate) fn fan_out(
     (launch, server): (&Launch, String),
     log: &Path,
-    (route, count): (&str, usize),
+    crowd: &Crowd,
     cores: usize,
 ) -> FanOut {
     let (running, url) = launch.start(log, cores);
     let pid = running.pid();
     let idle = probe::process::rss_kib(pid);
     let waiting = std::sync::atomic::AtomicBool::new(true);
-    let (client, peak_threads) = std::thread::scope(|scope| {
+    let count = crowd.count;
+    let (client, (peak_threads, peak_connections, peak_backends)) = std::thread::scope(|scope| {
         let sampler = scope.spawn(|| {
-            let mut peak = 0;
+            let (mut threads, mut connections, mut backends) = (0, 0, 0);
             while waiting.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(probe::process::threads(pid));
+                threads = u64::max(threads, probe::process::threads(pid));
+                if let Some(port) = crowd.database {
+                    let held = probe::process::database_backends(pid, port);
+                    connections = connections.max(held.len() as u64);
+                    backends = backends.max(held.into_iter().map(probe::process::pss_kib).sum());
+                }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
-            peak
+            (threads, connections, backends)
         });
         let client = pinned(&std::env::current_exe().unwrap(), 1, cores)
             .args([
@@ -63,7 +88,7 @@ pub(crate) fn fan_out(
                 url.trim_start_matches("http://"),
                 &count.to_string(),
             ])
-            .args([&FANOUT_SLEEP.to_string(), route])
+            .args([&crowd.seconds.to_string(), crowd.route])
             .output()
             .expect("the fan-out client runs");
         waiting.store(false, std::sync::atomic::Ordering::Relaxed);
@@ -85,6 +110,8 @@ pub(crate) fn fan_out(
         idle_rss_kib: idle,
         peak_rss_kib: peak,
         peak_threads,
+        peak_database_connections: crowd.database.map(|_| peak_connections),
+        peak_backends_pss_kib: crowd.database.map(|_| peak_backends),
     }
 }
 
@@ -124,18 +151,28 @@ pub(crate) fn measure_all(
         let reasonable = if quick { 1 } else { 2 };
         crowds.push((threaded, &sizes[..sizes.len().min(reasonable)]));
     }
-    let mut run = |launch: &Launch, server: String, route, count| {
+    let mut run = |launch: &Launch, server: String, crowd: Crowd| {
         let log = logs.join(format!("{}.log", server.replace([' ', '/'], "_")));
-        let measured = fan_out((launch, server), &log, (route, count), cores);
+        let measured = fan_out((launch, server), &log, &crowd, cores);
         eprintln!(
-            "{}: {count} sleeps: {} answered in {:.2} s",
-            measured.server, measured.measured.answered, measured.measured.wall_s
+            "{}: {} {}: {} answered in {:.2} s",
+            measured.server,
+            crowd.count,
+            crowd.route,
+            measured.measured.answered,
+            measured.measured.wall_s
         );
         fanouts.push(measured);
     };
+    let sleeps = |route, count| Crowd {
+        route,
+        count,
+        seconds: FANOUT_SLEEP,
+        database: None,
+    };
     for (launch, counts) in &crowds {
         for &count in counts.iter() {
-            run(launch, launch.name.to_owned(), "/sleep", count);
+            run(launch, launch.name.to_owned(), sleeps("/sleep", count));
         }
     }
     // The same waits as calls to an upstream, which sleeps: a socket out for each, on
@@ -145,15 +182,42 @@ pub(crate) fn measure_all(
     for &count in &sizes[..2] {
         let out = format!("--upstream {url} --upstream-connections {count}");
         let server = Launch::ours_with(bin, "async-server", &out);
-        run(&server, "async-server /fetch".to_owned(), "/fetch", count);
+        run(
+            &server,
+            "async-server /fetch".to_owned(),
+            sleeps("/fetch", count),
+        );
         let threads = format!("--threads {count} {out}");
         let server = Launch::ours_with(bin, "sync-server", &threads);
         run(
             &server,
             format!("sync-server --threads {count} /fetch"),
-            "/fetch",
-            count,
+            sleeps("/fetch", count),
         );
     }
+    // Waiting on a database: 1,000 /query at once on a pool of 100, a task each on
+    // async-server, a thread each on sync-server; either way ten rounds of the pool.
+    let cluster = pgcluster::Cluster::start(2 * QUERY_POOL as u32 + 10)
+        .expect("a throwaway database for the /query fan-out");
+    let queries = Crowd {
+        route: "/query",
+        count: QUERIES,
+        seconds: QUERY_WAIT,
+        database: Some(cluster.port()),
+    };
+    let pool = format!(
+        "--db-pool {QUERY_POOL} --db-wait 60 --database {}",
+        cluster.url()
+    );
+    let server = Launch::ours_with(bin, "async-server", &pool);
+    run(
+        &server,
+        format!("async-server --db-pool {QUERY_POOL} /query"),
+        queries,
+    );
+    let threads = format!("--threads {QUERIES} {pool}");
+    let server = Launch::ours_with(bin, "sync-server", &threads);
+    let name = format!("sync-server --threads {QUERIES} --db-pool {QUERY_POOL} /query");
+    run(&server, name, queries);
     fanouts
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::fanout::{FanOut, FANOUT_SLEEP};
+use crate::fanout::{FanOut, FANOUT_SLEEP, QUERY_POOL, QUERY_WAIT};
 use crate::instructions::{self, Instructions};
 use crate::throughput::{median, Throughput};
 use crate::{database, upstream};
@@ -71,7 +71,11 @@ pub(crate) fn markdown(report: &Report) -> String {
     table += "| server | concurrent 2 s sleeps | answered | wall | latency p50 | p99 | max \
               | peak RSS | per connection | OS threads at the peak | /nosleep p99 meanwhile |\n\
               | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
-    for f in &report.fanout {
+    let (queries, fanout): (Vec<&FanOut>, Vec<&FanOut>) = report
+        .fanout
+        .iter()
+        .partition(|f| f.peak_database_connections.is_some());
+    for f in fanout {
         let m = &f.measured;
         table += &format!(
             "| {} | {} | {} | {:.2} s | {:.3} s | {:.3} s | {:.3} s | {:.1} MiB | {:.1} KiB | \
@@ -90,6 +94,40 @@ pub(crate) fn markdown(report: &Report) -> String {
         );
     }
     table += &format!("\nMethod: {}.\n\n", report.fanout_method);
+    table += &format!(
+        "| server | concurrent /query of {QUERY_WAIT} s | answered | wall | rounds of the pool \
+         | latency p50 | max | peak RSS | per waiting request | OS threads at the peak \
+         | database connections at the peak | their backends' memory (PSS) |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
+    );
+    for f in queries {
+        let m = &f.measured;
+        table += &format!(
+            "| {} | {} | {} | {:.2} s | {:.1} | {:.3} s | {:.3} s | {:.1} MiB | {:.1} KiB | {} \
+             | {} | {:.1} MiB |\n",
+            f.server,
+            m.requests,
+            m.answered,
+            m.wall_s,
+            m.wall_s / QUERY_WAIT,
+            m.latency_p50_s,
+            m.latency_max_s,
+            f.peak_rss_kib as f64 / 1024.0,
+            f.per_connection_kib,
+            f.peak_threads,
+            f.peak_database_connections.unwrap_or(0),
+            f.peak_backends_pss_kib.unwrap_or(0) as f64 / 1024.0,
+        );
+    }
+    table += &format!(
+        "\nMethod: the fan-out's client, each request GET /query?seconds={QUERY_WAIT} on a \
+         throwaway cluster (pgcluster, max_connections {}), the server started with --db-pool \
+         {QUERY_POOL} --db-wait 60; rounds are the wall time over one query's wait; connections \
+         and the backends serving them are the server's sockets to the database's port and the \
+         backend processes naming them, read every 10 ms; PSS counts each backend's share of \
+         the shared buffers once.\n\n",
+        2 * QUERY_POOL + 10
+    );
     table += "| server | instructions per request | of the floor's |\n| --- | --- | --- |\n";
     for counted in &report.instructions {
         let against = if counted.server == counted.floor {
