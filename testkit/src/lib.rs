@@ -246,9 +246,15 @@ impl Drop for Server {
 const OUT: &str = "stdout is piped";
 const ERR: &str = "stderr is piped";
 
-/// Runs `binary args` to completion, for flags that make it exit at once (and print little: the
-/// pipes are read after it exits).
+/// Runs `binary args` to completion, for flags that make it exit at once: killed, and the test
+/// failed, after [`PATIENCE`].
 pub fn run(binary: &str, args: &[&str]) -> Output {
+    run_within(binary, args, PATIENCE)
+}
+
+/// Runs `binary args` to completion, reading what it prints as it goes (so that a full pipe
+/// never stalls it); killed, and the test failed, after `patience`.
+pub fn run_within(binary: &str, args: &[&str], patience: Duration) -> Output {
     let mut child = Command::new(binary)
         .args(args)
         .stdin(Stdio::null())
@@ -260,21 +266,23 @@ pub fn run(binary: &str, args: &[&str]) -> Output {
         child.stdout.take().expect(OUT),
         child.stderr.take().expect(ERR),
     );
-    let deadline = Instant::now() + PATIENCE;
+    let stdout = thread::spawn(move || read_all(&mut out));
+    let stderr = thread::spawn(move || read_all(&mut err));
+    let deadline = Instant::now() + patience;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("{binary} {args:?} did not exit");
+            panic!("{binary} {args:?} did not exit within {patience:?}");
         }
         thread::sleep(Duration::from_millis(10));
     };
     Output {
         status,
-        stdout: read_all(&mut out),
-        stderr: read_all(&mut err),
+        stdout: stdout.join().expect("the stdout reader"),
+        stderr: stderr.join().expect("the stderr reader"),
     }
 }
 
