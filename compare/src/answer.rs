@@ -19,11 +19,17 @@ use crate::scenario::{
 use crate::verdict::seconds;
 
 /// The designs, the table's columns, each the server that runs it.
-pub const DESIGNS: [(Role, &str); 4] = [
+pub const DESIGNS: [(Role, &str); 7] = [
     (Role::Sync, "one thread"),
     (Role::SyncThreads, "4 threads"),
     (Role::Async, "one event loop"),
     (Role::AsyncPool, "event loop + offload pool of 2"),
+    (Role::DjangoSync, "Django runserver --nothreading"),
+    (
+        Role::DjangoThreads,
+        "Django runserver, a thread per request",
+    ),
+    (Role::DjangoAsync, "Django async views on uvicorn"),
 ];
 
 /// How many calls the row of several services makes, and how many waits the pool row sends.
@@ -79,6 +85,9 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
                 lane(Role::SyncThreads, free("another of the threads answers /nosleep")),
                 lane(Role::Async, free("the sleep is awaited: the thread is free")),
                 lane(Role::AsyncPool, free("the blocking sleep is on the pool, awaited")),
+                lane(Role::DjangoSync, blocked("runserver's one thread sleeps")),
+                lane(Role::DjangoThreads, free("another thread answers /nosleep")),
+                lane(Role::DjangoAsync, free("asyncio.sleep is awaited: the loop is free")),
             ],
         )
         .with_requests_for(Role::AsyncPool, with_quick(offload(""))),
@@ -91,6 +100,12 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
                 lane(Role::SyncThreads, free("another thread, on another core, answers")),
                 lane(Role::Async, blocked("computing never awaits: the loop is held")),
                 lane(Role::AsyncPool, free("the work is on a pool thread, awaited")),
+                lane(Role::DjangoSync, blocked("the one thread computes")),
+                lane(
+                    Role::DjangoThreads,
+                    free("another thread answers, taking the GIL in the computing one's pauses"),
+                ),
+                lane(Role::DjangoAsync, blocked("computing in a coroutine holds the loop")),
             ],
         )
         .with_requests_for(Role::AsyncPool, with_quick(offload("&work=compute"))),
@@ -103,6 +118,9 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
                 lane(Role::SyncThreads, free("another of the threads answers /nosleep")),
                 lane(Role::Async, free("the query is awaited on its socket")),
                 lane(Role::AsyncPool, free("the blocking client is on the pool, awaited")),
+                lane(Role::DjangoSync, blocked("the one thread reads psycopg's answer")),
+                lane(Role::DjangoThreads, free("another thread answers /nosleep")),
+                lane(Role::DjangoAsync, free("sync_to_async: the query on a thread of its own")),
             ],
         )
         .with_requests_for(Role::AsyncPool, with_quick(offload("&work=query"))),
@@ -114,6 +132,9 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
                 lane(Role::Sync, blocked("the one thread reads the upstream's answer")),
                 lane(Role::SyncThreads, free("another of the threads answers /nosleep")),
                 lane(Role::Async, free("the call is awaited on its socket")),
+                lane(Role::DjangoSync, blocked("the one thread reads the upstream's answer")),
+                lane(Role::DjangoThreads, free("another thread answers /nosleep")),
+                lane(Role::DjangoAsync, free("the call is awaited on asyncio's streams")),
             ],
         ),
         row(
@@ -146,6 +167,27 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
                         ..free("every call awaited at once: the longest call")
                     },
                 ),
+                lane(
+                    Role::DjangoSync,
+                    Prediction {
+                        wall: Some(wait * CALLS),
+                        ..blocked("one call after another, and /nosleep behind them")
+                    },
+                ),
+                lane(
+                    Role::DjangoThreads,
+                    Prediction {
+                        wall: Some(wait * CALLS),
+                        ..free("one call after another on the view's thread; /nosleep on another")
+                    },
+                ),
+                lane(
+                    Role::DjangoAsync,
+                    Prediction {
+                        wall: Some(wait),
+                        ..free("asyncio.gather: every call at once, the longest call")
+                    },
+                ),
             ],
         )
         .with_requests_for(Role::SyncThreads, with_quick(calls("&via=threads"))),
@@ -156,6 +198,7 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
             vec![
                 lane(Role::Async, blocked("the blocking sleep holds the loop's one thread")),
                 lane(Role::AsyncPool, free("the fix: the same sleep on the pool, awaited")),
+                lane(Role::DjangoAsync, blocked("time.sleep in a coroutine holds the loop")),
             ],
         )
         .with_requests_for(Role::AsyncPool, with_quick(offload(""))),
@@ -177,6 +220,18 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
                     },
                 ),
                 lane(Role::AsyncPool, Prediction::rounds(CROWD, POOL, pooled_wait, "pool threads")),
+                lane(Role::DjangoSync, Prediction::rounds(CROWD, 1, pooled_wait, "thread")),
+                lane(
+                    Role::DjangoThreads,
+                    Prediction::rounds(CROWD, CROWD, pooled_wait, "threads, one per request"),
+                ),
+                lane(
+                    Role::DjangoAsync,
+                    Prediction {
+                        wall: Some(pooled_wait),
+                        ..free("coroutines: all at once, one round")
+                    },
+                ),
             ],
         )
         .with_requests_for(
@@ -207,7 +262,8 @@ fn question(name: &str) -> &'static str {
     }
 }
 
-/// One cell: what the design did with the row, and whether it was predicted.
+/// One cell: what the design did with the row, what it held for it, and whether it was
+/// predicted.
 pub fn cell(server: &ServerReport) -> String {
     let mut text = String::new();
     let quick = quick_latency(server);
@@ -226,12 +282,7 @@ pub fn cell(server: &ServerReport) -> String {
             seconds(Duration::from_secs_f64(server.wall_s))
         );
     }
-    let threads = threads(server);
-    let _ = write!(
-        text,
-        "; {threads} thread{}",
-        if threads == 1 { "" } else { "s" }
-    );
+    text += &held(server);
     if server.as_predicted {
         text += " ✓";
     } else {
@@ -245,6 +296,38 @@ pub fn cell(server: &ServerReport) -> String {
             let _ = write!(text, ", {}", seconds(Duration::from_secs_f64(wall)));
         }
         text += ")";
+    }
+    text
+}
+
+/// What the design held for the row: its OS threads before and at the peak, what its memory
+/// grew by (per waiting request, where several waited), and its database connections; from the
+/// answers' thread ids where compare did not start the server.
+fn held(server: &ServerReport) -> String {
+    let Some(held) = &server.held else {
+        let threads = threads(server);
+        return format!("; {threads} thread{}", if threads == 1 { "" } else { "s" });
+    };
+    let waiting = server.requests.iter().filter(|r| r.work_s > 0.0).count();
+    let grown = held.rss_kib.peak.saturating_sub(held.rss_kib.before) as f64;
+    let mut text = format!(
+        "; {} → {} OS threads; RSS +{grown:.0} KiB",
+        held.threads.before, held.threads.peak
+    );
+    if waiting > 1 {
+        let _ = write!(
+            text,
+            " ({:.0} KiB per waiting request)",
+            grown / waiting as f64
+        );
+    }
+    let connections = held.database_connections.peak;
+    if connections > 0 {
+        let _ = write!(
+            text,
+            "; {connections} database connection{}",
+            if connections == 1 { "" } else { "s" }
+        );
     }
     text
 }
@@ -265,11 +348,15 @@ fn threads(server: &ServerReport) -> usize {
     ids.len()
 }
 
-/// Why a design has no cell in a row.
-fn not_run(role: Role, row: &str) -> &'static str {
+/// Why a design has no cell in a row; `seeded`: whether the run had the seed's servers.
+fn not_run(role: Role, row: &str, seeded: bool) -> &'static str {
     match (role, row) {
-        (Role::Sync | Role::SyncThreads, "answer-mistake") => {
-            "— (a thread may block: it has no event loop to hold)"
+        (
+            Role::Sync | Role::SyncThreads | Role::DjangoSync | Role::DjangoThreads,
+            "answer-mistake",
+        ) => "— (a thread may block: it has no event loop to hold)",
+        (Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync, _) if !seeded => {
+            "— (with --seed)"
         }
         (Role::AsyncPool, _) => "— (no blocking client to offload: the async one is awaited)",
         _ => "—",
@@ -278,7 +365,14 @@ fn not_run(role: Role, row: &str) -> &'static str {
 
 /// The page: the table, the advice composed from it, and how it was measured.
 /// `picture` is the timeline's file name, beside the page.
-pub fn page(report: &Report, scale: f64, command: &str, machine: &str, picture: &str) -> String {
+/// `seed_versions`: the packages the seed's environment pins (`Django==5.2.19`, ...).
+pub fn page(
+    report: &Report,
+    scale: f64,
+    (command, machine): (&str, &str),
+    picture: &str,
+    seed_versions: &[String],
+) -> String {
     let rows: Vec<&ScenarioReport> = report
         .scenarios
         .iter()
@@ -289,8 +383,12 @@ pub fn page(report: &Report, scale: f64, command: &str, machine: &str, picture: 
              Each row is a kind of wait a view has; each column a design people choose between. \
              While the view waits, a quick `/nosleep` is asked: a design is *blocked* when that \
              (or the view itself) waited behind something else. ✓: as predicted before the run; \
-             ✗: not, with the prediction. The threads are those the answers named (`X-Tid`, \
-             `X-Work-Tid`).\n\n";
+             ✗: not, with the prediction. The last three columns are the seed's own Django \
+             project on the servers it names, doing the same (`compare --seed`). Each cell also \
+             says what the design held meanwhile, read from /proc every 20 ms: its OS threads \
+             before the row and at its peak, what its resident memory grew by (per waiting \
+             request where several waited; with one, the first use of a route weighs in), and \
+             its connections to the database.\n\n";
     page += "| the view waits on |";
     for (_, design) in DESIGNS {
         let _ = write!(page, " {design} |");
@@ -298,11 +396,15 @@ pub fn page(report: &Report, scale: f64, command: &str, machine: &str, picture: 
     page += "\n| --- |";
     page += &" --- |".repeat(DESIGNS.len());
     page += "\n";
+    let seeded = rows
+        .iter()
+        .flat_map(|row| &row.servers)
+        .any(|server| Role::from_name(server.server).is_some_and(|r| r.seed_stack().is_some()));
     for row in &rows {
         let _ = write!(page, "| {} |", question(&row.name));
         for (role, _) in DESIGNS {
             let server = row.servers.iter().find(|s| s.server == role.name());
-            let text = server.map_or_else(|| not_run(role, &row.name).to_owned(), cell);
+            let text = server.map_or_else(|| not_run(role, &row.name, seeded).to_owned(), cell);
             let _ = write!(page, " {text} |");
         }
         page += "\n";
@@ -331,10 +433,19 @@ pub fn page(report: &Report, scale: f64, command: &str, machine: &str, picture: 
     for row in &rows {
         let _ = writeln!(page, "- {}: {}.", question(&row.name), row.description);
     }
-    page +=
-        "\nThe seed's Django stacks are not in the table: `compare` runs this project's servers. \
-             The benchmark runner (`cargo run --release -p bench -- --seed`) measures them beside \
-             these, in [performance.md](performance.md).\n";
+    if seeded {
+        let _ = write!(
+            page,
+            "\nThe Django columns run the seed's project, `bench/seed` (its views, and a \
+             `/query`, `/fetch`, `/compute` and `/block` of the same kind), with {}, from PyPI \
+             into a virtual environment of compare's own; its database connections persist \
+             (`CONN_MAX_AGE` 600).\n",
+            seed_versions.join(", ")
+        );
+    } else {
+        page += "\nThe Django columns need `--seed`, which runs the seed's own project beside \
+                 ours.\n";
+    }
     page
 }
 
@@ -395,6 +506,28 @@ fn advice(row: &ScenarioReport) -> String {
                 .map(|_| format!(" and {} with the pool", quick(Role::AsyncPool)))
                 .unwrap_or_default()
         ),
+    };
+    // The seed's stack, where it ran: the same figure on its three servers.
+    let django = [Role::DjangoSync, Role::DjangoThreads, Role::DjangoAsync];
+    let measured = if django.iter().any(|&role| by_role(role).is_some()) {
+        let figure = |role| match row.name.as_str() {
+            "answer-pool" | "answer-services" => wall(role),
+            _ => quick(role),
+        };
+        let what = match row.name.as_str() {
+            "answer-pool" => "they took",
+            "answer-services" => "the calls took",
+            _ => "/nosleep waited",
+        };
+        format!(
+            "{measured} On Django {what} {} on runserver --nothreading, {} threaded and {} on \
+             uvicorn.",
+            figure(Role::DjangoSync),
+            figure(Role::DjangoThreads),
+            figure(Role::DjangoAsync)
+        )
+    } else {
+        measured
     };
     let meaning = match row.name.as_str() {
         "answer-timer" | "answer-database" | "answer-service" => {

@@ -31,7 +31,7 @@ pub fn measure(
         let target = match (role.seed_stack(), seed_python) {
             (Some(stack), Some(python)) => {
                 let project = probe::seed::project(repository);
-                servers.start_seed(stack, python, &project, Some(&database))?
+                servers.start_seed(stack, (python, &project), Some(&database), None)?
             }
             (Some(_), None) => continue,
             (None, _) => {

@@ -232,7 +232,8 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     for role in roles {
         let target = if let (Some(stack), Some(python)) = (role.seed_stack(), &seed_python) {
             let project = probe::seed::project(&repository());
-            servers.start_seed(stack, python, &project, database.as_deref())?
+            let backends = (database.as_deref(), upstream.as_deref());
+            servers.start_seed(stack, (python, &project), backends.0, backends.1)?
         } else if cli.spawn {
             let flags = role.flags();
             let flags = flags.iter().map(String::as_str);
@@ -366,7 +367,21 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             probe::process::machine(scenario::machine_cores()),
             env!("CARGO_PKG_VERSION")
         );
-        let page = answer::page(&report, cli.scale, &command, &machine, &picture);
+        let pinned =
+            std::fs::read_to_string(probe::seed::project(&repository()).join("requirements.txt"));
+        let seed_versions: Vec<String> = pinned
+            .unwrap_or_default()
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+            .map(str::to_owned)
+            .collect();
+        let page = answer::page(
+            &report,
+            cli.scale,
+            (&command, &machine),
+            &picture,
+            &seed_versions,
+        );
         write_file(&cli.page, &page)?;
         println!("{page}\nwrote {}", cli.page.display());
     }

@@ -188,6 +188,26 @@ impl Role {
         }
     }
 
+    /// The role of a short name, as [`Role::name`] gives it.
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.name() == name)
+    }
+
+    /// Every role.
+    pub const ALL: [Role; 11] = [
+        Role::Sync,
+        Role::Async,
+        Role::SyncThreads,
+        Role::AsyncPool,
+        Role::SyncMany,
+        Role::SyncCallThreads,
+        Role::AsyncLimitPool,
+        Role::SyncLimitThreads,
+        Role::DjangoSync,
+        Role::DjangoThreads,
+        Role::DjangoAsync,
+    ];
+
     /// The seed's server it is, if it is one of the seed's.
     pub fn seed_stack(self) -> Option<Stack> {
         match self {

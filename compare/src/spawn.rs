@@ -177,14 +177,15 @@ impl Servers {
     }
 
     /// Starts one of the seed's Django servers with `python` (the seed's environment's) on a
-    /// free port of 127.0.0.1, its `/query` on `database` if given, and waits until it answers:
-    /// Django says where it listens in words of its own, so the port is chosen here.
+    /// free port of 127.0.0.1, its `/query` on `database` and its `/fetch` calling `upstream`
+    /// where given, and waits until it answers: Django says where it listens in words of its
+    /// own, so the port is chosen here.
     pub fn start_seed(
         &self,
         stack: Stack,
-        python: &Path,
-        project: &Path,
+        (python, project): (&Path, &Path),
         database: Option<&str>,
+        upstream: Option<&str>,
     ) -> anyhow::Result<Target> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
@@ -199,6 +200,7 @@ impl Servers {
             .args(args)
             .current_dir(project)
             .env("SEED_DATABASE", database.unwrap_or(""))
+            .env("SEED_UPSTREAM", upstream.unwrap_or(""))
             // Its START lines and access log are not what compare reports.
             .stdin(Stdio::null())
             .stdout(Stdio::null())

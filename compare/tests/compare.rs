@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use testkit::{run, Server};
+use testkit::Server;
 
 const COMPARE: &str = env!("CARGO_BIN_EXE_compare");
 
@@ -20,8 +20,12 @@ fn spawnable() {
     server_binary("async-server");
 }
 
+/// The longest a compare run of these tests may take: the answer page at half scale with the
+/// seed's servers, under a loaded machine.
+const RUN_PATIENCE: Duration = Duration::from_secs(180);
+
 fn compare(args: &[&str]) -> (Output, String) {
-    let output = run(COMPARE, args);
+    let output = testkit::run_within(COMPARE, args, RUN_PATIENCE);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     (output, stdout)
 }
@@ -688,11 +692,14 @@ fn answer_writes_one_table_whose_cells_are_the_runs_own_figures() {
     spawnable();
     let _alone = testkit::hostile::one_crowd_at_a_time();
     let (json, page) = (scratch("answer.json"), scratch("answer.md"));
+    // At 0.5: each wait 1 s, so that a tenth of it (what counts as blocked) is well above what
+    // Python's GIL costs a quick request beside a computing thread.
     let args = [
         "--spawn",
+        "--seed",
         "answer",
         "--scale",
-        "0.25",
+        "0.5",
         "--json",
         json.to_str().unwrap(),
         "--page",
@@ -727,9 +734,17 @@ fn answer_writes_one_table_whose_cells_are_the_runs_own_figures() {
     let names = [
         "timer", "cpu", "database", "service", "services", "mistake", "pool",
     ];
-    let designs = ["sync", "sync-threads", "async", "async-pool"];
+    let designs = [
+        "sync",
+        "sync-threads",
+        "async",
+        "async-pool",
+        "django-sync",
+        "django-threads",
+        "django-async",
+    ];
     for (row, name) in rows.iter().zip(names) {
-        assert_eq!(row.len(), 5, "{row:?}");
+        assert_eq!(row.len(), 8, "{row:?}");
         let scenario = format!("answer-{name}");
         let ran = report["scenarios"]
             .as_array()
@@ -761,6 +776,24 @@ fn answer_writes_one_table_whose_cells_are_the_runs_own_figures() {
                 server["as_predicted"], true,
                 "{scenario} {design}: {server}"
             );
+            let held = &server["held"];
+            let threads = format!(
+                "{} → {} OS threads",
+                held["threads"]["before"], held["threads"]["peak"]
+            );
+            assert!(
+                cell.contains(&threads),
+                "{scenario} {design}: {cell} lacks {threads}"
+            );
+            if name == "database" {
+                let connections = held["database_connections"]["peak"].as_u64().unwrap();
+                assert!(connections >= 1, "{scenario} {design}: {server}");
+                let shown = format!("; {connections} database connection");
+                assert!(
+                    cell.contains(&shown),
+                    "{scenario} {design}: {cell} lacks {shown}"
+                );
+            }
             let requests = server["requests"].as_array().unwrap();
             if let Some(quick) = requests.iter().find(|r| r["path"] == "/nosleep") {
                 let latency = quick["latency_s"].as_f64().unwrap();
@@ -778,7 +811,7 @@ fn answer_writes_one_table_whose_cells_are_the_runs_own_figures() {
     }
     assert!(text.contains("## What to choose, from these figures"));
     assert!(
-        text.contains("--scale 0.25"),
+        text.contains("--scale 0.5") && text.contains("Django==5.2.19"),
         "the page says how it was made"
     );
 }
