@@ -47,7 +47,7 @@ const TEMPLATE: &str = r##"<!doctype html>
 <p>The seed's experiment: <code>/sleep</code> at 0 s, <code>/nosleep</code> 0.4 of the sleep later (2 s of 5).
 On a blocking server the <code>/nosleep</code> waits for the sleep to end; on an async one it does not.
 The other experiments put another route in the sleep's place: {{EXPERIMENTS}}</p>
-<p id="answer">The answer on one page, every kind of wait against every design in one table from one run: <code>docs/answer.md</code> in the project (<code>target/release/compare --spawn answer</code> writes it).</p>
+<p id="answer">The answer on one page, every kind of wait against every design in one table from one run: <code>docs/answer.md</code> in the project (<code>target/release/compare --spawn --seed answer</code> writes it).</p>
 <form onsubmit="return false">
   <label>experiment <select id="experiment">{{OPTIONS}}</select></label>
   <label>seconds <input id="duration" type="number" min="0.1" max="60" step="0.1" value="5"></label>
