@@ -276,10 +276,14 @@ pub fn cell(server: &ServerReport) -> String {
         let _ = write!(text, "; /nosleep {}", seconds(quick));
     }
     if server.predicted_wall_s.is_some() {
+        // Rounds: how many of one request's waits the whole took.
+        let each = server.requests.iter().map(|r| r.work_s).fold(0.0, f64::max);
+        let rounds = (server.wall_s / each.max(f64::EPSILON)).round();
         let _ = write!(
             text,
-            "; all in {}",
-            seconds(Duration::from_secs_f64(server.wall_s))
+            "; all in {} ({rounds} round{})",
+            seconds(Duration::from_secs_f64(server.wall_s)),
+            if rounds == 1.0 { "" } else { "s" }
         );
     }
     text += &held(server);
@@ -383,7 +387,8 @@ pub fn page(
              Each row is a kind of wait a view has; each column a design people choose between. \
              While the view waits, a quick `/nosleep` is asked: a design is *blocked* when that \
              (or the view itself) waited behind something else. ✓: as predicted before the run; \
-             ✗: not, with the prediction. The last three columns are the seed's own Django \
+             ✗: not, with the prediction. Where the row times all its requests, the cell gives \
+             the whole and its rounds (the whole over one request's wait). The last three columns are the seed's own Django \
              project on the servers it names, doing the same (`compare --seed`). Each cell also \
              says what the design held meanwhile, read from /proc every 20 ms: its OS threads \
              before the row and at its peak, what its resident memory grew by (per waiting \
