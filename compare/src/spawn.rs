@@ -123,12 +123,7 @@ impl Servers {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        #[cfg(unix)]
-        {
-            // A Ctrl-C in the terminal goes to this process alone, which then kills the servers;
-            // they would otherwise begin a graceful shutdown of their own.
-            std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        }
+        outlived_by_nothing(&mut command);
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
@@ -205,7 +200,7 @@ impl Servers {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        outlived_by_nothing(&mut command);
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start {}", stack.command()))?;
@@ -276,6 +271,31 @@ impl Drop for Servers {
     fn drop(&mut self) {
         kill_all(&self.children);
         stop_databases(&self.databases);
+    }
+}
+
+/// Makes `command`'s process one that this process's end ends, however it ends: in a process
+/// group of its own, so that a Ctrl-C in the terminal goes to this process alone (which then
+/// kills the servers; they would otherwise begin a graceful shutdown of their own), and killed
+/// by the kernel if this process dies first, even by `SIGKILL`, which no handler sees. The
+/// kernel ties that to the thread that starts it: every server is started from `main`'s.
+fn outlived_by_nothing(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    // SAFETY: the closure runs in the child between fork and exec, and calls only prctl, getppid
+    // and _exit, which are async-signal-safe and touch no memory of the parent's.
+    let parent = std::process::id();
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // This process may have died before the child asked: then it has a new parent.
+            if libc::getppid() as u32 != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
     }
 }
 

@@ -270,6 +270,22 @@ fn spawn_leaves_no_server_behind_on_ctrl_c() {
     );
 }
 
+/// `SIGKILL` reaches no handler: the kernel kills the servers compare started when it dies.
+#[test]
+fn spawn_leaves_no_server_behind_when_killed() {
+    let (mut child, pids) = spawn_slow_run();
+    child.kill().unwrap();
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|&pid| alive(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        pids.iter().all(|&pid| !alive(pid)),
+        "a server survived: {pids:?}"
+    );
+}
+
 #[test]
 fn threads_block_and_offload_show_what_the_original_did_not() {
     spawnable();
