@@ -34,6 +34,7 @@ impl Cluster {
     pub fn start(max_connections: u32) -> anyhow::Result<Cluster> {
         let bin = bin_dir()?;
         let owner = owner()?;
+        remove_abandoned(&bin, owner);
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let count = COUNT.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("pgcluster-{}-{count}", std::process::id()));
@@ -200,6 +201,39 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.stop_immediately();
         let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Stops and removes the clusters that processes now gone left behind: a process killed by
+/// `SIGKILL` runs no `Drop`, and its cluster, a daemon of its own, would run on. Each cluster's
+/// directory is named after the process that made it (`pgcluster-<pid>-<n>`); one whose process
+/// is alive, or whose name is not ours, is left alone.
+fn remove_abandoned(bin: &Path, owner: Option<(u32, u32)>) {
+    let entries = fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten();
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(maker) = name
+            .strip_prefix("pgcluster-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{maker}")).exists() {
+            continue;
+        }
+        let abandoned = Cluster {
+            dir: entry.path(),
+            bin: bin.to_owned(),
+            port: 0,
+            max_connections: 0,
+            owner,
+        };
+        // Dropping it stops it, if it runs, and removes its directory.
+        drop(abandoned);
     }
 }
 
