@@ -391,7 +391,8 @@ pub fn page(
              the whole and its rounds (the whole over one request's wait). The last three columns are the seed's own Django \
              project on the servers it names, doing the same (`compare --seed`). Each cell also \
              says what the design held meanwhile, read from /proc every 20 ms: its OS threads \
-             before the row and at its peak, what its resident memory grew by (per waiting \
+             before the row and at its peak (every thread of the process, the library's and \
+             the server's helpers beside the handler threads included), what its resident memory grew by (per waiting \
              request where several waited; with one, the first use of a route weighs in), and \
              its connections to the database.\n\n";
     page += "| the view waits on |";
