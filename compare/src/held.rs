@@ -127,28 +127,3 @@ pub fn while_running<T: Send>(
     });
     (result, held)
 }
-
-/// The port in a database URL (`postgres://USER@HOST:PORT/DB`), PostgreSQL's 5432 if none.
-pub fn database_port(url: &str) -> Option<u16> {
-    let rest = url.split_once("://")?.1;
-    let host_port = rest.split('/').next()?.rsplit('@').next()?;
-    match host_port.rsplit_once(':') {
-        Some((_, port)) => port.parse().ok(),
-        None => Some(5432),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_database_url_names_its_port() {
-        assert_eq!(
-            database_port("postgres://postgres@127.0.0.1:5999/postgres"),
-            Some(5999)
-        );
-        assert_eq!(database_port("postgres://u@localhost/db"), Some(5432));
-        assert_eq!(database_port("postgres://u:p@h:x/db"), None);
-    }
-}

@@ -25,7 +25,7 @@ pub fn measure(
     repository: &Path,
 ) -> anyhow::Result<ScenarioReport> {
     let database = servers.start_database(DB_LIMIT as u32)?;
-    let port = held::database_port(&database);
+    let port = pgcluster::port_of(&database);
     let mut runs = Vec::new();
     for role in scenario.roles() {
         let target = match (role.seed_stack(), seed_python) {

@@ -278,7 +278,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             .sum();
         let pids: Vec<Option<u32>> = chosen.iter().map(|(_, t)| servers.pid(&t.url)).collect();
         let database_port = database.as_deref().filter(|_| scenario.needs_database());
-        let database_port = database_port.and_then(held::database_port);
+        let database_port = database_port.and_then(pgcluster::port_of);
         let (measured, held) = with_progress(&scenario.name, total, &answered, || {
             held::while_running(&pids, database_port, || {
                 if scenario.apart {

@@ -517,15 +517,7 @@ fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster()
         .split_whitespace()
         .find(|word| word.starts_with("postgres://"))
         .unwrap();
-    let port: u16 = url
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = pgcluster::port_of(url).unwrap();
     let (sync, asynchronous) = (
         server(&report, "query", "sync"),
         server(&report, "query", "async"),

@@ -204,6 +204,16 @@ impl Drop for Cluster {
     }
 }
 
+/// The port in a database URL (`postgres://USER@HOST:PORT/DB`), PostgreSQL's 5432 if none.
+pub fn port_of(url: &str) -> Option<u16> {
+    let rest = url.split_once("://")?.1;
+    let host_port = rest.split('/').next()?.rsplit('@').next()?;
+    match host_port.rsplit_once(':') {
+        Some((_, port)) => port.parse().ok(),
+        None => Some(5432),
+    }
+}
+
 /// Stops and removes the clusters that processes now gone left behind: a process killed by
 /// `SIGKILL` runs no `Drop`, and its cluster, a daemon of its own, would run on. Each cluster's
 /// directory is named after the process that made it (`pgcluster-<pid>-<n>`); one whose process
@@ -289,6 +299,16 @@ fn free_port() -> anyhow::Result<u16> {
 mod tests {
     use super::*;
     use std::net::TcpStream;
+
+    #[test]
+    fn a_database_url_names_its_port() {
+        assert_eq!(
+            port_of("postgres://postgres@127.0.0.1:5999/postgres"),
+            Some(5999)
+        );
+        assert_eq!(port_of("postgres://u@localhost/db"), Some(5432));
+        assert_eq!(port_of("postgres://u:p@h:x/db"), None);
+    }
 
     #[test]
     fn a_cluster_listens_until_dropped_and_leaves_nothing_behind() {

@@ -17,16 +17,7 @@ fn a_cluster_abandoned_by_a_killed_process_is_removed_by_the_next() {
     BufReader::new(maker.stdout.take().unwrap())
         .read_line(&mut url)
         .unwrap();
-    let port: u16 = url
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let port = pgcluster::port_of(url.trim()).unwrap();
     let dir = std::env::temp_dir().join(format!("pgcluster-{}-0", maker.id()));
     maker.kill().unwrap();
     maker.wait().unwrap();
