@@ -548,8 +548,10 @@ fn query_finds_a_database_wait_blocks_sync_and_not_async_and_leaves_no_cluster()
     let peak = |server: &Value, what: &str| server["held"][what]["peak"].as_u64().unwrap();
     assert_eq!(peak(pooled, "database_connections"), 2, "{pooled}");
     assert_eq!(peak(threads, "database_connections"), 8, "{threads}");
+    // PSS splits the shared buffers among every process that maps them, so eight backends
+    // hold more than two, if not four times as much.
     assert!(
-        peak(threads, "backends_pss_kib") > 2 * peak(pooled, "backends_pss_kib"),
+        peak(threads, "backends_pss_kib") > peak(pooled, "backends_pss_kib"),
         "eight backends against two: {threads} {pooled}"
     );
     assert_eq!(
