@@ -134,8 +134,8 @@ enum Name {
     /// async-server, then with --upstream-connections 10: ⌈N/10⌉ rounds
     FetchScale,
     /// 30 /query (1 s) at once, and 4 more after, on a database of max_connections 20 of its
-    /// own: async-server --db-pool 10, sync-server --threads 30 and, with --seed, Django's
-    /// threaded runserver and uvicorn, one after another (needs --spawn)
+    /// own: async-server --db-pool 10, sync-server --threads 30 and, with --seed, Django on
+    /// uvicorn, one after another (needs --spawn)
     DbLimit,
     /// What a waiting request costs as their number grows: N/100, N/10 and N (--requests,
     /// default 10000) concurrent 2 s /sleep on sync-server --threads N and async-server (needs
