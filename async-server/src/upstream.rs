@@ -30,9 +30,6 @@ use shared::{cause_of, Calls, FetchFailure};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// The most an upstream answer's body may be: `/sleep` answers five bytes.
-const MAX_BODY: usize = 64 * 1024;
-
 /// The upstream's address and bounds, shared by every worker; each worker has its own client.
 pub struct Upstream {
     base: Option<String>,
@@ -79,21 +76,22 @@ impl Upstream {
     /// failure among them (the others are dropped, their connections closed).
     pub async fn fetch(&self, calls: Calls) -> Result<Duration, FetchFailure> {
         let started = Instant::now();
-        let each = (0..calls.count).map(|_| self.call(calls.seconds));
-        futures_util::future::try_join_all(each).await?;
-        Ok(started.elapsed())
-    }
-
-    /// One call of the upstream's `/sleep?seconds=S`, its answer read whole.
-    async fn call(&self, seconds: Duration) -> Result<(), FetchFailure> {
         let Some(base) = &self.base else {
             return Err(FetchFailure::Unreachable(
                 "no upstream configured".to_owned(),
             ));
         };
-        let uri: Uri = format!("{base}/sleep?seconds={}", seconds.as_secs_f64())
+        let uri: Uri = calls
+            .url(base)
             .parse()
             .map_err(|error| FetchFailure::Unreachable(format!("a bad upstream URL: {error}")))?;
+        let each = (0..calls.count).map(|_| self.call(uri.clone(), calls.seconds));
+        futures_util::future::try_join_all(each).await?;
+        Ok(started.elapsed())
+    }
+
+    /// One call of `uri`, the upstream's `/sleep?seconds=S`, its answer read whole.
+    async fn call(&self, uri: Uri, seconds: Duration) -> Result<(), FetchFailure> {
         let turn = Arc::clone(&self.calls).acquire_owned();
         let _turn = tokio::time::timeout(self.turn_wait, turn)
             .await
@@ -111,14 +109,11 @@ impl Upstream {
             })?;
             let status = answer.status().as_u16();
             // Read to the end: then the connection can go back to the pool.
-            Limited::new(answer.into_body(), MAX_BODY)
+            Limited::new(answer.into_body(), Calls::MAX_ANSWER)
                 .collect()
                 .await
                 .map_err(|error| FetchFailure::Broken(error.to_string()))?;
-            match status {
-                200..=299 => Ok(()),
-                status => Err(FetchFailure::Status(status)),
-            }
+            FetchFailure::unless_success(status)
         };
         tokio::time::timeout(bound, answered)
             .await

@@ -61,6 +61,17 @@ pub enum FetchFailure {
     NoConnection(std::time::Duration),
 }
 
+impl FetchFailure {
+    /// What the status of an upstream's complete answer means for the call: a success, or
+    /// [`FetchFailure::Status`].
+    pub fn unless_success(status: u16) -> Result<(), FetchFailure> {
+        match status {
+            200..=299 => Ok(()),
+            status => Err(FetchFailure::Status(status)),
+        }
+    }
+}
+
 macro_rules! fields {
     ($($field:ident => $name:literal,)*) => {
         /// The header fields an answer may carry.

@@ -39,6 +39,17 @@ pub struct Calls {
     pub seconds: Duration,
 }
 
+impl Calls {
+    /// The most an upstream's answer to one call may hold: its `/sleep` answers five bytes.
+    pub const MAX_ANSWER: usize = 64 * 1024;
+
+    /// What each call asks of the upstream at `base` (`http://HOST:PORT`): the same for every
+    /// call of a `/fetch`, so a server works it out once per request.
+    pub fn url(&self, base: &str) -> String {
+        format!("{base}/sleep?seconds={}", self.seconds.as_secs_f64())
+    }
+}
+
 /// What a waiting request asks for besides `seconds`: `work=` (`/offload`), and `count=` and
 /// `via=` (`/fetch`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -390,6 +401,23 @@ mod tests {
         assert_eq!(
             plan.wait,
             Some(SyncWait::Sleep(Duration::from_millis(1500)))
+        );
+    }
+
+    #[test]
+    fn each_call_asks_the_upstream_to_sleep_the_seconds_of_the_fetch() {
+        let calls = Calls {
+            count: 3,
+            seconds: Duration::from_millis(250),
+        };
+        assert_eq!(
+            calls.url("http://127.0.0.1:9"),
+            "http://127.0.0.1:9/sleep?seconds=0.25"
+        );
+        assert_eq!(crate::FetchFailure::unless_success(204), Ok(()));
+        assert_eq!(
+            crate::FetchFailure::unless_success(404),
+            Err(crate::FetchFailure::Status(404))
         );
     }
 

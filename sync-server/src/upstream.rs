@@ -16,9 +16,6 @@ use std::time::{Duration, Instant};
 use shared::{Calls, FetchFailure};
 use ureq::Agent;
 
-/// The most an upstream answer's body may be: `/sleep` answers five bytes.
-const MAX_BODY: u64 = 64 * 1024;
-
 /// The upstream's address and the client that calls it, or none (no `--upstream`, or closed at
 /// shutdown).
 pub struct Upstream {
@@ -65,9 +62,9 @@ impl Upstream {
     /// Makes the calls one after another on this thread: how long they took together, or the
     /// first failure (the calls after it are not made).
     pub fn fetch(&self, calls: Calls) -> Result<Duration, FetchFailure> {
-        let started = Instant::now();
+        let (started, url) = (Instant::now(), calls.url(&self.base));
         for _ in 0..calls.count {
-            self.call(calls.seconds)?;
+            self.call(&url, calls.seconds)?;
         }
         Ok(started.elapsed())
     }
@@ -75,7 +72,7 @@ impl Upstream {
     /// Makes the calls all at once, one scoped thread each, and joins them: how long they took
     /// together, or the first failure among them.
     pub fn fetch_on_threads(&self, calls: Calls) -> Result<Duration, FetchFailure> {
-        let started = Instant::now();
+        let (started, url) = (Instant::now(), calls.url(&self.base));
         thread::scope(|scope| {
             let threads: Vec<_> = (0..calls.count)
                 .map(|_| {
@@ -83,7 +80,7 @@ impl Upstream {
                     thread::Builder::new()
                         .name("fetch".to_owned())
                         .stack_size(crate::server::HANDLER_STACK)
-                        .spawn_scoped(scope, || self.call(calls.seconds))
+                        .spawn_scoped(scope, || self.call(&url, calls.seconds))
                 })
                 .collect();
             let mut outcome = Ok(());
@@ -95,7 +92,7 @@ impl Upstream {
                         ))
                     }),
                     // Out of threads: this call is made here, after the others started.
-                    Err(_) => self.call(calls.seconds),
+                    Err(_) => self.call(&url, calls.seconds),
                 };
                 outcome = outcome.and(called);
             }
@@ -104,8 +101,8 @@ impl Upstream {
         Ok(started.elapsed())
     }
 
-    /// One call of the upstream's `/sleep?seconds=S`, its answer read whole.
-    fn call(&self, seconds: Duration) -> Result<(), FetchFailure> {
+    /// One call of `url`, the upstream's `/sleep?seconds=S`, its answer read whole.
+    fn call(&self, url: &str, seconds: Duration) -> Result<(), FetchFailure> {
         // An agent is a handle to the shared pool: cloning it opens nothing.
         let Some(agent) = self.agent.lock().unwrap().clone() else {
             return Err(FetchFailure::Unreachable(
@@ -117,9 +114,8 @@ impl Upstream {
             .take(self.connection_wait)
             .ok_or(FetchFailure::NoConnection(self.connection_wait))?;
         let bound = seconds + self.slack;
-        let url = format!("{}/sleep?seconds={}", self.base, seconds.as_secs_f64());
         let mut answer = agent
-            .get(&url)
+            .get(url)
             .config()
             .timeout_global(Some(bound))
             .build()
@@ -129,13 +125,10 @@ impl Upstream {
         answer
             .body_mut()
             .with_config()
-            .limit(MAX_BODY)
+            .limit(Calls::MAX_ANSWER as u64)
             .read_to_vec()
             .map_err(|error| failure(error, bound))?;
-        match answer.status().as_u16() {
-            200..=299 => Ok(()),
-            status => Err(FetchFailure::Status(status)),
-        }
+        FetchFailure::unless_success(answer.status().as_u16())
     }
 
     /// Closes the idle connections to the upstream: at shutdown, once every request is answered.
