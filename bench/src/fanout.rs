@@ -74,9 +74,10 @@ pub(crate) fn fan_out(
             while waiting.load(std::sync::atomic::Ordering::Relaxed) {
                 threads = u64::max(threads, probe::process::threads(pid));
                 if let Some(port) = crowd.database {
-                    let held = probe::process::database_backends(pid, port);
-                    connections = connections.max(held.len() as u64);
-                    backends = backends.max(held.into_iter().map(probe::process::pss_kib).sum());
+                    let ports = probe::process::local_ports_to(pid, port);
+                    let serving = probe::process::backends_serving(&ports);
+                    connections = connections.max(ports.len() as u64);
+                    backends = backends.max(serving.into_iter().map(probe::process::pss_kib).sum());
                 }
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }

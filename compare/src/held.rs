@@ -43,33 +43,45 @@ pub struct Held {
     pub backends_pss_kib: Span,
 }
 
-impl Held {
-    fn read(pid: u32, database: Option<u16>) -> [u64; 4] {
-        let backends = database.map_or_else(Vec::new, |port| {
-            probe::process::database_backends(pid, port)
-        });
-        [
-            probe::process::threads(pid),
-            probe::process::rss_kib(pid),
-            database.map_or(0, |port| probe::process::sockets_to(pid, port) as u64),
-            backends.into_iter().map(probe::process::pss_kib).sum(),
-        ]
-    }
+/// The four figures at one moment.
+struct Reading {
+    threads: u64,
+    rss_kib: u64,
+    database_connections: u64,
+    backends_pss_kib: u64,
+}
 
-    fn new(now: [u64; 4]) -> Held {
+impl Reading {
+    /// What `pid` holds now; `database`: the database's port, if the servers use one. Its
+    /// sockets to that port are listed once, for their count and the backends serving them.
+    fn of(pid: u32, database: Option<u16>) -> Reading {
+        let ports =
+            database.map_or_else(Vec::new, |port| probe::process::local_ports_to(pid, port));
+        let backends = probe::process::backends_serving(&ports);
+        Reading {
+            threads: probe::process::threads(pid),
+            rss_kib: probe::process::rss_kib(pid),
+            database_connections: ports.len() as u64,
+            backends_pss_kib: backends.into_iter().map(probe::process::pss_kib).sum(),
+        }
+    }
+}
+
+impl Held {
+    fn new(now: Reading) -> Held {
         Held {
-            threads: Span::new(now[0]),
-            rss_kib: Span::new(now[1]),
-            database_connections: Span::new(now[2]),
-            backends_pss_kib: Span::new(now[3]),
+            threads: Span::new(now.threads),
+            rss_kib: Span::new(now.rss_kib),
+            database_connections: Span::new(now.database_connections),
+            backends_pss_kib: Span::new(now.backends_pss_kib),
         }
     }
 
-    fn see(&mut self, now: [u64; 4]) {
-        self.threads.see(now[0]);
-        self.rss_kib.see(now[1]);
-        self.database_connections.see(now[2]);
-        self.backends_pss_kib.see(now[3]);
+    fn see(&mut self, now: Reading) {
+        self.threads.see(now.threads);
+        self.rss_kib.see(now.rss_kib);
+        self.database_connections.see(now.database_connections);
+        self.backends_pss_kib.see(now.backends_pss_kib);
     }
 
     /// One line: `1 → 9 OS threads, 12.0 → 15.3 MiB RSS; 0 → 8 database connections, their
@@ -106,7 +118,7 @@ pub fn while_running<T: Send>(
 ) -> (T, Vec<Option<Held>>) {
     let mut held: Vec<Option<Held>> = pids
         .iter()
-        .map(|pid| pid.map(|pid| Held::new(Held::read(pid, database))))
+        .map(|pid| pid.map(|pid| Held::new(Reading::of(pid, database))))
         .collect();
     let done = AtomicBool::new(false);
     let result = thread::scope(|scope| {
@@ -114,7 +126,7 @@ pub fn while_running<T: Send>(
             while !done.load(Ordering::Relaxed) {
                 for (pid, held) in pids.iter().zip(&mut held) {
                     if let (Some(pid), Some(held)) = (pid, held) {
-                        held.see(Held::read(*pid, database));
+                        held.see(Reading::of(*pid, database));
                     }
                 }
                 thread::sleep(EVERY);

@@ -83,17 +83,18 @@ pub fn local_ports_to(pid: u32, port: u16) -> Vec<u16> {
         .collect()
 }
 
-/// The PostgreSQL backends serving `pid`'s connections to a database on this machine at `port`:
-/// each backend's process title names its client (`postgres: USER DB 127.0.0.1(<port>) idle`),
-/// and the client's ports are `pid`'s own. Only backends this process may read are found.
-pub fn database_backends(pid: u32, port: u16) -> Vec<u32> {
-    let clients: std::collections::HashSet<String> = local_ports_to(pid, port)
-        .into_iter()
-        .map(|port| format!("({port})"))
-        .collect();
-    if clients.is_empty() {
+/// The PostgreSQL backends on this machine serving the connections whose client ports are
+/// `client_ports` (a process's, from [`local_ports_to`]): each backend's process title names
+/// its client (`postgres: USER DB 127.0.0.1(<port>) idle`). Only backends this process may read
+/// are found.
+pub fn backends_serving(client_ports: &[u16]) -> Vec<u32> {
+    if client_ports.is_empty() {
         return Vec::new();
     }
+    let clients: std::collections::HashSet<String> = client_ports
+        .iter()
+        .map(|port| format!("({port})"))
+        .collect();
     let processes = procfs::process::all_processes()
         .into_iter()
         .flatten()
