@@ -17,30 +17,17 @@ use crate::scenario::{self, Scenario, DB_LIMIT};
 use crate::spawn::Servers;
 
 /// Runs `scenario` (`db-limit`) on a throwaway cluster of its own, one server after another;
-/// `seed_python` runs the seed's servers, whose lanes are left out without it.
+/// `seed` (the seed's python and project) runs the seed's servers among them.
 pub fn measure(
     servers: &Servers,
     scenario: &Scenario,
-    seed_python: Option<&Path>,
-    repository: &Path,
+    seed: Option<(&Path, &Path)>,
 ) -> anyhow::Result<ScenarioReport> {
     let database = servers.start_database(DB_LIMIT as u32)?;
     let port = pgcluster::port_of(&database);
     let mut runs = Vec::new();
     for role in scenario.roles() {
-        let target = match (role.seed_stack(), seed_python) {
-            (Some(stack), Some(python)) => {
-                let project = probe::seed::project(repository);
-                servers.start_seed(stack, (python, &project), Some(&database), None)?
-            }
-            (Some(_), None) => continue,
-            (None, _) => {
-                let mut args = role.flags();
-                args.extend(["--database".to_owned(), database.clone()]);
-                let args: Vec<&str> = args.iter().map(String::as_str).collect();
-                servers.start(role.binary(), &args)?
-            }
-        };
+        let target = servers.start_role(role, seed, Some(&database), None)?;
         let pid = servers.pid(&target.url);
         let answered = AtomicUsize::new(0);
         let (measured, held) = held::while_running(&[pid], port, || {
@@ -58,8 +45,5 @@ pub fn measure(
             held: held.into_iter().next().flatten(),
         });
     }
-    let mut scenario = scenario.clone();
-    let measured: Vec<_> = runs.iter().map(|run| run.role).collect();
-    scenario.lanes.retain(|lane| measured.contains(&lane.role));
-    Ok(ScenarioReport::new(&scenario, runs))
+    Ok(ScenarioReport::new(scenario, runs))
 }

@@ -212,33 +212,24 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         (None, true) => Some(servers.start("async-server", &["--warn-blocked", "0"])?.url),
         (None, false) => None,
     };
-    let mut with_backends: Vec<&str> = Vec::new();
-    if let Some(url) = &database {
-        with_backends.extend(["--database", url]);
-    }
-    if let Some(url) = &upstream {
-        with_backends.extend(["--upstream", url]);
-    }
     let db_limit = cli.scenarios.contains(&Name::DbLimit);
     if db_limit && !cli.spawn {
         bail!("db-limit starts a database and servers of its own: pass --spawn");
     }
-    let seed_python =
-        match roles.iter().any(|role| role.seed_stack().is_some()) || (db_limit && cli.seed) {
-            true => Some(probe::seed::python(&repository()).map_err(|error| anyhow!(error))?),
-            false => None,
-        };
+    let seeded = roles.iter().any(|role| role.seed_stack().is_some()) || (db_limit && cli.seed);
+    let seed_python = if seeded {
+        Some(probe::seed::python(&repository()).map_err(|error| anyhow!(error))?)
+    } else {
+        None
+    };
+    let seed_project = probe::seed::project(&repository());
+    let seed = seed_python
+        .as_deref()
+        .map(|python| (python, seed_project.as_path()));
     let mut targets = BTreeMap::new();
     for role in roles {
-        let target = if let (Some(stack), Some(python)) = (role.seed_stack(), &seed_python) {
-            let project = probe::seed::project(&repository());
-            let backends = (database.as_deref(), upstream.as_deref());
-            servers.start_seed(stack, (python, &project), backends.0, backends.1)?
-        } else if cli.spawn {
-            let flags = role.flags();
-            let flags = flags.iter().map(String::as_str);
-            let args: Vec<&str> = flags.chain(with_backends.iter().copied()).collect();
-            servers.start(role.binary(), &args)?
+        let target = if cli.spawn {
+            servers.start_role(role, seed, database.as_deref(), upstream.as_deref())?
         } else {
             match role {
                 Role::Sync => cli.sync_server.clone(),
@@ -315,8 +306,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     if db_limit {
         let scenario = scenarios::db_limit(cli.scale);
-        let python = seed_python.as_deref();
-        let result = limit::measure(&servers, &scenario, python, &repository())?;
+        let scenario = if cli.seed {
+            scenario
+        } else {
+            scenario.without_seed()
+        };
+        let result = limit::measure(&servers, &scenario, seed)?;
         println!("{result}");
         report.scenarios.push(result);
     }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::scenario::Role;
 use pgcluster::Cluster;
 use probe::seed::Stack;
 use probe::Target;
@@ -238,6 +239,30 @@ impl Servers {
         println!("started {} (PID {pid}) at {}", stack.command(), target.url);
         self.pids.lock().unwrap().insert(target.url.clone(), pid);
         Ok(target)
+    }
+
+    /// Starts the server of `role` on a free port, with `database` and `upstream` where given:
+    /// one of ours with the role's flags, or one of the seed's with `seed` (its environment's
+    /// python and its project), which a seed role needs.
+    pub fn start_role(
+        &self,
+        role: Role,
+        seed: Option<(&Path, &Path)>,
+        database: Option<&str>,
+        upstream: Option<&str>,
+    ) -> anyhow::Result<Target> {
+        if let Some(stack) = role.seed_stack() {
+            let seed = seed.context("the seed's servers run only with --seed")?;
+            return self.start_seed(stack, seed, database, upstream);
+        }
+        let mut args = role.flags();
+        for (flag, url) in [("--database", database), ("--upstream", upstream)] {
+            if let Some(url) = url {
+                args.extend([flag.to_owned(), url.to_owned()]);
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.start(role.binary(), &args)
     }
 
     /// The process id of the server this process started at `url`.
