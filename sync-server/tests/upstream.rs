@@ -18,15 +18,10 @@ fn calls_on_the_handler_thread_take_turns_and_on_threads_take_the_longest() {
     let took = fetch_took(&one_after_another);
     assert!(took >= Duration::from_millis(900), "{took:?}");
     let idle = probe::process::threads(server.pid());
-    let (on_threads, most) = std::thread::scope(|scope| {
-        let pending = scope.spawn(|| server.get("/fetch?seconds=0.3&count=3&via=threads"));
-        let mut most = 0;
-        while !pending.is_finished() {
-            most = most.max(probe::process::threads(server.pid()));
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        (pending.join().unwrap(), most)
-    });
+    let (on_threads, most) = testkit::most_while(
+        || server.get("/fetch?seconds=0.3&count=3&via=threads"),
+        || probe::process::threads(server.pid()),
+    );
     assert_eq!(on_threads.status, 200, "{on_threads:?}");
     let took_on_threads = fetch_took(&on_threads);
     assert!(

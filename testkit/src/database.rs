@@ -12,20 +12,12 @@ use crate::{all_at_once, Reply, Server};
 #[macro_export]
 macro_rules! database_tests {
     ($binary:expr) => {
-        $crate::database_tests!(@each $binary;
+        $crate::each_check!(database, $binary;
             query_is_answered_by_a_database_backend,
             without_a_database_query_says_how_to_give_one,
             a_database_stopped_mid_query_is_503_and_recovers,
             an_unreachable_database_is_503_within_the_wait,
         );
-    };
-    (@each $binary:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $check() {
-                $crate::database::$check($binary)
-            }
-        )*
     };
 }
 

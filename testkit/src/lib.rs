@@ -243,6 +243,40 @@ impl Drop for Server {
     }
 }
 
+/// A `#[test]` per check of one of this crate's modules for one server binary: each calls
+/// `testkit::<module>::<check>(binary)`. What `contract_tests!`, `database_tests!` and
+/// `upstream_tests!` expand to, each with its module's list.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! each_check {
+    ($module:ident, $binary:expr; $($check:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::$module::$check($binary)
+            }
+        )*
+    };
+}
+
+/// Runs `work` on a thread of its own while reading `sample` every 5 ms, until it ends: what it
+/// returned, and the most `sample` read meanwhile (threads, sockets: what `work` makes a server
+/// hold).
+pub fn most_while<T: Send, M: Ord + Default>(
+    work: impl FnOnce() -> T + Send,
+    sample: impl Fn() -> M,
+) -> (T, M) {
+    thread::scope(|scope| {
+        let pending = scope.spawn(work);
+        let mut most = M::default();
+        while !pending.is_finished() {
+            most = most.max(sample());
+            thread::sleep(Duration::from_millis(5));
+        }
+        (pending.join().expect("the work panicked"), most)
+    })
+}
+
 const OUT: &str = "stdout is piped";
 const ERR: &str = "stderr is piped";
 

@@ -13,7 +13,7 @@ use crate::{all_at_once, workspace_binary, Reply, Server};
 #[macro_export]
 macro_rules! upstream_tests {
     ($binary:expr) => {
-        $crate::upstream_tests!(@each $binary;
+        $crate::each_check!(upstream, $binary;
             fetch_calls_the_upstream_and_says_how_long,
             without_an_upstream_fetch_says_how_to_give_one,
             a_bad_count_or_via_is_400,
@@ -21,14 +21,6 @@ macro_rules! upstream_tests {
             an_upstream_down_is_502_at_once_and_recovers,
             the_upstream_connections_bound_holds,
         );
-    };
-    (@each $binary:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $check() {
-                $crate::upstream::$check($binary)
-            }
-        )*
     };
 }
 
@@ -184,15 +176,10 @@ pub fn the_upstream_connections_bound_holds(binary: &str) {
     let port = upstream.addr().port();
     let targets = vec!["/fetch?seconds=0.3"; 12];
     let started = Instant::now();
-    let (replies, most) = thread::scope(|scope| {
-        let pending = scope.spawn(|| all_at_once(&server, &targets));
-        let mut most = 0;
-        while !pending.is_finished() {
-            most = most.max(probe::process::sockets_to(server.pid(), port));
-            thread::sleep(Duration::from_millis(5));
-        }
-        (pending.join().unwrap(), most)
-    });
+    let (replies, most) = crate::most_while(
+        || all_at_once(&server, &targets),
+        || probe::process::sockets_to(server.pid(), port),
+    );
     let wall = started.elapsed();
     assert!(
         replies.iter().all(|reply| reply.status == 200),

@@ -9,7 +9,7 @@
 #[macro_export]
 macro_rules! contract_tests {
     ($binary:expr) => {
-        $crate::contract_tests!(@each $binary;
+        $crate::each_check!(contract, $binary;
             routes_answer_as_the_contract_says,
             sleep_flags_set_the_default_and_the_maximum,
             bad_seconds_are_refused_at_once,
@@ -34,14 +34,6 @@ macro_rules! contract_tests {
             an_origin_is_echoed_only_when_it_is_a_whole_loopback_origin,
             shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period,
         );
-    };
-    (@each $binary:expr; $($check:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $check() {
-                $crate::contract::$check($binary)
-            }
-        )*
     };
 }
 
