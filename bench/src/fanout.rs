@@ -45,6 +45,8 @@ pub(crate) const FANOUT_SLEEP: f64 = 2.0;
 pub(crate) const QUERY_WAIT: f64 = 0.5;
 pub(crate) const QUERIES: usize = 1000;
 pub(crate) const QUERY_POOL: usize = 100;
+/// The `max_connections` of the cluster they run on: room for the pool, twice over.
+pub(crate) const QUERY_MAX_CONNECTIONS: u32 = 2 * QUERY_POOL as u32 + 10;
 
 /// What one fan-out asks: `count` concurrent `route` (`/sleep`, `/fetch`, `/query`) of
 /// `seconds`, and for `/query` the database's port, whose connections are counted.
@@ -198,7 +200,7 @@ pub(crate) fn measure_all(
     }
     // Waiting on a database: 1,000 /query at once on a pool of 100, a task each on
     // async-server, a thread each on sync-server; either way ten rounds of the pool.
-    let cluster = pgcluster::Cluster::start(2 * QUERY_POOL as u32 + 10)
+    let cluster = pgcluster::Cluster::start(QUERY_MAX_CONNECTIONS)
         .expect("a throwaway database for the /query fan-out");
     let queries = Crowd {
         route: "/query",

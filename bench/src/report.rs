@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::fanout::{FanOut, FANOUT_SLEEP, QUERY_POOL, QUERY_WAIT};
+use crate::fanout::{FanOut, FANOUT_SLEEP, QUERY_MAX_CONNECTIONS, QUERY_POOL, QUERY_WAIT};
 use crate::instructions::{self, Instructions};
 use crate::throughput::{median, Throughput};
 use crate::{database, upstream};
@@ -126,7 +126,7 @@ pub(crate) fn markdown(report: &Report) -> String {
          and the backends serving them are the server's sockets to the database's port and the \
          backend processes naming them, read every 10 ms; PSS counts each backend's share of \
          the shared buffers once.\n\n",
-        2 * QUERY_POOL + 10
+        QUERY_MAX_CONNECTIONS
     );
     table += "| server | instructions per request | of the floor's |\n| --- | --- | --- |\n";
     for counted in &report.instructions {
