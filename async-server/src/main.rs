@@ -115,8 +115,11 @@ use tokio::runtime::Runtime;
 
 use crate::server::App;
 
-// jemalloc rather than the system allocator, as tokio's own benchmarks use; nothing here
-// measures the difference.
+// Both servers allocate with jemalloc, so that neither differs from the other in memory or
+// speed by its allocator. Built with `--features system-allocator`, this one uses the C
+// library's instead: the benchmark runner measures async-server so once, to show what the
+// choice is worth.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
@@ -134,9 +137,6 @@ struct Cli {
     /// `uvicorn --workers N` (whose workers are processes)
     #[arg(long, value_name = "N", default_value = "1", value_parser = cli::count)]
     workers: usize,
-    /// The most connections served at once; past it, a new one is answered 503 and closed
-    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = value_parser!(u32).range(1..))]
-    max_connections: u32,
     /// The most threads tokio's blocking pool may run at once (/offload), per worker
     #[arg(long, value_name = "N", default_value_t = 512, value_parser = value_parser!(u32).range(1..=100_000))]
     blocking_threads: u32,

@@ -65,7 +65,7 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
         ),
         shutdown: Shutdown::new(limits.max_sleep),
         header_timeout: args.common.header_timeout,
-        connections: Semaphore::new(args.max_connections as usize),
+        connections: Semaphore::new(args.common.max_connections as usize),
         blocking_threads: args.blocking_threads as usize,
         watchdog: (args.warn_blocked > 0)
             .then(|| Watchdog::new(Duration::from_millis(args.warn_blocked))),

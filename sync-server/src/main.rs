@@ -67,6 +67,14 @@ use tiny_http::Request;
 use crate::http::Responder;
 use crate::server::App;
 
+// Both servers allocate with jemalloc, so that neither differs from the other in memory or
+// speed by its allocator. Built with `--features system-allocator`, this one uses the C
+// library's instead: the benchmark runner measures async-server so once, to show what the
+// choice is worth.
+#[cfg(not(feature = "system-allocator"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Blocking, single-threaded HTTP server: one request at a time, like `runserver --nothreading`.
 #[derive(Parser, Debug)]
 #[command(name = "sync-server", version)]
@@ -79,9 +87,6 @@ struct Cli {
     /// How many threads run handlers; 1 is `runserver --nothreading`, more is threaded `runserver`
     #[arg(long, value_name = "N", default_value = "1", value_parser = cli::threads)]
     threads: usize,
-    /// The most connections served at once; past it, a new one is answered 503 and closed
-    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = value_parser!(u32).range(1..))]
-    max_connections: u32,
     /// The most database connections held open at once [default: --threads, one per handler
     /// thread, as Django keeps one per thread]
     #[arg(long, value_name = "N", value_parser = value_parser!(u32).range(1..=100_000))]

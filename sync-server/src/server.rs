@@ -51,7 +51,7 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
         addr,
         args.common.header_timeout,
         limits.max_sleep,
-        args.max_connections as usize,
+        args.common.max_connections as usize,
     )?;
     let database = match &args.common.database {
         Some(url) => {

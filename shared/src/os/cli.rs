@@ -48,6 +48,14 @@ pub struct ServerFlags {
     /// --max-sleep)
     #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub upstream_connections: u32,
+    /// The most connections served at once; past it, a new one is answered 503 and closed
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// A request that waited longer than this in the server's queue (sync: for a handler
+    /// thread; async: for a thread of the blocking pool) is answered 503 without its work; 0
+    /// turns it off
+    #[arg(long, value_name = "MS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub queue_deadline: u64,
 }
 
 impl ServerFlags {
@@ -61,6 +69,11 @@ impl ServerFlags {
             database: self.database.is_some(),
             upstream: self.upstream.is_some(),
         }
+    }
+
+    /// `--queue-deadline`, if on.
+    pub fn queue_deadline(&self) -> Option<Duration> {
+        (self.queue_deadline > 0).then(|| Duration::from_millis(self.queue_deadline))
     }
 
     pub fn limits(&self) -> Limits {
@@ -288,6 +301,10 @@ mod tests {
         assert_eq!(limits.default_sleep, Duration::from_secs(5));
         assert_eq!(limits.max_sleep, Duration::from_secs(60));
         assert_eq!(parsed.threads, 1);
+        assert_eq!(parsed.common.max_connections, 10_000);
+        assert_eq!(parsed.common.queue_deadline(), None);
+        let deadline = parse(&["--queue-deadline", "250"]).unwrap().common;
+        assert_eq!(deadline.queue_deadline(), Some(Duration::from_millis(250)));
     }
 
     #[test]
