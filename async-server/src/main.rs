@@ -39,44 +39,88 @@ async fn handle(request: &Request<Incoming>, app: &'static App) -> Response<Full
             AsyncWait::Fetch(calls) => plan.answer.after_fetch(app.upstream.fetch(calls).await),
             // The fix: the blocking work runs on a thread of tokio's blocking pool, and this task
             // awaits it as it would a timer.
-            AsyncWait::Offload(work, duration) => {
-                let (tid, queried) = offload(app, work, duration).await;
-                plan.answer.work_tid = tid;
-                if let Some(outcome) = queried {
-                    plan.answer.after_query(outcome);
+            AsyncWait::Offload(work, duration) => match offload(app, head, work, duration).await {
+                Some(Offloaded::Ran { tid, queried }) => {
+                    plan.answer.work_tid = Some(tid);
+                    if let Some(outcome) = queried {
+                        plan.answer.after_query(outcome);
+                    }
                 }
-            }
+                Some(Offloaded::Shed) => plan.answer = Answer::shed(),
+                None => {}
+            },
         }
     }
     log::gather(|log| log.done(who, head, &plan.answer, started.elapsed()));
     http::response(request, plan.answer, who)
 }
 
-/// Runs blocking `work` for `duration` on tokio's blocking pool: the thread that ran it, and for
-/// a query, its outcome.
+/// What tokio's blocking pool did with work handed to it.
+enum Offloaded {
+    /// Ran it on the thread `tid`; for a query, with this outcome.
+    Ran {
+        tid: u64,
+        queried: Option<Result<u32, String>>,
+    },
+    /// Left it undone: it waited for a thread longer than `--queue-deadline`.
+    Shed,
+}
+
+/// Runs blocking `work` for `duration` on tokio's blocking pool, and waits for it to be done
+/// (`None`: the work panicked). Work that waits in the pool's queue for a free thread (all
+/// `--blocking-threads` busy) is looked at as it leaves the queue: past `--queue-deadline` it is
+/// shed, and if this request has gone meanwhile (hyper drops a request's future when its client
+/// hangs up, and the channel back then has no receiver), it is not run. Either gets a line in
+/// the log from the pool's thread.
 async fn offload(
     app: &'static App,
+    head: Head<'_>,
     work: Work,
     duration: Duration,
-) -> (Option<u64>, Option<Result<u32, String>>) {
-    let blocking = tokio::task::spawn_blocking(move || {
-        let queried = match work {
-            Work::Sleep => {
-                thread::sleep(duration);
-                None
-            }
-            Work::Compute => {
-                work::compute(duration);
-                None
-            }
-            Work::Query => Some(app.database.query_blocking(duration)),
+) -> Option<Offloaded> {
+    let handed_off = Instant::now();
+    let (method, target, version) = (head.method.to_owned(), head.target.to_owned(), head.version);
+    let (done, ran) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        let waited = Waited {
+            waited: handed_off.elapsed(),
+            client_gone: done.is_closed(),
         };
-        (Identity::current().tid, queried)
+        let who = Identity::current();
+        let head = Head {
+            method: &method,
+            target: &target,
+            version,
+        };
+        let offloaded = match app.queue_deadline.verdict(waited) {
+            Verdict::Run => Offloaded::Ran {
+                tid: who.tid,
+                queried: match work {
+                    Work::Sleep => {
+                        thread::sleep(duration);
+                        None
+                    }
+                    Work::Compute => {
+                        work::compute(duration);
+                        None
+                    }
+                    Work::Query => Some(app.database.query_blocking(duration)),
+                },
+            },
+            Verdict::Shed => {
+                log::gather(|log| log.shed(who, head, waited.waited));
+                log::flush();
+                Offloaded::Shed
+            }
+            Verdict::Gone => {
+                log::gather(|log| log.gone(who, head, waited.waited));
+                log::flush();
+                return;
+            }
+        };
+        let _ = done.send(offloaded);
     });
-    match blocking.await {
-        Ok((tid, queried)) => (Some(tid), queried),
-        Err(_) => (None, None),
-    }
+    ran.await.ok()
 }
 
 /// One worker's runtime. `new_current_thread` is what makes this server single-threaded: every
@@ -110,7 +154,7 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
 use shared::os::cli::{self, Arguments, ServerFlags};
 use shared::os::{log, work};
-use shared::{AsyncWait, Identity, Work};
+use shared::{Answer, AsyncWait, Head, Identity, Verdict, Waited, Work};
 use tokio::runtime::Runtime;
 
 use crate::server::App;

@@ -12,7 +12,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use shared::os::log;
-use shared::{Answer, AsyncWait, Identity, Router, Shutdown};
+use shared::{Answer, AsyncWait, Identity, QueueDeadline, Router, Shutdown};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_io_timeout::TimeoutStream;
@@ -35,6 +35,8 @@ pub struct App {
     pub blocking_threads: usize,
     /// What reports a runtime thread kept from its event loop (`None`: `--warn-blocked 0`).
     pub watchdog: Option<Watchdog>,
+    /// How long `/offload` work may wait for a thread of the blocking pool and still be run.
+    pub queue_deadline: QueueDeadline,
     /// Where `/query` gets a database connection.
     pub database: Database,
     /// What `/fetch` calls.
@@ -67,6 +69,7 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
         header_timeout: args.common.header_timeout,
         connections: Semaphore::new(args.common.max_connections as usize),
         blocking_threads: args.blocking_threads as usize,
+        queue_deadline: QueueDeadline(args.common.queue_deadline()),
         watchdog: (args.warn_blocked > 0)
             .then(|| Watchdog::new(Duration::from_millis(args.warn_blocked))),
     }));

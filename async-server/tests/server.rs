@@ -4,7 +4,7 @@
 use std::thread;
 use std::time::Duration;
 
-use testkit::contract::{nosleep_during, sleeps_sent_together};
+use testkit::contract::{nosleep_during, sleeps_sent_together, Queue};
 use testkit::Server;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_async-server");
@@ -320,4 +320,23 @@ fn offload_refuses_an_unknown_work() {
     );
     let computed = server.get("/offload?seconds=0.2&work=compute");
     assert_eq!((computed.status, computed.body.as_str()), (200, "offload"));
+}
+
+/// async-server's queue: work waiting for the one thread of its blocking pool, held by an
+/// `/offload` of a second.
+const QUEUE: Queue = Queue {
+    flags: &["--blocking-threads", "1"],
+    holder: "/offload?seconds=1",
+    queued: "/offload?seconds=0.05",
+    starts_before_the_queue: true,
+};
+
+#[test]
+fn a_queued_request_past_the_deadline_is_shed_unrun() {
+    testkit::contract::a_queued_request_past_the_deadline_is_shed_unrun(BINARY, &QUEUE);
+}
+
+#[test]
+fn a_queued_request_whose_client_hung_up_is_not_run() {
+    testkit::contract::a_queued_request_whose_client_hung_up_is_not_run(BINARY, &QUEUE);
 }

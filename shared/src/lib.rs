@@ -15,7 +15,8 @@
 //! | `routes` | what each path means, and each server's waits ([`SyncWait`], [`AsyncWait`]) |
 //! | `query` | the `seconds`, `work`, `count` and `via` a request asks for |
 //! | `answer` | the answer and its header fields, each named once |
-//! | `log` | the `START`, `DONE` and `BLOCKED` lines, formatted ([`LogBuffer`]) |
+//! | `queue` | a request that waited in a queue: run, shed past `--queue-deadline`, or dropped |
+//! | `log` | the `START`, `DONE`, `SHED`, `GONE` and `BLOCKED` lines, formatted ([`LogBuffer`]) |
 //! | `page` | the index page |
 //! | [`os`] | the OS edge: ids, CPU clock, stdout, command line, signals |
 
@@ -24,6 +25,7 @@ mod log;
 pub mod os;
 mod page;
 mod query;
+mod queue;
 mod request;
 mod router;
 mod routes;
@@ -35,6 +37,7 @@ pub use answer::{
 };
 pub use log::LogBuffer;
 pub use os::{Identity, Shutdown, Signal};
+pub use queue::{QueueDeadline, Verdict, Waited};
 pub use request::{says, Head, Version};
 pub use router::Router;
 pub use routes::{

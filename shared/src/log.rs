@@ -57,6 +57,26 @@ impl LogBuffer {
         self.bytes.push(b'\n');
     }
 
+    /// `SHED PID <pid> TID <tid> <method> <target> -> 503: waited <waited> in the queue, past
+    /// --queue-deadline`: the request's one line ([`crate::Verdict::Shed`]); its work was not done.
+    pub fn shed(&mut self, who: Identity, head: Head<'_>, waited: Duration) {
+        self.push_head(b"SHED", who, head);
+        self.bytes.extend_from_slice(b" -> 503: waited ");
+        self.push_duration(waited);
+        self.bytes
+            .extend_from_slice(b" in the queue, past --queue-deadline\n");
+    }
+
+    /// `GONE PID <pid> TID <tid> <method> <target>: not run, its client hung up while it waited
+    /// <waited> in the queue`: the request's one line ([`crate::Verdict::Gone`]).
+    pub fn gone(&mut self, who: Identity, head: Head<'_>, waited: Duration) {
+        self.push_head(b"GONE", who, head);
+        self.bytes
+            .extend_from_slice(b": not run, its client hung up while it waited ");
+        self.push_duration(waited);
+        self.bytes.extend_from_slice(b" in the queue\n");
+    }
+
     /// `BLOCKED PID <pid> TID <tid> <method> <target>: ...`: the runtime thread `who` has been
     /// kept from its event loop for `held` by the request `head` (`None`: by code outside any
     /// request). While it still is, the line says so; once `over`, it gives the whole length.
@@ -255,6 +275,18 @@ mod tests {
         assert_eq!(
             written(&mut log),
             "START PID 41 TID 43 GET /a\nSTART PID 41 TID 44 GET /b\nSTART PID 41 TID 43 GET /c\n"
+        );
+    }
+
+    #[test]
+    fn a_request_shed_or_dropped_from_the_queue_gets_one_line_saying_how_long_it_waited() {
+        let mut log = LogBuffer::new();
+        log.shed(ME, head("GET", "/nosleep"), Duration::from_millis(412));
+        log.gone(ME, head("GET", "/sleep"), Duration::from_micros(1_002_500));
+        assert_eq!(
+            written(&mut log),
+            "SHED PID 41 TID 43 GET /nosleep -> 503: waited 412.000 ms in the queue, past --queue-deadline\n\
+             GONE PID 41 TID 43 GET /sleep: not run, its client hung up while it waited 1.002 s in the queue\n"
         );
     }
 

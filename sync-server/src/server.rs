@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use shared::os::log;
-use shared::{Router, Shutdown, SyncWait};
+use shared::{Answer, Identity, QueueDeadline, Router, Shutdown, SyncWait, Verdict};
 use tiny_http::Request;
 
 use crate::db::Database;
-use crate::http::Responder;
+use crate::http::{self, Responder};
 use crate::tiny_http_gaps::TinyHttp;
 use crate::upstream::Upstream;
 use crate::{shutdown, thread_limits, Cli};
@@ -27,6 +27,8 @@ pub struct App {
     pub database: Database,
     /// The client `/fetch` calls the upstream with.
     pub upstream: Upstream,
+    /// How long a request may wait in the queue for a handler thread and still be run.
+    pub queue_deadline: QueueDeadline,
 }
 
 /// The stack each extra handler thread reserves: a handler needs little, and with thousands of
@@ -73,6 +75,7 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
         tiny_http,
         database,
         upstream,
+        queue_deadline: QueueDeadline(args.common.queue_deadline()),
     }));
     app.tiny_http.start_helpers()?;
     shutdown::on_signal(app, args.threads).context("cannot handle signals")?;
@@ -111,7 +114,11 @@ fn serve(app: &'static App) {
     let mut responder = Responder::new(&app.tiny_http);
     loop {
         let request = match app.tiny_http.try_next(&mut responder) {
-            Some(request) => request,
+            // It was waiting in the queue: for how long, and is its client still there?
+            Some(request) => match leave_queue(app, request, &mut responder) {
+                Some(request) => request,
+                None => continue,
+            },
             None => {
                 // The queue is empty: this thread is about to wait for work, so its log goes out.
                 log::flush();
@@ -124,6 +131,29 @@ fn serve(app: &'static App) {
         crate::handle(request, app, &mut responder);
     }
     log::flush();
+}
+
+/// A request that waited in the queue, if it is to be run. One that waited past
+/// `--queue-deadline` is answered `503` unrun, and one whose client has hung up is dropped; each
+/// gets one log line. (A request a waiting handler thread took at once is not looked at: it
+/// waited for nothing.)
+fn leave_queue(app: &App, request: Request, responder: &mut Responder) -> Option<Request> {
+    let Some(waited) = app.tiny_http.waited(&request) else {
+        return Some(request); // its connection is not found: run it, as before
+    };
+    let who = Identity::current();
+    match app.queue_deadline.verdict(waited) {
+        Verdict::Run => return Some(request),
+        Verdict::Shed => {
+            log::gather(|log| log.shed(who, http::head(&request), waited.waited));
+            responder.respond(request, &Answer::shed(), who);
+        }
+        Verdict::Gone => {
+            log::gather(|log| log.gone(who, http::head(&request), waited.waited));
+            app.tiny_http.drop_unanswered(request);
+        }
+    }
+    None
 }
 
 /// Waits for the next request; `None` means it is time to stop. While serving, the wait ends

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use testkit::contract::{nosleep_during, sleeps_sent_together};
+use testkit::contract::{nosleep_during, sleeps_sent_together, Queue};
 use testkit::Server;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_sync-server");
@@ -202,4 +202,22 @@ fn malformed_requests_are_refused_and_the_server_keeps_serving() {
     let server = Server::start(BINARY, &[]);
     let failures = testkit::corpus::failures(&server, &TINY_HTTP_GAPS);
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// sync-server's queue: requests waiting for its one handler thread, held by a sleep.
+const QUEUE: Queue = Queue {
+    flags: &[],
+    holder: "/sleep?seconds=1",
+    queued: "/nosleep",
+    starts_before_the_queue: false,
+};
+
+#[test]
+fn a_queued_request_past_the_deadline_is_shed_unrun() {
+    testkit::contract::a_queued_request_past_the_deadline_is_shed_unrun(BINARY, &QUEUE);
+}
+
+#[test]
+fn a_queued_request_whose_client_hung_up_is_not_run() {
+    testkit::contract::a_queued_request_whose_client_hung_up_is_not_run(BINARY, &QUEUE);
 }

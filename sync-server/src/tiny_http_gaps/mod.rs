@@ -14,6 +14,7 @@
 //! | no write timeout: a client that never reads holds a handler thread in its write for good | [`slow_readers`] | `a_client_that_never_reads_stalls_nobody_and_is_closed` | 3 |
 //! | no connection count and no way to close one | [`connections`], [`sockets`] | `connections_past_the_limit_are_refused_and_closed`, `the_connection_past_the_limit_is_refused_while_answers_are_unread` | 6 |
 //! | a new connection can be queued behind busy pool threads until one is free | [`queued_connections`] | `a_fresh_server_answers_a_keep_alive_burst_without_a_stall` (`testkit::contract`, both servers) | 5 |
+//! | no arrival time on a request, and no way to tell its client has gone | [`waiting`] | `a_queued_request_past_the_deadline_is_shed_unrun`, `a_queued_request_whose_client_hung_up_is_not_run` (`testkit::contract`, both servers) | 7 |
 //! | an HTTP/2 request line deadlocks its connection's thread | not filled: documented | `http2_request_lines_leave_no_thread_or_descriptor_behind` (ignored) | 1 |
 //!
 //! The serving loop reaches all of it through one type, [`TinyHttp`]: it asks it for the next
@@ -25,19 +26,21 @@ mod listen;
 mod queued_connections;
 mod slow_readers;
 mod sockets;
+mod waiting;
 
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use shared::Identity;
+use shared::{Identity, Waited};
 use tiny_http::Request;
 
 use self::accept::Supervisor;
 use self::connections::{Admission, Connections};
 use self::queued_connections::Nudges;
 use self::slow_readers::{SlowReaders, Writer};
+use self::waiting::Waiting;
 use crate::http::Responder;
 
 /// tiny_http on one listening socket, with its gaps filled: the one way the serving loop reads
@@ -47,6 +50,7 @@ pub struct TinyHttp {
     slow: SlowReaders,
     connections: Connections,
     nudges: Nudges,
+    waiting: Waiting,
 }
 
 impl TinyHttp {
@@ -68,6 +72,7 @@ impl TinyHttp {
             supervisor,
             slow: SlowReaders::new(header_timeout),
             connections: Connections::new(max_connections),
+            waiting: Waiting::default(),
         })
     }
 
@@ -122,6 +127,18 @@ impl TinyHttp {
     /// in, from the slow readers' thread.
     pub fn send(&self, peer: Option<SocketAddr>, writer: Writer, answer: &[u8]) {
         self.slow.send(peer, writer, answer);
+    }
+
+    /// How long `request`, taken from the queue, waited there since its head arrived, and
+    /// whether its client has hung up meanwhile (`None` if its connection is not found).
+    pub fn waited(&self, request: &Request) -> Option<Waited> {
+        self.waiting.of(*request.remote_addr()?)
+    }
+
+    /// Lets `request` go without an answer (its client has gone): tiny_http would otherwise
+    /// answer it `500` as it is dropped.
+    pub fn drop_unanswered(&self, request: Request) {
+        drop(request.into_writer());
     }
 
     /// Stops accepting (new connections are refused) and wakes up to `threads` waiting threads.

@@ -15,7 +15,7 @@ use std::fs;
 use std::mem;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::RawFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Shuts down the process's sockets connected to any of `peers` (tiny_http holds two per
 /// connection, one to read and one to write), in one look at the descriptors.
@@ -66,8 +66,46 @@ pub fn peers() -> HashMap<SocketAddr, u32> {
     peers
 }
 
+/// The process's connected sockets, by their peers' addresses (one of the two tiny_http holds
+/// for each connection).
+pub fn by_peer() -> HashMap<SocketAddr, RawFd> {
+    let mut found = HashMap::new();
+    each_connected(|fd, peer| {
+        found.insert(peer, fd);
+    });
+    found
+}
+
+/// What the kernel says of a connection: how long ago its client last sent data, and whether
+/// the client has closed its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heard {
+    pub quiet: Duration,
+    pub peer_closed: bool,
+}
+
+/// What the kernel says of the socket numbered `fd`, if it is still the one connected to `peer`
+/// (the number may have been closed and reused since it was listed).
+pub fn heard_from(fd: RawFd, peer: SocketAddr) -> Option<Heard> {
+    /// `TCP_CLOSE_WAIT` in the kernel's `tcp_states.h`: the peer has closed its end.
+    const CLOSE_WAIT: u8 = 8;
+    if peer_of(fd)? != peer {
+        return None;
+    }
+    let info = tcp_info(fd)?;
+    Some(Heard {
+        quiet: Duration::from_millis(info.tcpi_last_data_recv.into()),
+        peer_closed: info.tcpi_state == CLOSE_WAIT,
+    })
+}
+
 /// How long ago, in milliseconds, the socket numbered `fd` last received data (`TCP_INFO`).
 fn quiet_for(fd: RawFd) -> Option<u32> {
+    tcp_info(fd).map(|info| info.tcpi_last_data_recv)
+}
+
+/// The kernel's `TCP_INFO` on the socket numbered `fd`.
+fn tcp_info(fd: RawFd) -> Option<libc::tcp_info> {
     // SAFETY: an all-zero tcp_info is valid.
     let mut info: libc::tcp_info = unsafe { mem::zeroed() };
     let mut length = mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -82,7 +120,7 @@ fn quiet_for(fd: RawFd) -> Option<u32> {
             &mut length,
         )
     };
-    (status == 0).then_some(info.tcpi_last_data_recv)
+    (status == 0).then_some(info)
 }
 
 /// Calls `each` with every connected socket of the process (by number) and its peer's address.
@@ -150,9 +188,30 @@ mod tests {
         let found = peers();
         assert!(found.contains_key(&from));
         assert!(found.contains_key(&listener.local_addr().unwrap()));
+        let heard = heard_from(accepted.as_raw_fd(), from).unwrap();
+        assert!(!heard.peer_closed && heard.quiet < Duration::from_secs(1));
+        assert_eq!(
+            heard_from(accepted.as_raw_fd(), listener.local_addr().unwrap()),
+            None
+        );
+        assert_eq!(by_peer().get(&from), Some(&accepted.as_raw_fd()));
         shut_down(&HashSet::from([from]));
         let mut byte = [0; 1];
         let read = std::io::Read::read(&mut &client, &mut byte).unwrap();
         assert_eq!(read, 0, "the client sees its connection shut down");
+    }
+
+    #[test]
+    fn a_client_that_hung_up_is_heard_as_closed() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, from) = listener.accept().unwrap();
+        std::io::Write::write_all(&mut &client, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        drop(client);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !heard_from(accepted.as_raw_fd(), from).unwrap().peer_closed {
+            assert!(Instant::now() < deadline, "the close never arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }

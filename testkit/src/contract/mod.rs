@@ -3,7 +3,8 @@
 //! What differs between the servers (whether a `/sleep` holds the others up) is measured by
 //! [`nosleep_during`] and [`sleeps_sent_together`], and judged in each server's own tests. The
 //! checks are grouped by area, one module each: routes, connections, clients, identity (and the
-//! log), command line, shutdown, page (and CORS); each reads raw answers with [`crate::wire`].
+//! log), command line, shutdown, page (and CORS), overload (whose checks each server calls with its
+//! own queue); each reads raw answers with [`crate::wire`].
 
 /// Generates one `#[test]` per contract check for the server binary `$binary`.
 #[macro_export]
@@ -41,6 +42,7 @@ mod clients;
 mod command_line;
 mod connections;
 mod identity;
+mod overload;
 mod page;
 mod routes;
 mod shutdown;
@@ -49,6 +51,7 @@ pub use clients::*;
 pub use command_line::*;
 pub use connections::*;
 pub use identity::*;
+pub use overload::*;
 pub use page::*;
 pub use routes::*;
 pub use shutdown::*;
