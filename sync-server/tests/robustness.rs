@@ -13,9 +13,9 @@ const BINARY: &str = env!("CARGO_BIN_EXE_sync-server");
 
 #[test]
 fn it_keeps_accepting_after_idle_spells_longer_than_the_header_timeout() {
-    // The listener's timeout (the header timeout) would end tiny_http's accept thread after each
-    // idle spell; the server's own nudges keep it from idling, and were it to end, a new one
-    // would take over. Either way, each request after an idle spell is answered at once.
+    // A timeout on the listening socket would end tiny_http's accept thread after each idle
+    // spell; the connections get theirs once accepted instead, and were the accept thread to end,
+    // a new one would take over. Either way, each request after an idle spell is answered at once.
     let server = Server::start(BINARY, &["--header-timeout", "0.3"]);
     for _ in 0..3 {
         thread::sleep(Duration::from_millis(700));
@@ -99,4 +99,95 @@ fn connections_past_the_limit_are_refused_and_closed() {
 #[test]
 fn the_connection_past_the_limit_is_refused_while_answers_are_unread() {
     testkit::hostile::the_connection_past_the_limit_is_refused_while_answers_are_unread(BINARY);
+}
+
+/// The sockets on this machine with `port` at either end, other than a listening one: a server
+/// that connects to itself leaves some (in `TIME_WAIT`, for a minute, once closed).
+fn sockets_on_port(port: u16) -> usize {
+    let tables = ["/proc/net/tcp", "/proc/net/tcp6"].map(std::fs::read_to_string);
+    let lines = tables
+        .iter()
+        .flatten()
+        .flat_map(|table| table.lines().skip(1));
+    let port_of = |address: &str| {
+        address
+            .rsplit(':')
+            .next()
+            .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+    };
+    lines
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let listening = fields.get(3) == Some(&"0A");
+            let ours = fields.get(1).and_then(|a| port_of(a)) == Some(port)
+                || fields.get(2).and_then(|a| port_of(a)) == Some(port);
+            ours && !listening
+        })
+        .count()
+}
+
+#[test]
+fn an_idle_server_talks_to_no_one() {
+    let server = Server::start(BINARY, &[]);
+    thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        sockets_on_port(server.addr().port()),
+        0,
+        "it connected to itself"
+    );
+    // A client came and went: the server is idle again, and makes no connection of its own.
+    assert_eq!(server.get("/nosleep").status, 200);
+    thread::sleep(Duration::from_millis(500));
+    let after = sockets_on_port(server.addr().port());
+    thread::sleep(Duration::from_millis(1000));
+    assert_eq!(
+        sockets_on_port(server.addr().port()),
+        after,
+        "new sockets while idle"
+    );
+}
+
+#[test]
+fn its_threads_return_to_idle_after_a_burst_of_clients_that_leave() {
+    // tiny_http's pool ends a thread idle for 5 s (beyond its four); a connection is closed
+    // after --header-timeout without a byte. Once idle that long, tiny_http's accept thread ends
+    // too, and the next one starts four threads of its own while the last four wind down: "a few
+    // threads" allows for that.
+    const POOL_IDLE: Duration = Duration::from_secs(5);
+    const HEADER_TIMEOUT: Duration = Duration::from_secs(6);
+    let server = Server::start(BINARY, &["--header-timeout", "6"]);
+    let (idle, _) = testkit::hostile::threads_and_descriptors(server.pid());
+    thread::scope(|scope| {
+        for _ in 0..200 {
+            scope.spawn(|| {
+                let mut client = TcpStream::connect(server.addr()).unwrap();
+                let _ = client.write_all(b"FOO BAR\r\n");
+                thread::sleep(Duration::from_millis(300));
+            });
+        }
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let mut kept = TcpStream::connect(server.addr()).unwrap();
+                for _ in 0..50 {
+                    kept.write_all(b"GET /nosleep HTTP/1.1\r\nHost: x\r\n\r\n")
+                        .unwrap();
+                    assert_eq!(read_answer(&mut kept), 200);
+                }
+            });
+        }
+    });
+    let (peak, _) = testkit::hostile::threads_and_descriptors(server.pid());
+    let bound = HEADER_TIMEOUT + POOL_IDLE + Duration::from_secs(3);
+    let started = std::time::Instant::now();
+    loop {
+        let (now, _) = testkit::hostile::threads_and_descriptors(server.pid());
+        if now <= idle + 5 {
+            break;
+        }
+        assert!(
+            started.elapsed() < bound,
+            "{now} threads after {bound:?} (idle {idle}, peak {peak})"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
 }

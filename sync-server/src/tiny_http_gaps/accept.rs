@@ -14,7 +14,9 @@
 //!
 //! So whenever the accept thread of the newest tiny_http server ends, a new server takes over
 //! the socket. The older ones are still read, for requests on connections they accepted, until
-//! those connections must have timed out.
+//! those connections must have timed out, or until the process holds no connection to the server
+//! at all: on an idle server, an old one goes as soon as its successor starts, and its pool's
+//! threads end.
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpListener};
@@ -24,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 use tiny_http::{Request, Server};
+
+use super::sockets;
 
 /// The pause before trying again to start a server, when that failed (out of descriptors).
 const RETRY: Duration = Duration::from_millis(100);
@@ -266,9 +270,12 @@ impl Supervisor {
         // The newest stays whatever happens; an older one goes once its connections must be gone.
         let newest = state.servers.pop().expect("there is always a server");
         let before = state.servers.len();
-        state
-            .servers
-            .retain(|g| g.ended.is_none_or(|ended| now - ended < retire_after));
+        // With no connection to the server left at all, no older server has one: all can go.
+        let none_left = before > 0 && sockets::none_accepted(self.addr);
+        state.servers.retain(|g| {
+            g.ended
+                .is_none_or(|ended| !none_left && now - ended < retire_after)
+        });
         changed |= state.servers.len() != before;
         let accepting = newest.ended.is_none();
         state.servers.push(newest);

@@ -65,10 +65,14 @@ impl TinyHttp {
     ) -> anyhow::Result<TinyHttp> {
         let listener = listen::bind(addr, header_timeout)
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let watched = listener
+            .try_clone()
+            .context("cannot watch the listening socket")?;
         let supervisor = Supervisor::new(listener, header_timeout, longest_wait)
             .context("cannot start tiny_http")?;
         Ok(TinyHttp {
-            nudges: Nudges::new(supervisor.addr()),
+            nudges: Nudges::new(watched, header_timeout)
+                .context("cannot watch the listening socket")?,
             supervisor,
             slow: SlowReaders::new(header_timeout),
             connections: Connections::new(max_connections),
@@ -77,7 +81,8 @@ impl TinyHttp {
     }
 
     /// Starts the three threads that send the answers slow clients leave waiting, close the
-    /// connections refused past the limit, and give queued connections a pool thread.
+    /// connections refused past the limit, and give the connections tiny_http's pool queued a
+    /// thread.
     pub fn start_helpers(&'static self) -> anyhow::Result<()> {
         thread::Builder::new()
             .name("slow-readers".to_owned())
@@ -89,7 +94,11 @@ impl TinyHttp {
             .context("cannot start a thread")?;
         thread::Builder::new()
             .name("pool-nudges".to_owned())
-            .spawn(|| self.nudges.run())
+            .spawn(|| {
+                if let Err(error) = self.nudges.run() {
+                    eprintln!("sync-server: cannot watch for queued connections: {error}");
+                }
+            })
             .context("cannot start a thread")?;
         Ok(())
     }

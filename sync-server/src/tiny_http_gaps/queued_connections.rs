@@ -8,100 +8,151 @@
 //! been idle for `--header-timeout`: a fresh sync-server then leaves a queued connection's
 //! requests unanswered for that long (`docs/tiny_http.md`, section 5).
 //!
-//! The pool starts a thread whenever a connection arrives and no thread is waiting, and that
-//! thread, once done with its own connection, takes the next queued one. So every
-//! [`NUDGE_EVERY`] this module connects to the server and hangs up at once, [`NUDGES`] times in
-//! a row: when a connection is queued, no thread is waiting (a waiting thread would have taken
-//! it), so the pool starts one for the nudge, which reads nothing, and then serves the queued
-//! connection. When nothing is queued, a waiting thread takes the nudge and waits again. A nudge
-//! sends no request, so it reaches no handler and no log; on an idle server the nudges cost a
-//! few microseconds of CPU each.
+//! **The cure: a nudge.** A connection to the server that hangs up at once. When a connection is
+//! queued, no thread waits (a waiting thread would have taken it), so the pool starts one for the
+//! nudge, which reads nothing and then, free, serves the queued connection. One nudge frees one.
 //!
-//! A burst can leave dozens queued (a hundred stalled connections at once, say), and each nudge
-//! frees one, oldest first. So a round that made the pool start threads (the process has more
-//! than before it) is followed at once by another, until one starts none: the queue is drained
-//! within one tick, however deep, up to [`MAX_ROUNDS`] rounds.
+//! **Only when one is queued.** A queued connection is seen on its socket: its client sent bytes
+//! [`LOOK_EVERY`] ago or more, and nobody has read any of them (a pool thread reads a
+//! connection's bytes as they arrive). This module's thread looks only after a client has
+//! connected: it sleeps in `epoll` on the listening socket, edge-triggered, which the kernel
+//! wakes when a connection arrives and never otherwise (it accepts nothing; tiny_http does).
+//! Woken, it looks every [`LOOK_EVERY`] while there is anything to look for: connections still
+//! waiting to be accepted, queued ones (a nudge each), or ones that have sent nothing yet and are
+//! younger than `--header-timeout` (queued or read by a waiting thread: the socket cannot tell,
+//! until their bytes come). Then it sleeps again. An idle server makes no connection and wakes
+//! for nothing.
 
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
-/// How long a connection tiny_http queued behind busy threads waits at most for one (while no
-/// more than [`NUDGES`] are queued).
-pub const NUDGE_EVERY: Duration = Duration::from_millis(100);
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
 
-/// How many nudges are sent in a row: each can free one queued connection.
-pub const NUDGES: usize = 4;
+use super::sockets::{self, Reading};
 
-/// The most rounds in one tick, while each finds queued connections.
-pub const MAX_ROUNDS: usize = 64;
+/// How often the connections are looked at while there is something to look for. A connection
+/// whose bytes have gone unread this long is queued: a waiting pool thread reads them within
+/// microseconds.
+pub const LOOK_EVERY: Duration = Duration::from_millis(20);
 
-/// How long the pool is given to start threads for a round before they are counted.
-const SETTLE: Duration = Duration::from_millis(2);
+/// The most nudges in one waking, while connections are still found queued.
+const MAX_NUDGES: usize = 1024;
 
-/// The nudges sent to one server.
+/// The nudges sent to one server, when a connection is queued.
 pub struct Nudges {
     server: SocketAddr,
-    /// The client addresses of the last tick's nudges, whose server ends may still be open:
-    /// they are not connections being served.
-    last_round: Mutex<Vec<SocketAddr>>,
+    /// A copy of the listening socket, for `epoll` to watch.
+    listener: TcpListener,
+    /// How long a connection that has sent nothing is watched.
+    header_timeout: Duration,
+    /// The client addresses of the nudges sent in this waking, whose server ends may still be
+    /// open: they are not connections being served.
+    nudges: Mutex<Vec<SocketAddr>>,
 }
 
 impl Nudges {
-    pub fn new(server: SocketAddr) -> Nudges {
-        Nudges {
-            server,
-            last_round: Mutex::new(Vec::with_capacity(NUDGES)),
-        }
+    pub fn new(listener: TcpListener, header_timeout: Duration) -> io::Result<Nudges> {
+        Ok(Nudges {
+            server: listener.local_addr()?,
+            listener,
+            header_timeout,
+            nudges: Mutex::new(Vec::new()),
+        })
     }
 
     /// Whether `peer` is the client end of a nudge, not a client of the server.
     pub fn is_nudge(&self, peer: &SocketAddr) -> bool {
-        self.last_round.lock().unwrap().contains(peer)
+        self.nudges.lock().unwrap().contains(peer)
     }
 
-    /// Nudges the pool every [`NUDGE_EVERY`], for as long as the process runs.
-    pub fn run(&self) {
+    /// Sleeps until a client connects, then frees the connections the pool has queued; for as
+    /// long as the process runs.
+    pub fn run(&self) -> io::Result<()> {
+        let mut poll = Poll::new()?;
+        let listening = self.listener.as_raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&listening), Token(0), Interest::READABLE)?;
+        let mut events = Events::with_capacity(1);
         loop {
-            thread::sleep(NUDGE_EVERY);
-            let mut sent = Vec::with_capacity(NUDGES);
-            for _ in 0..MAX_ROUNDS {
-                let before = threads();
-                if !self.round(&mut sent) {
-                    break;
-                }
-                thread::sleep(SETTLE);
-                // No thread started: nothing was queued behind busy ones (any more).
-                if threads() <= before {
-                    break;
-                }
+            match poll.poll(&mut events, None) {
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                outcome => outcome?,
+            }
+            self.free_queued(listening);
+        }
+    }
+
+    /// Looks at the connections, nudging for each queued one, until none is queued, none that
+    /// has sent nothing is younger than the header timeout, and none waits to be accepted.
+    fn free_queued(&self, listening: RawFd) {
+        let mut nudged = 0;
+        loop {
+            // Counted before the pause: one accepted since has its descriptor by the look.
+            let unaccepted = sockets::backlog(listening);
+            thread::sleep(LOOK_EVERY);
+            let readings = sockets::readings(self.server);
+            let queued = readings.iter().filter(|r| is_queued(r)).count();
+            let silent = |r: &Reading| r.received == 0 && r.quiet < self.header_timeout;
+            let mut busy = unaccepted > 0 || readings.iter().any(silent);
+            if queued > 0 && nudged < MAX_NUDGES {
+                nudged += queued;
+                busy |= self.nudge(queued);
+            }
+            if !busy {
+                self.nudges.lock().unwrap().clear();
+                return;
             }
         }
     }
 
-    /// Connects and hangs up [`NUDGES`] times, adding each client address to `sent`; false if
-    /// the server refused one (stopping, or out of descriptors), which nudges nothing.
-    fn round(&self, sent: &mut Vec<SocketAddr>) -> bool {
-        for _ in 0..NUDGES {
-            let Ok(nudge) = TcpStream::connect_timeout(&self.server, NUDGE_EVERY) else {
+    /// Connects and hangs up `count` times; false if the server refused (stopping, or out of
+    /// descriptors), which nudges nothing.
+    fn nudge(&self, count: usize) -> bool {
+        for _ in 0..count {
+            let Ok(nudge) = TcpStream::connect_timeout(&self.server, self.header_timeout) else {
                 return false;
             };
-            sent.extend(nudge.local_addr().ok());
             // Known as a nudge before its server end can be counted.
-            self.last_round.lock().unwrap().clone_from(sent);
+            self.nudges.lock().unwrap().extend(nudge.local_addr().ok());
             drop(nudge);
         }
         true
     }
 }
 
-/// The threads of this process now, from `/proc/self/status`.
-fn threads() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let line = status
-        .lines()
-        .find_map(|line| line.strip_prefix("Threads:"));
-    line.and_then(|count| count.trim().parse().ok())
-        .unwrap_or(0)
+/// Whether a connection is queued in the pool: its client has sent bytes, at least
+/// [`LOOK_EVERY`] ago, and nobody has read any of them.
+fn is_queued(reading: &Reading) -> bool {
+    reading.received > 0 && reading.unread == reading.received && reading.quiet >= LOOK_EVERY
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(received: u64, unread: u64, ms: u64) -> Reading {
+        Reading {
+            received,
+            unread,
+            quiet: Duration::from_millis(ms),
+        }
+    }
+
+    #[test]
+    fn a_connection_is_queued_when_none_of_its_bytes_was_read_for_a_while() {
+        assert!(is_queued(&reading(80, 80, 20)));
+        assert!(is_queued(&reading(80, 80, 5_000)));
+        assert!(!is_queued(&reading(80, 80, 3)), "just arrived");
+        assert!(!is_queued(&reading(80, 0, 900)), "read");
+        assert!(
+            !is_queued(&reading(160, 80, 900)),
+            "read once, a pipelined request left"
+        );
+        assert!(!is_queued(&reading(0, 0, 900)), "sent nothing yet");
+    }
 }

@@ -76,6 +76,56 @@ pub fn by_peer() -> HashMap<SocketAddr, RawFd> {
     found
 }
 
+/// How far the process has read one connection of the server listening on `server`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reading {
+    /// Bytes its client has sent so far.
+    pub received: u64,
+    /// Bytes of those that nobody has read yet.
+    pub unread: u64,
+    /// How long ago its client last sent data (or, if it has sent none, connected).
+    pub quiet: Duration,
+}
+
+/// How far each connection accepted from `server` has been read, one entry per connection.
+pub fn readings(server: SocketAddr) -> Vec<Reading> {
+    let mut found = HashMap::new();
+    each_connected(|fd, peer| {
+        if local_of(fd) != Some(server) {
+            return;
+        }
+        let mut unread: libc::c_int = 0;
+        // SAFETY: `unread` is ours and writable; `fd` is only a number to the kernel.
+        if unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) } != 0 {
+            return;
+        }
+        let Some(info) = tcp_info(fd) else {
+            return;
+        };
+        let reading = Reading {
+            received: info.tcpi_bytes_received,
+            unread: u64::try_from(unread).unwrap_or(0),
+            quiet: Duration::from_millis(info.tcpi_last_data_recv.into()),
+        };
+        found.insert(peer, reading);
+    });
+    found.into_values().collect()
+}
+
+/// Whether the process surely holds no connection accepted from `server` (false when it cannot
+/// tell, out of descriptors to list its own with).
+pub fn none_accepted(server: SocketAddr) -> bool {
+    let mut none = true;
+    let listed = each_connected(|fd, _| none &= local_of(fd) != Some(server));
+    listed && none
+}
+
+/// Connections waiting in the listening socket numbered `fd` for the server to accept them (for
+/// a listening socket, the kernel's `TCP_INFO` gives this as `tcpi_unacked`).
+pub fn backlog(fd: RawFd) -> u32 {
+    tcp_info(fd).map_or(0, |info| info.tcpi_unacked)
+}
+
 /// What the kernel says of a connection: how long ago its client last sent data, and whether
 /// the client has closed its end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,9 +174,10 @@ fn tcp_info(fd: RawFd) -> Option<libc::tcp_info> {
 }
 
 /// Calls `each` with every connected socket of the process (by number) and its peer's address.
-fn each_connected(mut each: impl FnMut(RawFd, SocketAddr)) {
+/// False if the descriptors could not be listed (out of descriptors, say).
+fn each_connected(mut each: impl FnMut(RawFd, SocketAddr)) -> bool {
     let Ok(entries) = fs::read_dir("/proc/self/fd") else {
-        return;
+        return false;
     };
     let descriptors =
         entries.filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<RawFd>().ok());
@@ -135,17 +186,34 @@ fn each_connected(mut each: impl FnMut(RawFd, SocketAddr)) {
             each(fd, peer);
         }
     }
+    true
 }
 
 /// The address of the peer of the socket numbered `fd`, if it is a connected IP socket.
 fn peer_of(fd: RawFd) -> Option<SocketAddr> {
+    address_of(fd, libc::getpeername)
+}
+
+/// The local address of the socket numbered `fd`, if it is an IP socket.
+fn local_of(fd: RawFd) -> Option<SocketAddr> {
+    address_of(fd, libc::getsockname)
+}
+
+/// An address of the socket numbered `fd`, as `getpeername` or `getsockname` gives it.
+fn address_of(
+    fd: RawFd,
+    get: unsafe extern "C" fn(
+        libc::c_int,
+        *mut libc::sockaddr,
+        *mut libc::socklen_t,
+    ) -> libc::c_int,
+) -> Option<SocketAddr> {
     // SAFETY: an all-zero sockaddr_storage is a valid (empty) address.
     let mut address: libc::sockaddr_storage = unsafe { mem::zeroed() };
     let mut length = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     // SAFETY: `address` and `length` are ours and writable, and `length` says how much of
     // `address` the kernel may write; `fd` is only a number to it.
-    let status =
-        unsafe { libc::getpeername(fd, (&raw mut address).cast::<libc::sockaddr>(), &mut length) };
+    let status = unsafe { get(fd, (&raw mut address).cast::<libc::sockaddr>(), &mut length) };
     if status != 0 {
         return None;
     }
@@ -213,5 +281,39 @@ mod tests {
             assert!(Instant::now() < deadline, "the close never arrived");
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    #[test]
+    fn a_connection_nobody_has_read_shows_all_its_bytes_unread() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        let client = TcpStream::connect(server).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        std::io::Write::write_all(&mut &client, b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let reading = loop {
+            let found = readings(server);
+            assert_eq!(
+                found.len(),
+                1,
+                "only the accepted end is the server's: {found:?}"
+            );
+            if found[0].received > 0 {
+                break found[0];
+            }
+            assert!(Instant::now() < deadline, "the bytes never arrived");
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        assert_eq!((reading.received, reading.unread), (18, 18));
+        assert_eq!(backlog(listener.as_raw_fd()), 0);
+        let _waiting = TcpStream::connect(server).unwrap();
+        assert_eq!(
+            backlog(listener.as_raw_fd()),
+            1,
+            "one connection not yet accepted"
+        );
+        let mut head = [0; 4];
+        std::io::Read::read_exact(&mut &accepted, &mut head).unwrap();
+        assert_eq!(readings(server)[0].unread, 14);
     }
 }
