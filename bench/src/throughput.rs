@@ -18,12 +18,16 @@ pub(crate) struct Group {
     pub(crate) guarded: Option<&'static str>,
 }
 
+/// async-server built with `--features system-allocator` ([`crate::tools::build`]).
+pub(crate) const SYSTEM_ALLOCATOR: &str = "async-server-system-allocator";
+
 pub(crate) const GROUPS: [Group; 2] = [
     Group {
         ours: "async-server",
         floor: "hello-hyper",
-        // What the blocked-loop report costs: the same server without it.
-        references: &["async-server --warn-blocked 0"],
+        // What the blocked-loop report costs: the same server without it. And what its
+        // allocator (jemalloc, as sync-server's) is worth: the same server on the C library's.
+        references: &["async-server --warn-blocked 0", SYSTEM_ALLOCATOR],
         // The floor with async-server's timeouts.
         guarded: Some("hello-hyper-guarded"),
     },

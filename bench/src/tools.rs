@@ -41,6 +41,25 @@ pub(crate) fn build(root: &Path, line_tables: Option<&Path>) -> anyhow::Result<(
         let status = command.args(targets).status().context("cannot run cargo")?;
         ensure!(status.success(), "the release build failed");
     }
+    if line_tables.is_none() {
+        // async-server on the C library's allocator, for one row beside it: a build of its own,
+        // copied beside the others under a name of its own.
+        let dir = root.join("target/system-allocator");
+        let status = Command::new(&cargo)
+            .current_dir(root)
+            .args(["build", "--release", "-p", "async-server"])
+            .args(["--features", "system-allocator", "--target-dir"])
+            .arg(&dir)
+            .status()
+            .context("cannot run cargo")?;
+        ensure!(status.success(), "the system-allocator build failed");
+        let built = dir.join("release/async-server");
+        let named = root
+            .join("target/release")
+            .join(crate::throughput::SYSTEM_ALLOCATOR);
+        std::fs::copy(&built, &named)
+            .with_context(|| format!("cannot copy {} to {}", built.display(), named.display()))?;
+    }
     Ok(())
 }
 
