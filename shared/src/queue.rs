@@ -51,11 +51,6 @@ impl QueueDeadline {
             Verdict::Run
         }
     }
-
-    /// Whether there is a deadline at all.
-    pub fn is_on(self) -> bool {
-        self.0.is_some()
-    }
 }
 
 impl Answer {
@@ -95,7 +90,6 @@ mod tests {
         assert_eq!(deadline.verdict(waited(5, true)), Verdict::Gone);
         assert_eq!(deadline.verdict(waited(900, true)), Verdict::Gone);
         let off = QueueDeadline(None);
-        assert!(!off.is_on());
         assert_eq!(off.verdict(waited(60_000, false)), Verdict::Run);
         assert_eq!(off.verdict(waited(1, true)), Verdict::Gone);
     }

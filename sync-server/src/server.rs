@@ -139,7 +139,7 @@ fn serve(app: &'static App) {
 /// waited for nothing.)
 fn leave_queue(app: &App, request: Request, responder: &mut Responder) -> Option<Request> {
     let Some(waited) = app.tiny_http.waited(&request) else {
-        return Some(request); // its connection is not found: run it, as before
+        return Some(request); // it cannot have waited long, or its socket is not found
     };
     let who = Identity::current();
     match app.queue_deadline.verdict(waited) {

@@ -136,10 +136,13 @@ impl TinyHttp {
     /// in, from the slow readers' thread.
     pub fn send(&self, peer: Option<SocketAddr>, writer: Writer, answer: &[u8]) {
         self.slow.send(peer, writer, answer);
+        if let Some(peer) = peer {
+            self.waiting.answered(peer);
+        }
     }
 
     /// How long `request`, taken from the queue, waited there since its head arrived, and
-    /// whether its client has hung up meanwhile (`None` if its connection is not found).
+    /// whether its client has hung up meanwhile (`None`: nothing to say, [`waiting`]).
     pub fn waited(&self, request: &Request) -> Option<Waited> {
         self.waiting.of(*request.remote_addr()?)
     }
