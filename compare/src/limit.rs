@@ -13,7 +13,8 @@ use anyhow::Context;
 
 use crate::held;
 use crate::report::{Run, ScenarioReport};
-use crate::scenario::{self, Scenario, DB_LIMIT};
+use crate::role::DB_LIMIT;
+use crate::scenario::{self, Scenario};
 use crate::spawn::Servers;
 
 /// Runs `scenario` (`db-limit`) on a throwaway cluster of its own, one server after another;

@@ -5,143 +5,37 @@
 //! timeline as SVG. With `--spawn` it starts both servers itself and stops them afterwards.
 
 mod answer;
-mod crowds;
+mod command_line;
+mod crowd_experiments;
+mod experiments;
 mod held;
 mod limit;
+mod progress;
 mod report;
+mod role;
 mod scale;
 mod scenario;
-mod scenarios;
 mod spawn;
 mod timeline;
 mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use clap::{Parser, ValueEnum};
 use probe::Target;
 use shared::os::cli::{self, Arguments};
 
+use crate::command_line::{Cli, Name};
+use crate::progress::with_progress;
 use crate::report::{Report, Run, ScenarioReport, METHOD};
-use crate::scenario::{Role, Scenario};
+use crate::role::Role;
+use crate::scenario::Scenario;
 use crate::spawn::Servers;
-
-/// Runs the seed's experiment against both servers, with numbers and a timeline.
-#[derive(Parser, Debug)]
-#[command(name = "compare", version)]
-struct Cli {
-    /// The experiments to run, in order
-    #[arg(value_enum, default_values_t = [Name::Seed])]
-    scenarios: Vec<Name>,
-    /// The blocking server
-    #[arg(long = "sync", value_name = "URL", default_value = "http://127.0.0.1:8000", value_parser = Target::parse)]
-    sync_server: Target,
-    /// The async server
-    #[arg(long = "async", value_name = "URL", default_value = "http://127.0.0.1:8001", value_parser = Target::parse)]
-    async_server: Target,
-    /// The blocking server with four handler threads, for `threads` and `cores`
-    #[arg(long = "threaded", value_name = "URL", default_value = "http://127.0.0.1:8002", value_parser = Target::parse)]
-    threaded_server: Target,
-    /// The async server with a blocking pool of two threads and a database pool of two, for
-    /// `pool` and `db-pool`
-    #[arg(long = "pool", value_name = "URL", default_value = "http://127.0.0.1:8003", value_parser = Target::parse)]
-    pool_server: Target,
-    /// The blocking server with eight handler threads, for `db-pool`
-    #[arg(long = "many-threads", value_name = "URL", default_value = "http://127.0.0.1:8004", value_parser = Target::parse)]
-    many_threads_server: Target,
-    /// The blocking server that `calls` sends `/fetch?via=threads`
-    #[arg(long = "via-threads", value_name = "URL", default_value = "http://127.0.0.1:8005", value_parser = Target::parse)]
-    via_threads_server: Target,
-    /// Start the servers (the binaries built beside this one) on free ports, and stop them after
-    #[arg(long, conflicts_with_all = ["sync_server", "async_server", "threaded_server", "pool_server", "many_threads_server", "via_threads_server"])]
-    spawn: bool,
-    /// The database the spawned servers' /query uses (`query`); without it `--spawn` starts a
-    /// throwaway PostgreSQL cluster and removes it after
-    #[arg(long, value_name = "URL", requires = "spawn")]
-    database: Option<String>,
-    /// The upstream the spawned servers' /fetch calls (`fetch`, `calls`, `fetch-scale`);
-    /// without it `--spawn` starts an async-server as the upstream
-    #[arg(long, value_name = "URL", requires = "spawn")]
-    upstream: Option<String>,
-    /// Also run the seed's own Django stack (runserver --nothreading, threaded runserver,
-    /// uvicorn) in the scenarios that have lanes for it (query, db-pool, db-limit); Django,
-    /// uvicorn and psycopg come from PyPI into target/seed-venv
-    #[arg(long, requires = "spawn")]
-    seed: bool,
-    /// Multiply every time (the 5 s sleep, the 2 s offset) by F, for a quicker run
-    #[arg(long, value_name = "F", default_value_t = 1.0, value_parser = scale)]
-    scale: f64,
-    /// How many /sleep requests `fanout` (default 5, at most 1000) and `scale` (default 1000)
-    /// send to each server at once
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20_000))]
-    requests: Option<u32>,
-    /// Write the results as JSON to FILE
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
-    /// Draw the timeline as SVG to FILE
-    #[arg(long, value_name = "FILE")]
-    svg: Option<PathBuf>,
-    /// Where `answer` writes its page (and, without --svg, its timeline beside it, as .svg)
-    #[arg(long, value_name = "FILE", default_value = "docs/answer.md")]
-    page: PathBuf,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Name {
-    /// /sleep at 0 s and /nosleep at 2 s; then /sleep at 0 s and /sleep at 2 s
-    Seed,
-    /// Every kind of wait against every design, in one table: writes docs/answer.md and
-    /// docs/answer.svg (about a minute; needs --spawn for the database and the upstream)
-    Answer,
-    /// --requests concurrent /sleep on each server
-    Fanout,
-    /// 4 concurrent /sleep on sync-server with --threads 1 and with --threads 4
-    Threads,
-    /// /query (5 s in the database) at 0 s, /nosleep at 2 s, on both: the wait is a socket now
-    Query,
-    /// /fetch (5 s upstream) at 0 s, /nosleep at 2 s, on both: the wait is another service
-    Fetch,
-    /// one /fetch of 3 calls of 1 s: one after another on sync-server, a thread per call
-    /// (via=threads), all at once on async-server
-    Calls,
-    /// 8 /query (1 s) at once on async-server --db-pool 2 (four rounds) and on sync-server
-    /// --threads 8 (one round, on eight connections)
-    DbPool,
-    /// /block (a blocking sleep in the async handler) at 0 s, /nosleep at 2 s, on async-server
-    Block,
-    /// /offload (the blocking sleep on the blocking pool) at 0 s, /nosleep at 2 s, on async-server
-    Offload,
-    /// /compute (2 s of CPU) at 0 s, /nosleep at 0.8 s, on both: computing blocks either
-    Compute,
-    /// 4 /compute at once on sync-server --threads 4, 4 /offload?work=compute on async-server:
-    /// CPU work takes ⌈4/cores⌉ rounds
-    Cores,
-    /// 8 /offload (1 s sleeps) on async-server --blocking-threads 2: four rounds, as threads
-    Pool,
-    /// 2 × cores /offload?work=compute at once, and /nosleep meanwhile, on async-server
-    Crowded,
-    /// --requests (1000) concurrent 2 s /sleep on sync-server --threads N, async-server, and
-    /// sync-server with one thread: what each waiting request costs
-    Scale,
-    /// --requests (1000) concurrent /fetch (1 s upstream) on sync-server --threads N and
-    /// async-server, then with --upstream-connections 10: ⌈N/10⌉ rounds
-    FetchScale,
-    /// 30 /query (1 s) at once, and 4 more after, on a database of max_connections 20 of its
-    /// own: async-server --db-pool 10, sync-server --threads 30 and, with --seed, Django on
-    /// uvicorn, one after another (needs --spawn)
-    DbLimit,
-    /// What a waiting request costs as their number grows: N/100, N/10 and N (--requests,
-    /// default 10000) concurrent 2 s /sleep on sync-server --threads N and async-server (needs
-    /// --spawn)
-    Growth,
-}
 
 impl Arguments for Cli {}
 
@@ -167,20 +61,20 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         .scenarios
         .iter()
         .flat_map(|name| match name {
-            Name::Seed => scenarios::seed(cli.scale).to_vec(),
+            Name::Seed => experiments::seed(cli.scale).to_vec(),
             Name::Answer => answer::scenarios(cli.scale),
-            Name::Query => vec![scenarios::query(cli.scale)],
-            Name::Fetch => vec![scenarios::fetch(cli.scale)],
-            Name::Calls => vec![scenarios::calls(cli.scale)],
-            Name::DbPool => vec![scenarios::db_pool(cli.scale)],
-            Name::Fanout => vec![scenarios::fanout(fanout, cli.scale)],
-            Name::Threads => vec![scenarios::threads(cli.scale)],
-            Name::Block => vec![scenarios::in_async_handler("/block", cli.scale)],
-            Name::Offload => vec![scenarios::in_async_handler("/offload", cli.scale)],
-            Name::Compute => vec![scenarios::compute(cli.scale)],
-            Name::Cores => vec![scenarios::cores(cli.scale)],
-            Name::Pool => vec![scenarios::pool(cli.scale)],
-            Name::Crowded => vec![scenarios::crowded(cli.scale)],
+            Name::Query => vec![experiments::query(cli.scale)],
+            Name::Fetch => vec![experiments::fetch(cli.scale)],
+            Name::Calls => vec![experiments::calls(cli.scale)],
+            Name::DbPool => vec![experiments::db_pool(cli.scale)],
+            Name::Fanout => vec![experiments::fanout(fanout, cli.scale)],
+            Name::Threads => vec![experiments::threads(cli.scale)],
+            Name::Block => vec![experiments::in_async_handler("/block", cli.scale)],
+            Name::Offload => vec![experiments::in_async_handler("/offload", cli.scale)],
+            Name::Compute => vec![experiments::compute(cli.scale)],
+            Name::Cores => vec![experiments::cores(cli.scale)],
+            Name::Pool => vec![experiments::pool(cli.scale)],
+            Name::Crowded => vec![experiments::crowded(cli.scale)],
             Name::Scale | Name::FetchScale | Name::Growth | Name::DbLimit => vec![],
         })
         .map(|scenario| {
@@ -305,7 +199,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         report.scenarios.push(result);
     }
     if db_limit {
-        let scenario = scenarios::db_limit(cli.scale);
+        let scenario = experiments::db_limit(cli.scale);
         let scenario = if cli.seed {
             scenario
         } else {
@@ -317,7 +211,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     }
     if cli.scenarios.contains(&Name::Scale) {
         let requests = cli.requests.unwrap_or(1000) as usize;
-        let result = crowds::measure_scale(cli, &servers, &targets, requests)?;
+        let result = crowd_experiments::measure_scale(cli, &servers, &targets, requests)?;
         println!("{result}");
         println!("{}\n", textwrap(scale::METHOD, 96));
         report.scale = Some(result);
@@ -327,7 +221,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         let Some(upstream) = &upstream else {
             bail!("fetch-scale needs an upstream: pass --spawn (and --upstream URL, or not)");
         };
-        let result = crowds::measure_fetch_scale(cli, &servers, upstream, requests)?;
+        let result = crowd_experiments::measure_fetch_scale(cli, &servers, upstream, requests)?;
         println!("{result}");
         println!("{}\n", textwrap(scale::METHOD, 96));
         report.fetch_scale = Some(result);
@@ -335,7 +229,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     if cli.scenarios.contains(&Name::Growth) {
         let largest = cli.requests.unwrap_or(10_000) as usize;
         for requests in [largest / 100, largest / 10, largest] {
-            let result = crowds::measure_growth(cli, &servers, requests.max(1))?;
+            let result = crowd_experiments::measure_growth(cli, &servers, requests.max(1))?;
             println!("{result}");
             report.growth.push(result);
         }
@@ -414,44 +308,6 @@ fn reachable(role: Role, server: &Target) -> anyhow::Result<()> {
             server.url,
             role.start_hint(),
         )),
-    }
-}
-
-/// Runs `work`, showing how far it has got while it runs, if a person is watching.
-fn with_progress<T: Send>(
-    label: &str,
-    total: usize,
-    answered: &AtomicUsize,
-    work: impl FnOnce() -> T + Send,
-) -> T {
-    let watched = std::io::stdout().is_terminal() && std::io::stderr().is_terminal();
-    let started = Instant::now();
-    thread::scope(|scope| {
-        let running = scope.spawn(work);
-        while watched && !running.is_finished() {
-            eprint!(
-                "\r{label}: {:.1} s, {} of {total} requests answered ",
-                started.elapsed().as_secs_f64(),
-                answered.load(Ordering::Relaxed)
-            );
-            let _ = std::io::stderr().flush();
-            thread::sleep(Duration::from_millis(100));
-        }
-        if watched {
-            eprint!("\r\x1b[K");
-        }
-        running.join().expect("the scenario thread panicked")
-    })
-}
-
-fn scale(text: &str) -> Result<f64, String> {
-    let value: f64 = text.parse().map_err(|_| "not a number".to_owned())?;
-    if (0.02..=12.0).contains(&value) {
-        Ok(value)
-    } else {
-        // Below 0.02 the gaps are too short to tell from noise; above 12 a sleep exceeds the
-        // servers' default --max-sleep of 60 s.
-        Err("must be from 0.02 to 12".to_owned())
     }
 }
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::scenario::{Measured, Prediction, Role, Scenario};
+use crate::role::Role;
+use crate::scenario::{Measured, Prediction, Scenario};
 use crate::verdict::{self, seconds};
 
 /// How every figure was measured; printed under the tables and stored in the JSON.

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::scenario::Role;
+use crate::role::Role;
 use pgcluster::Cluster;
 use probe::seed::Stack;
 use probe::Target;

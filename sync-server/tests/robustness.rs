@@ -137,9 +137,9 @@ fn an_idle_server_talks_to_no_one() {
     );
     // A client came and went: the server is idle again, and makes no connection of its own.
     assert_eq!(server.get("/nosleep").status, 200);
-    thread::sleep(Duration::from_millis(500));
+    server.wait_for_stdout(|line| line.starts_with("DONE"));
     let after = sockets_on_port(server.addr().port());
-    thread::sleep(Duration::from_millis(1000));
+    thread::sleep(Duration::from_millis(500));
     assert_eq!(
         sockets_on_port(server.addr().port()),
         after,

@@ -1,9 +1,9 @@
 //! The timeline picture (`--svg`): one lane per request, grouped by scenario and server, on one
 //! time axis. A bar runs from when a request was sent to when it was answered; its red part is
 //! time spent waiting behind other requests (or for a core), its blue part the request's own
-//! work: its sleep, or its CPU time. The crowd scenarios' sections are drawn by [`crowds`].
+//! work: its sleep, or its CPU time. The crowd scenarios' sections are drawn by [`crowd_panels`].
 
-mod crowds;
+mod crowd_panels;
 
 use svg::node::element::{Group, Line, Rectangle, Text};
 use svg::Document;
@@ -72,12 +72,12 @@ pub fn draw(report: &Report) -> Document {
         y += 52.0;
     }
     for scale in report.scale.iter().chain(&report.fetch_scale) {
-        let (drawn, below) = crowds::scale_section(scale, y);
+        let (drawn, below) = crowd_panels::scale_section(scale, y);
         picture = picture.add(drawn);
         y = below;
     }
     if !report.growth.is_empty() {
-        let (drawn, below) = crowds::growth_section(&report.growth, y);
+        let (drawn, below) = crowd_panels::growth_section(&report.growth, y);
         picture = picture.add(drawn);
         y = below;
     }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail};
 use probe::Target;
 
+use crate::role::Role;
 use crate::scale;
-use crate::scenario::Role;
 use crate::spawn::Servers;
 use crate::{reachable, Cli};
 
