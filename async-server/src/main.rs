@@ -7,9 +7,11 @@
 //! sleep on tokio's blocking pool, awaited). `--workers N` runs N such runtimes, each on a thread
 //! of its own with a socket of its own on the same port, like `uvicorn --workers N`.
 //!
-//! Read [`handle`] first, beside sync-server's: only the wait differs. [`runtime`] is what makes
-//! this server single-threaded; [`server`] starts the workers and runs each one's accept loop;
-//! [`watchdog`] reports a runtime thread held from its event loop.
+//! Read [`handle`] first, beside sync-server's: only the wait differs. Then [`start`], what
+//! `main` does: bind, build the [`app`], build a [`runtime`] per worker (what makes this server
+//! single-threaded), hear the signals, and hand all of it to [`server::run`], which starts the
+//! workers and runs each one's accept loop. [`watchdog`] reports a runtime thread held from its
+//! event loop.
 
 /// One request: log its start, plan it, wait as the plan says, log its end, answer.
 async fn handle(request: &Request<Incoming>, app: &'static App) -> Response<Full<Bytes>> {
@@ -136,6 +138,7 @@ fn runtime(blocking_threads: usize) -> std::io::Result<Runtime> {
         .build()
 }
 
+mod app;
 mod db;
 mod http;
 mod listen;
@@ -148,6 +151,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::{value_parser, Parser};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -157,7 +161,7 @@ use shared::os::{log, work};
 use shared::{Answer, AsyncWait, Head, Identity, Verdict, Waited, Work};
 use tokio::runtime::Runtime;
 
-use crate::server::App;
+use crate::app::App;
 
 // Both servers allocate with jemalloc, so that neither differs from the other in memory or
 // speed by its allocator. Built with `--features system-allocator`, this one uses the C
@@ -201,7 +205,27 @@ impl Arguments for Cli {
 
 fn main() -> ExitCode {
     match cli::parse() {
-        Ok(args) => cli::finish(server::run(args)),
+        Ok(args) => cli::finish(start(args)),
         Err(exit) => exit,
     }
+}
+
+/// Binds the port (a socket per worker), builds the app and a runtime per worker, hears the
+/// signals, and serves on this thread (the first worker) until a shutdown has let the requests
+/// in progress finish.
+fn start(args: Cli) -> anyhow::Result<()> {
+    let addr = args.common.addr(args.port);
+    let listeners =
+        listen::bind(addr, args.workers).with_context(|| format!("cannot listen on {addr}"))?;
+    let app = App::new(&args)?;
+    let mut runtimes = (0..args.workers)
+        .map(|_| runtime(app.blocking_threads))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let first = runtimes.remove(0);
+    first.block_on(async {
+        let shutdown = shutdown::signalled(&app.shutdown).context("cannot handle signals")?;
+        server::run(listeners, runtimes, app, shutdown).await
+    })?;
+    log::flush();
+    Ok(())
 }

@@ -1,94 +1,45 @@
 //! Starting the workers, and serving one listening socket on a worker's runtime: the accept
-//! loop, hyper on each connection, and the graceful end.
+//! loop, hyper on each connection, and the graceful end. Each worker's runtime, its listener
+//! and the shutdown are handed in by `main`.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::thread;
 use std::time::Duration;
-
-use anyhow::Context;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use shared::os::log;
-use shared::{Answer, AsyncWait, Identity, QueueDeadline, Router, Shutdown};
+use shared::{Answer, Identity};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::runtime::Runtime;
 use tokio_io_timeout::TimeoutStream;
 
-use crate::db::Database;
+use crate::app::App;
 use crate::shutdown::{self, Stopped};
-use crate::upstream::Upstream;
 use crate::watchdog::{self, Loop, Watchdog};
-use crate::{listen, Cli};
-
-/// What every connection of every worker is served with.
-pub struct App {
-    pub router: Router<AsyncWait>,
-    pub shutdown: Shutdown,
-    /// How long a client may take to send a request head, and to take in an answer.
-    pub header_timeout: Duration,
-    /// One permit per connection being served, across all workers.
-    pub connections: Semaphore,
-    /// The most threads tokio's blocking pool may run at once, for each worker.
-    pub blocking_threads: usize,
-    /// What reports a runtime thread kept from its event loop (`None`: `--warn-blocked 0`).
-    pub watchdog: Option<Watchdog>,
-    /// How long `/offload` work may wait for a thread of the blocking pool and still be run.
-    pub queue_deadline: QueueDeadline,
-    /// Where `/query` gets a database connection.
-    pub database: Database,
-    /// What `/fetch` calls.
-    pub upstream: Upstream,
-}
 
 /// The pause after a failed `accept` (say, out of file descriptors), so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Binds the port (once per worker), starts the workers, says where it listens, and serves
-/// until a shutdown has let the requests in progress finish.
-pub fn run(args: Cli) -> anyhow::Result<()> {
-    let limits = args.common.limits();
-    let database = match &args.common.database {
-        Some(url) => Database::new(url, args.db_pool as usize, args.common.db_wait)
-            .context("cannot use --database")?,
-        None => Database::none(),
-    };
-    // Every worker serves with it until the process ends.
-    let app: &'static App = Box::leak(Box::new(App {
-        router: Router::new(limits).with(args.common.backends()),
-        database,
-        upstream: Upstream::new(
-            args.common.upstream.as_deref(),
-            args.common.upstream_connections,
-            args.common.header_timeout,
-            limits.max_sleep,
-        ),
-        shutdown: Shutdown::new(limits.max_sleep),
-        header_timeout: args.common.header_timeout,
-        connections: Semaphore::new(args.common.max_connections as usize),
-        blocking_threads: args.blocking_threads as usize,
-        queue_deadline: QueueDeadline(args.common.queue_deadline()),
-        watchdog: (args.warn_blocked > 0)
-            .then(|| Watchdog::new(Duration::from_millis(args.warn_blocked))),
-    }));
-    if let Some(watchdog) = &app.watchdog {
-        watchdog.start().context("cannot start the watchdog")?;
-    }
-    let addr = args.common.addr(args.port);
-    let mut listeners = listen::bind(addr, args.workers)
-        .with_context(|| format!("cannot listen on {addr}"))?
-        .into_iter();
+/// Starts a worker on each runtime of `others`, each on a thread of its own with a listener of
+/// `listeners` (the first is this thread's), says where it listens, and serves until `shutdown`
+/// completes and the requests in progress have finished, for at most the grace period.
+pub async fn run(
+    listeners: Vec<std::net::TcpListener>,
+    others: Vec<Runtime>,
+    app: &'static App,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let mut listeners = listeners.into_iter();
     let first = listeners.next().expect("at least one worker");
     let addr = first.local_addr()?;
     let (stop, stopped) = shutdown::channel();
-
-    // Workers beyond the first each run a runtime on a thread of their own.
     let (finished, mut all_finished) = tokio::sync::mpsc::channel::<()>(1);
-    for listener in listeners {
+    for (listener, runtime) in listeners.zip(others) {
         let (stopped, finished) = (stopped.clone(), finished.clone());
-        let runtime = crate::runtime(app.blocking_threads)?;
         thread::spawn(move || {
             runtime.block_on(serve_port(app, listener, stopped));
             log::flush();
@@ -96,16 +47,16 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
         });
     }
     drop(finished);
-
-    // The first worker is this thread, which also hears the signals.
-    crate::runtime(app.blocking_threads)?.block_on(async {
-        shutdown::on_signal(&app.shutdown, stop).context("cannot handle signals")?;
-        println!("async-server listening on http://{addr}");
+    println!("async-server listening on http://{addr}");
+    let stopping = async {
+        shutdown.await;
+        stop.stop();
+    };
+    let serving = async {
         serve_port(app, first, stopped).await;
-        all_finished.recv().await;
-        anyhow::Ok(())
-    })?;
-    log::flush();
+        all_finished.recv().await; // every other worker done
+    };
+    tokio::join!(stopping, serving);
     Ok(())
 }
 

@@ -7,9 +7,10 @@
 //! `runserver`: then N requests can sleep at once. `/compute` holds its thread with CPU work
 //! instead of a sleep: more threads than cores do not make more of that at once.
 //!
-//! Read [`handle`] first, beside async-server's: only the wait differs. [`server`] starts the
-//! handler threads and runs each one's loop; [`tiny_http_gaps`] is what tiny_http lacks, filled
-//! in from outside it, and can be skipped on a first reading.
+//! Read [`handle`] first, beside async-server's: only the wait differs. Then [`start`], what
+//! `main` does: bind, build the [`app`], hear the signals, and hand the app to [`server::run`],
+//! which starts the handler threads and runs each one's loop. [`tiny_http_gaps`] is what
+//! tiny_http lacks, filled in from outside it, and can be skipped on a first reading.
 
 /// One request: log its start, plan it, wait as the plan says, log its end, answer.
 fn handle(request: Request, app: &App, responder: &mut Responder) {
@@ -46,6 +47,7 @@ fn handle(request: Request, app: &App, responder: &mut Responder) {
     responder.respond(request, &plan.answer, who);
 }
 
+mod app;
 mod db;
 mod http;
 mod server;
@@ -58,14 +60,16 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::Instant;
 
+use anyhow::Context;
 use clap::{value_parser, Parser};
 use shared::os::cli::{self, Arguments, ServerFlags};
 use shared::os::{log, work};
 use shared::{Identity, SyncWait};
 use tiny_http::Request;
 
+use crate::app::App;
 use crate::http::Responder;
-use crate::server::App;
+use crate::tiny_http_gaps::TinyHttp;
 
 // Both servers allocate with jemalloc, so that neither differs from the other in memory or
 // speed by its allocator. Built with `--features system-allocator`, this one uses the C
@@ -102,7 +106,22 @@ impl Arguments for Cli {
 
 fn main() -> ExitCode {
     match cli::parse() {
-        Ok(args) => cli::finish(server::run(args)),
+        Ok(args) => cli::finish(start(args)),
         Err(exit) => exit,
     }
+}
+
+/// Binds the port, builds the app, hears the signals, and serves until a shutdown has drained
+/// the queue.
+fn start(args: Cli) -> anyhow::Result<()> {
+    let limits = args.common.limits();
+    let tiny_http = TinyHttp::start(
+        args.common.addr(args.port),
+        args.common.header_timeout,
+        limits.max_sleep,
+        args.common.max_connections as usize,
+    )?;
+    let app = App::new(&args, tiny_http)?;
+    shutdown::on_signal(app, args.threads).context("cannot handle signals")?;
+    server::run(app, args.threads)
 }

@@ -1,35 +1,17 @@
-//! Starting the server and serving from handler threads: each takes the next request tiny_http
-//! has read, runs [`crate::handle`] on it, and goes back for the next, until a shutdown has
-//! drained the queue.
+//! Serving from handler threads: each takes the next request tiny_http has read, runs
+//! [`crate::handle`] on it, and goes back for the next, until a shutdown has drained the queue.
 
 use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
-use anyhow::Context;
 use shared::os::log;
-use shared::{Answer, Identity, QueueDeadline, Router, Shutdown, SyncWait, Verdict};
+use shared::{Answer, Identity, Verdict};
 use tiny_http::Request;
 
-use crate::db::Database;
+use crate::app::App;
 use crate::http::{self, Responder};
-use crate::tiny_http_gaps::TinyHttp;
-use crate::upstream::Upstream;
-use crate::{shutdown, thread_limits, Cli};
-
-/// What every handler thread serves with.
-pub struct App {
-    pub router: Router<SyncWait>,
-    pub shutdown: Shutdown,
-    /// Where requests come from and answers go: tiny_http, with what it lacks filled in.
-    pub tiny_http: TinyHttp,
-    /// The pool of database connections `/query` takes one from.
-    pub database: Database,
-    /// The client `/fetch` calls the upstream with.
-    pub upstream: Upstream,
-    /// How long a request may wait in the queue for a handler thread and still be run.
-    pub queue_deadline: QueueDeadline,
-}
+use crate::thread_limits;
 
 /// The stack each extra handler thread reserves: a handler needs little, and with thousands of
 /// threads the default of 2 MiB each would reserve gigabytes of address space.
@@ -44,47 +26,15 @@ const QUIET: Duration = Duration::from_millis(100);
 /// meant for another: so none waits for one longer than this.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
-/// Binds the port, starts the handler threads, says where it listens, and serves until a
-/// shutdown has drained the queue.
-pub fn run(args: Cli) -> anyhow::Result<()> {
-    let limits = args.common.limits();
-    let addr = args.common.addr(args.port);
-    let tiny_http = TinyHttp::start(
-        addr,
-        args.common.header_timeout,
-        limits.max_sleep,
-        args.common.max_connections as usize,
-    )?;
-    let database = match &args.common.database {
-        Some(url) => {
-            let size = args.db_pool.unwrap_or(args.threads as u32);
-            Database::new(url, size, args.common.db_wait).context("cannot use --database")?
-        }
-        None => Database::none(),
-    };
-    let upstream = Upstream::new(
-        args.common.upstream.as_deref(),
-        args.common.upstream_connections,
-        args.common.header_timeout,
-        limits.max_sleep,
-    );
-    // Every handler thread and the signal handler serve with it until the process ends.
-    let app: &'static App = Box::leak(Box::new(App {
-        router: Router::new(limits).with(args.common.backends()),
-        shutdown: Shutdown::new(limits.max_sleep),
-        tiny_http,
-        database,
-        upstream,
-        queue_deadline: QueueDeadline(args.common.queue_deadline()),
-    }));
+/// Starts the handler threads, says where it listens, and serves until a shutdown (begun by
+/// whoever calls [`App::shutdown`]'s `signalled`) has drained the queue.
+pub fn run(app: &'static App, threads: usize) -> anyhow::Result<()> {
     app.tiny_http.start_helpers()?;
-    shutdown::on_signal(app, args.threads).context("cannot handle signals")?;
-
     // With --threads 1 (the default) this thread is the only one that runs handlers. The others
     // are all started before the server says it listens, and wait for it to: the system may
     // refuse one, and then the server ends before serving anything.
     // Handler threads are named: tiny_http's own threads are told apart by having no name.
-    let listening: &'static Barrier = Box::leak(Box::new(Barrier::new(args.threads)));
+    let listening: &'static Barrier = Box::leak(Box::new(Barrier::new(threads)));
     let spawn = move |number| {
         let handler = thread::Builder::new()
             .name(format!("handler-{number}"))
@@ -93,11 +43,9 @@ pub fn run(args: Cli) -> anyhow::Result<()> {
             listening.wait();
             serve(app);
         });
-        spawned.map_err(|error| thread_limits::no_more_threads(number, args.threads, error))
+        spawned.map_err(|error| thread_limits::no_more_threads(number, threads, error))
     };
-    let handlers = (1..args.threads)
-        .map(spawn)
-        .collect::<Result<Vec<_>, _>>()?;
+    let handlers = (1..threads).map(spawn).collect::<Result<Vec<_>, _>>()?;
     println!("sync-server listening on http://{}", app.tiny_http.addr());
     listening.wait();
     serve(app);

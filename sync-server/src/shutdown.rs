@@ -9,7 +9,7 @@ use std::io;
 
 use shared::Signal;
 
-use crate::server::App;
+use crate::app::App;
 
 /// Installs the handler: at the first signal, new connections are refused and up to `threads`
 /// waiting handler threads are woken.
