@@ -60,6 +60,15 @@ pub struct Cli {
     /// Draw the timeline as SVG to FILE
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
+    /// How long each step of `load` offers its rate, in seconds [default: 10 × --scale]
+    #[arg(long, value_name = "S", value_parser = shared::os::cli::timeout)]
+    pub duration: Option<std::time::Duration>,
+    /// The workloads `load` sweeps (repeat the flag for several) [default: all five]
+    #[arg(long = "workload", value_enum, value_name = "NAME")]
+    pub workloads: Vec<crate::traffic::Workload>,
+    /// Where `load` writes its page (and its picture beside it, as .svg)
+    #[arg(long, value_name = "FILE", default_value = "docs/load.md")]
+    pub load_page: PathBuf,
     /// Where `answer` writes its page (and, without --svg, its timeline beside it, as .svg)
     #[arg(long, value_name = "FILE", default_value = "docs/answer.md")]
     pub page: PathBuf,
@@ -109,6 +118,11 @@ pub enum Name {
     /// own: async-server --db-pool 10, sync-server --threads 30 and, with --seed, Django on
     /// uvicorn, one after another (needs --spawn)
     DbLimit,
+    /// Each design under traffic, open loop: 90% /nosleep and 10% of one kind of wait, swept
+    /// over rates up to past its predicted knee, beside the queueing model's prediction from the
+    /// same arrivals; writes docs/load.md and docs/load.svg (about 17 minutes at --scale 1;
+    /// --workload picks some)
+    Load,
     /// What a waiting request costs as their number grows: N/100, N/10 and N (--requests,
     /// default 10000) concurrent 2 s /sleep on sync-server --threads N and async-server (needs
     /// --spawn)

@@ -17,6 +17,7 @@ mod scale;
 mod scenario;
 mod spawn;
 mod timeline;
+mod traffic;
 mod verdict;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,7 +76,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
             Name::Cores => vec![experiments::cores(cli.scale)],
             Name::Pool => vec![experiments::pool(cli.scale)],
             Name::Crowded => vec![experiments::crowded(cli.scale)],
-            Name::Scale | Name::FetchScale | Name::Growth | Name::DbLimit => vec![],
+            Name::Scale | Name::FetchScale | Name::Growth | Name::DbLimit | Name::Load => vec![],
         })
         .map(|scenario| {
             if cli.seed {
@@ -87,20 +88,34 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         .collect();
     let roles: BTreeSet<Role> = scenarios.iter().flat_map(Scenario::roles).collect();
 
+    let workloads = if cli.workloads.is_empty() {
+        traffic::Workload::ALL.to_vec()
+    } else {
+        cli.workloads.clone()
+    };
+    let loading = cli.scenarios.contains(&Name::Load);
+    let loads_the =
+        |needs: fn(traffic::Workload) -> bool| loading && workloads.iter().any(|w| needs(*w));
+    if loading && !cli.spawn {
+        bail!("load starts a fresh server for every step: pass --spawn");
+    }
     // Dropped (so the servers stopped) on every way out of this function, panics included.
     let servers = Servers::new()?;
     // The spawned servers all get the database when a scenario needs one: the others ignore it.
     let database = match (
         &cli.database,
-        scenarios.iter().any(Scenario::needs_database) && cli.spawn,
+        (scenarios.iter().any(Scenario::needs_database)
+            || loads_the(traffic::Workload::needs_database))
+            && cli.spawn,
     ) {
         (Some(url), _) => Some(url.clone()),
         (None, true) => Some(servers.start_database(100)?),
         (None, false) => None,
     };
     // And the upstream, when a scenario fetches: another async-server, never the bottleneck.
-    let fetches =
-        scenarios.iter().any(Scenario::needs_upstream) || cli.scenarios.contains(&Name::FetchScale);
+    let fetches = scenarios.iter().any(Scenario::needs_upstream)
+        || cli.scenarios.contains(&Name::FetchScale)
+        || loads_the(traffic::Workload::needs_upstream);
     let upstream = match (&cli.upstream, fetches && cli.spawn) {
         (Some(url), _) => Some(url.clone()),
         (None, true) => Some(servers.start("async-server", &["--warn-blocked", "0"])?.url),
@@ -235,15 +250,39 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         }
         println!("{}\n", textwrap(scale::METHOD, 96));
     }
+    let traffic = if loading {
+        let duration = cli
+            .duration
+            .unwrap_or(Duration::from_secs(10).mul_f64(cli.scale));
+        let backends = traffic::Backends {
+            database: database.as_deref(),
+            upstream: upstream.as_deref(),
+        };
+        let measured = traffic::measure(&servers, &workloads, cli.scale, duration, &backends)?;
+        println!("{}\n", textwrap(traffic::METHOD, 96));
+        Some(measured)
+    } else {
+        None
+    };
     drop(servers);
+    if let Some(traffic) = &traffic {
+        let machine = probe::process::machine(scenario::machine_cores());
+        let page = traffic::page(traffic, &command_line_text(), &machine);
+        write_file(&cli.load_page, &page)?;
+        let picture = cli.load_page.with_extension("svg");
+        svg::save(&picture, &traffic::draw(traffic))
+            .with_context(|| format!("cannot write {}", picture.display()))?;
+        println!(
+            "wrote {} and {}",
+            cli.load_page.display(),
+            picture.display()
+        );
+    }
 
     println!("{}", textwrap(METHOD, 96));
     let answered = cli.scenarios.contains(&Name::Answer);
     if answered {
-        let command = format!(
-            "compare {}",
-            std::env::args().skip(1).collect::<Vec<_>>().join(" ")
-        );
+        let command = command_line_text();
         let picture = cli
             .svg
             .clone()
@@ -290,6 +329,14 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         bail!("not every request was answered; see the verdicts above");
     }
     Ok(())
+}
+
+/// This run's command line, as a page says what wrote it.
+fn command_line_text() -> String {
+    format!(
+        "compare {}",
+        std::env::args().skip(1).collect::<Vec<_>>().join(" ")
+    )
 }
 
 /// The repository this binary was built from: the seed's project is in it.

@@ -870,3 +870,69 @@ fn growth_measures_the_cost_of_a_waiting_request_at_three_sizes() {
             && picture.contains("OS threads at the peak")
     );
 }
+
+#[test]
+fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
+    spawnable();
+    let _alone = testkit::hostile::one_crowd_at_a_time();
+    let page = scratch("load.md");
+    let args = [
+        "--spawn",
+        "load",
+        "--workload",
+        "timer",
+        "--scale",
+        "0.2",
+        "--duration",
+        "0.5",
+        "--load-page",
+        page.to_str().unwrap(),
+    ];
+    let (output, stdout) = compare(&args);
+    assert!(output.status.success(), "{stdout}");
+    // A sweep per design, each step with its verdict, and the knees beside the model's.
+    for design in [
+        "one thread",
+        "4 threads",
+        "one event loop",
+        "event loop + offload pool of 2",
+    ] {
+        assert!(
+            stdout.contains(&format!("load: a timer (/sleep 50 ms) on {design}:")),
+            "{design}: {stdout}"
+        );
+    }
+    let verdicts = [
+        "| holds |",
+        "| does not hold |",
+        "| past 0.8: shown |",
+        "the client fell behind",
+    ];
+    let steps = stdout
+        .lines()
+        .filter(|l| verdicts.iter().any(|v| l.contains(v)))
+        .count();
+    assert!(steps >= 8, "{steps} steps: {stdout}");
+    assert!(stdout.contains("quick p99 over 10× unloaded first at: measured"));
+    // One thread's predicted knee is far below the event loop's: its thread is held for the wait.
+    let knee = |design: &str| -> f64 {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("load: a timer (/sleep 50 ms) on {design}:")))
+            .unwrap();
+        let at = line.rfind("predicted knee ").unwrap() + "predicted knee ".len();
+        line[at..].trim_end_matches("/s").parse().unwrap()
+    };
+    assert!(knee("one event loop") > 2.0 * knee("one thread"));
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        text.contains("## 10% of the traffic waits on a timer"),
+        "{text}"
+    );
+    assert!(text.contains("## Against the model"), "{text}");
+    let svg = std::fs::read_to_string(page.with_extension("svg")).unwrap();
+    assert!(
+        roxmltree::Document::parse(&svg).is_ok(),
+        "the picture is well-formed SVG"
+    );
+}

@@ -1,0 +1,250 @@
+//! What `load` sweeps: the designs (the answer page's four columns), the workloads (90% quick
+//! requests, 10% of one kind of wait), and how each design is a set of FCFS stations for the
+//! model ([`load::model`]), written once here and used for every prediction.
+
+use std::time::Duration;
+
+use load::model::{Design as Model, Stage, Station};
+
+/// The share of the traffic that waits; the rest is `/nosleep`.
+pub const WAITING_SHARE: f64 = 0.1;
+
+/// A design, and how the server that runs it is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Design {
+    OneThread,
+    FourThreads,
+    EventLoop,
+    OffloadPool,
+}
+
+/// The handler threads of `FourThreads`, and the blocking threads of `OffloadPool`.
+const THREADS: usize = 4;
+const OFFLOAD_THREADS: usize = 2;
+/// async-server's own database pool (`--db-pool`'s default).
+const DB_POOL: usize = 10;
+
+impl Design {
+    pub const ALL: [Design; 4] = [
+        Design::OneThread,
+        Design::FourThreads,
+        Design::EventLoop,
+        Design::OffloadPool,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Design::OneThread => "one thread",
+            Design::FourThreads => "4 threads",
+            Design::EventLoop => "one event loop",
+            Design::OffloadPool => "event loop + offload pool of 2",
+        }
+    }
+
+    /// The binary and its flags.
+    pub fn server(self) -> (&'static str, Vec<String>) {
+        let quiet = ["--warn-blocked".to_owned(), "0".to_owned()];
+        match self {
+            Design::OneThread => ("sync-server", vec![]),
+            Design::FourThreads => ("sync-server", vec!["--threads".into(), THREADS.to_string()]),
+            Design::EventLoop => ("async-server", quiet.to_vec()),
+            Design::OffloadPool => {
+                let pool = ["--blocking-threads".into(), OFFLOAD_THREADS.to_string()];
+                ("async-server", pool.into_iter().chain(quiet).collect())
+            }
+        }
+    }
+}
+
+/// What a quick request costs, as measured on the unloaded server.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cost {
+    /// Held on the design's thread: its CPU there.
+    pub server: Duration,
+    /// The rest of its latency, holding nothing of the design's.
+    pub elsewhere: Duration,
+}
+
+/// What the waiting tenth of the traffic waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Workload {
+    /// A timer: `/sleep` of 50 ms.
+    Timer,
+    /// CPU: `/compute` of 10 ms.
+    Cpu,
+    /// The database: `/query` of 50 ms.
+    Database,
+    /// Another service: `/fetch` of 50 ms.
+    Service,
+    /// The mistake: `/block` of 50 ms, a blocking sleep on the event loop.
+    Mistake,
+}
+
+impl Workload {
+    pub const ALL: [Workload; 5] = [
+        Workload::Timer,
+        Workload::Cpu,
+        Workload::Database,
+        Workload::Service,
+        Workload::Mistake,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Workload::Timer => "a timer (/sleep 50 ms)",
+            Workload::Cpu => "CPU (/compute 10 ms)",
+            Workload::Database => "the database (/query 50 ms)",
+            Workload::Service => "another service (/fetch 50 ms)",
+            Workload::Mistake => "the mistake (/block 50 ms)",
+        }
+    }
+
+    /// The wait each waiting request asks for.
+    pub fn wait(self) -> Duration {
+        match self {
+            Workload::Cpu => Duration::from_millis(10),
+            _ => Duration::from_millis(50),
+        }
+    }
+
+    pub fn needs_database(self) -> bool {
+        self == Workload::Database
+    }
+
+    pub fn needs_upstream(self) -> bool {
+        self == Workload::Service
+    }
+
+    /// The waiting request's path on `design`, or `None` where the design has no such request
+    /// (the mistake exists only in async code).
+    pub fn path(self, design: Design, scale: f64) -> Option<String> {
+        let seconds = self.wait().mul_f64(scale).as_secs_f64();
+        let offloaded = design == Design::OffloadPool;
+        Some(match (self, offloaded) {
+            (Workload::Mistake, _) if design != Design::EventLoop => return None,
+            (Workload::Mistake, _) => format!("/block?seconds={seconds}"),
+            (Workload::Timer, false) => format!("/sleep?seconds={seconds}"),
+            (Workload::Timer, true) => format!("/offload?seconds={seconds}"),
+            (Workload::Cpu, false) => format!("/compute?seconds={seconds}"),
+            (Workload::Cpu, true) => format!("/offload?seconds={seconds}&work=compute"),
+            (Workload::Database, false) => format!("/query?seconds={seconds}"),
+            (Workload::Database, true) => format!("/offload?seconds={seconds}&work=query"),
+            (Workload::Service, _) => format!("/fetch?seconds={seconds}"),
+        })
+    }
+
+    /// `design` as stations. `cost` is what a quick request costs: `cost.server`, the time it
+    /// holds a handler thread or the event loop (its CPU there, measured on the unloaded server),
+    /// and `cost.elsewhere`, the rest of its unloaded latency (the client, the kernel, tiny_http's
+    /// reading threads), a delay that holds nothing of the design's. `wait` is the waiting
+    /// request's own wait. The classes are the quick request, then the waiting one.
+    ///
+    /// | design | what holds a server | servers |
+    /// | --- | --- | --- |
+    /// | one thread | the whole request, its wait included | 1 |
+    /// | 4 threads | the whole request; CPU work also needs a core | 4, or the cores for CPU work |
+    /// | event loop | only the request's CPU; a timer or socket wait is a pure delay; a pooled wait holds one of the pool's slots | 1, and the database pool's 10 |
+    /// | event loop with an offload pool of 2 | the loop for the request's own CPU, then a pool thread for the work | 1, and 2 |
+    pub fn model(self, design: Design, cost: Cost, wait: Duration, cores: usize) -> Model {
+        let model = self.stations(design, cost.server, wait, cores);
+        let before = Stage::Delay(cost.elsewhere);
+        Model {
+            classes: model
+                .classes
+                .into_iter()
+                .map(|stages| std::iter::once(before).chain(stages).collect())
+                .collect(),
+            ..model
+        }
+    }
+
+    fn stations(self, design: Design, cost: Duration, wait: Duration, cores: usize) -> Model {
+        let hold = |station, time| Stage::Hold { station, time };
+        let station = |name: &str, servers| Station {
+            name: name.to_owned(),
+            servers,
+        };
+        let cpu_bound = matches!(self, Workload::Cpu | Workload::Mistake);
+        match design {
+            Design::OneThread | Design::FourThreads => {
+                let threads = if design == Design::OneThread {
+                    1
+                } else {
+                    THREADS
+                };
+                let servers = if cpu_bound {
+                    threads.min(cores)
+                } else {
+                    threads
+                };
+                Model {
+                    stations: vec![station("handler threads", servers)],
+                    classes: vec![vec![hold(0, cost)], vec![hold(0, cost + wait)]],
+                }
+            }
+            Design::EventLoop => {
+                let waiting = match self {
+                    Workload::Cpu | Workload::Mistake => vec![hold(0, cost + wait)],
+                    Workload::Database => vec![hold(0, cost), hold(1, wait)],
+                    Workload::Timer | Workload::Service => vec![hold(0, cost), Stage::Delay(wait)],
+                };
+                Model {
+                    stations: vec![station("event loop", 1), station("database pool", DB_POOL)],
+                    classes: vec![vec![hold(0, cost)], waiting],
+                }
+            }
+            Design::OffloadPool => {
+                let waiting = match self {
+                    Workload::Service => vec![hold(0, cost), Stage::Delay(wait)],
+                    _ => vec![hold(0, cost), hold(1, wait)],
+                };
+                Model {
+                    stations: vec![
+                        station("event loop", 1),
+                        station("offload pool", OFFLOAD_THREADS),
+                    ],
+                    classes: vec![vec![hold(0, cost)], waiting],
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn each_design_s_knee_is_where_its_busiest_station_saturates() {
+        let shares = [1.0 - WAITING_SHARE, WAITING_SHARE];
+        // What is spent elsewhere holds nothing: only the server's 0.1 ms counts.
+        let cost = Cost {
+            server: MS / 10,
+            elsewhere: MS / 5,
+        };
+        let knee = |workload: Workload, design| {
+            workload
+                .model(design, cost, workload.wait(), 2)
+                .capacity(&shares)
+        };
+        // One thread holds 0.1 ms for 90% and 50.1 ms for 10%: 5.1 ms a request, 196/s.
+        assert!((knee(Workload::Timer, Design::OneThread) - 196.08).abs() < 0.1);
+        assert!((knee(Workload::Timer, Design::FourThreads) - 784.3).abs() < 0.1);
+        // The loop holds only 0.1 ms a request: 10,000/s.
+        assert!((knee(Workload::Timer, Design::EventLoop) - 10_000.0).abs() < 0.1);
+        // CPU: 1.1 ms a request on the loop; 4 threads on 2 cores do as 2.
+        assert!((knee(Workload::Cpu, Design::EventLoop) - 909.09).abs() < 0.1);
+        assert!((knee(Workload::Cpu, Design::FourThreads) - 1818.18).abs() < 0.1);
+        // The pool of 2 offload threads: 5 ms of pool a request on average, 400/s.
+        assert!((knee(Workload::Timer, Design::OffloadPool) - 400.0).abs() < 0.1);
+        // The database pool of 10: 50 ms for a tenth, 2,000/s.
+        assert!((knee(Workload::Database, Design::EventLoop) - 2000.0).abs() < 0.1);
+        assert_eq!(Workload::Mistake.path(Design::OneThread, 1.0), None);
+        assert_eq!(
+            Workload::Cpu.path(Design::OffloadPool, 1.0).unwrap(),
+            "/offload?seconds=0.01&work=compute"
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! `load`: each design under traffic, open loop, beside what the queueing model predicts from the
+//! very same arrivals.
+//!
+//! For each workload (90% `/nosleep`, 10% of one kind of wait) and each design, the run first
+//! measures a quick request's cost on an unloaded server (the client's part included), builds
+//! the design's model ([`designs`]), and takes its capacity as the predicted knee. It then sweeps
+//! offered rates of 0.25, 0.5, 0.75, 0.9 and 1.1 of that capacity (capped at what the generator
+//! sends comfortably), each on a fresh server for `--duration`, after a warm-up that is not
+//! counted. Each step's schedule is drawn before it runs, sent by [`load::client`], and fed to
+//! [`load::model::predict`]: every percentile measured has a predicted twin.
+
+mod chart;
+pub mod designs;
+mod page;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use load::mix::{Class, Mix};
+use load::schedule::{self, Arrivals, Due};
+use load::stats::{Percentiles, Summary};
+
+use crate::held;
+use crate::spawn::Servers;
+
+pub use self::chart::draw;
+pub use self::designs::{Cost, Design, Workload};
+pub use self::page::{page, METHOD};
+
+/// The offered rates of a sweep, as shares of the predicted capacity.
+pub const STEPS: [f64; 5] = [0.25, 0.5, 0.75, 0.9, 1.1];
+
+/// The most requests a second a step offers, on new connections: the generator shares the
+/// machine with the server.
+pub const MAX_RATE: f64 = 2000.0;
+
+/// Below this predicted load a step's percentiles are held to the model's.
+pub const HELD_BELOW: f64 = 0.8;
+
+/// How far a measured p99 may be from the model's, beyond the unloaded cost.
+pub const WITHIN: f64 = 0.15;
+
+/// The knee: the first rate whose quick p99 is over this many times the unloaded one.
+pub const KNEE_FACTOR: f64 = 10.0;
+
+/// One class's figures in one step: measured, and predicted from the same arrivals.
+#[derive(Clone, Debug)]
+pub struct Figures {
+    pub measured: Percentiles,
+    pub predicted: Percentiles,
+}
+
+/// One offered rate, on one design.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub rate: f64,
+    /// The model's load on the busiest station: 1 is the knee.
+    pub load: f64,
+    pub offered: f64,
+    pub achieved: f64,
+    /// The quick class, then the waiting one.
+    pub classes: Vec<Figures>,
+    pub failures: usize,
+    pub lateness_p99_ms: f64,
+    pub kept_up: bool,
+    pub peak_threads: u64,
+    pub peak_rss_kib: u64,
+}
+
+/// One design swept under one workload.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    pub workload: Workload,
+    pub design: Design,
+    /// What a quick request costs on the unloaded server.
+    pub cost: Cost,
+    /// A quick request's p99 on the unloaded server.
+    pub unloaded_p99_ms: f64,
+    /// The model's capacity: the predicted knee.
+    pub capacity: f64,
+    pub steps: Vec<Step>,
+}
+
+impl Sweep {
+    /// Whether a step's p99s are within [`WITHIN`] of the model's (and the unloaded cost).
+    pub fn holds(&self, step: &Step) -> bool {
+        let slack = self.unloaded_p99_ms;
+        step.kept_up
+            && step.classes.iter().all(|c| {
+                (c.measured.p99 - c.predicted.p99).abs() <= WITHIN * c.predicted.p99 + slack
+            })
+    }
+
+    /// The first rate whose quick p99 went over [`KNEE_FACTOR`] times the unloaded one: measured,
+    /// and in the model.
+    pub fn knees(&self) -> (Option<f64>, Option<f64>) {
+        let over = |p99: f64| p99 > KNEE_FACTOR * self.unloaded_p99_ms;
+        let measured = self.steps.iter().find(|s| over(s.classes[0].measured.p99));
+        let predicted = self.steps.iter().find(|s| over(s.classes[0].predicted.p99));
+        (measured.map(|s| s.rate), predicted.map(|s| s.rate))
+    }
+
+    /// The highest rate swept whose quick p99 stayed under `bound_ms`: measured, and predicted.
+    pub fn highest_under(&self, bound_ms: f64) -> (Option<f64>, Option<f64>) {
+        let best = |pick: fn(&Step) -> f64| {
+            let under = self.steps.iter().filter(|s| pick(s) < bound_ms);
+            under.map(|s| s.rate).fold(None, |best: Option<f64>, r| {
+                Some(best.map_or(r, |b| b.max(r)))
+            })
+        };
+        (
+            best(|s| s.classes[0].measured.p99),
+            best(|s| s.classes[0].predicted.p99),
+        )
+    }
+}
+
+/// What `load` measured.
+#[derive(Clone, Debug)]
+pub struct TrafficReport {
+    pub duration: Duration,
+    pub sweeps: Vec<Sweep>,
+    /// Workloads left out, and why.
+    pub skipped: Vec<String>,
+}
+
+/// Where the servers get what the workloads need.
+pub struct Backends<'a> {
+    pub database: Option<&'a str>,
+    pub upstream: Option<&'a str>,
+}
+
+/// Sweeps every design under each of `workloads`.
+pub fn measure(
+    servers: &Servers,
+    workloads: &[Workload],
+    scale: f64,
+    duration: Duration,
+    backends: &Backends,
+) -> anyhow::Result<TrafficReport> {
+    let mut report = TrafficReport {
+        duration,
+        sweeps: Vec::new(),
+        skipped: Vec::new(),
+    };
+    let cores = crate::scenario::machine_cores();
+    for &workload in workloads {
+        if workload.needs_database() && backends.database.is_none() {
+            report
+                .skipped
+                .push(format!("{}: no database (pass --spawn)", workload.label()));
+            continue;
+        }
+        if workload.needs_upstream() && backends.upstream.is_none() {
+            report
+                .skipped
+                .push(format!("{}: no upstream (pass --spawn)", workload.label()));
+            continue;
+        }
+        for design in Design::ALL {
+            let Some(path) = workload.path(design, scale) else {
+                continue;
+            };
+            let sweep = sweep(
+                servers, workload, design, &path, scale, duration, backends, cores,
+            )?;
+            println!("{}", page::sweep_text(&sweep));
+            report.sweeps.push(sweep);
+        }
+    }
+    Ok(report)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sweep(
+    servers: &Servers,
+    workload: Workload,
+    design: Design,
+    path: &str,
+    scale: f64,
+    duration: Duration,
+    backends: &Backends,
+    cores: usize,
+) -> anyhow::Result<Sweep> {
+    let mix = Mix(vec![
+        Class {
+            path: "/nosleep".to_owned(),
+            weight: 1.0 - designs::WAITING_SHARE,
+        },
+        Class {
+            path: path.to_owned(),
+            weight: designs::WAITING_SHARE,
+        },
+    ]);
+    let (cost, unloaded_p99_ms) = unloaded(servers, design, backends)?;
+    let model = workload.model(design, cost, workload.wait().mul_f64(scale), cores);
+    let capacity = model.capacity(&mix.shares());
+    // Capped rates that come out within 5% of the step before are one step.
+    let mut rates: Vec<f64> = STEPS
+        .iter()
+        .map(|share| (share * capacity).min(MAX_RATE))
+        .collect();
+    rates.dedup_by(|later, earlier| *later < *earlier * 1.05);
+    let warm_up = (duration / 5).max(Duration::from_millis(500));
+    let mut steps = Vec::new();
+    for (at, &rate) in rates.iter().enumerate() {
+        let schedule = schedule::draw(
+            rate,
+            warm_up + duration,
+            Arrivals::Poisson,
+            &mix,
+            at as u64 + 1,
+        );
+        let predicted = load::model::predict(&model, &schedule);
+        let target = start(servers, design, backends)?;
+        let pid = servers.pid(&target.url);
+        let plan = load::client::Plan {
+            addr: target.addr,
+            host: &target.url["http://".len()..],
+            mix: &mix,
+            schedule: &schedule,
+            keep_alive: false,
+            timeout: Duration::from_secs(10),
+        };
+        let (outcomes, held) = held::while_running(&[pid], None, || load::client::run(&plan));
+        let outcomes = outcomes.context("cannot run the load client")?;
+        servers.stop(&target);
+        let counted = |due: &Due| due.at >= warm_up;
+        let kept: Vec<_> = outcomes
+            .iter()
+            .filter(|o| o.due >= warm_up)
+            .copied()
+            .collect();
+        let summary = Summary::of(&kept, &mix, duration);
+        let classes = (0..mix.0.len())
+            .map(|class| {
+                let twins = schedule.iter().zip(&predicted);
+                let mine = twins.filter(|(due, _)| counted(due) && due.class == class);
+                Figures {
+                    measured: summary.classes[class].latency.clone(),
+                    predicted: Percentiles::of(mine.map(|(_, latency)| *latency)),
+                }
+            })
+            .collect();
+        let held = held.into_iter().next().flatten();
+        steps.push(Step {
+            rate,
+            load: rate / capacity,
+            offered: summary.offered,
+            achieved: summary.achieved,
+            classes,
+            failures: kept.iter().filter(|o| o.result.is_err()).count(),
+            lateness_p99_ms: summary.lateness.p99,
+            kept_up: summary.kept_up,
+            peak_threads: held.as_ref().map_or(0, |h| h.threads.peak),
+            peak_rss_kib: held.as_ref().map_or(0, |h| h.rss_kib.peak),
+        });
+    }
+    Ok(Sweep {
+        workload,
+        design,
+        cost,
+        unloaded_p99_ms,
+        capacity,
+        steps,
+    })
+}
+
+/// What a quick request costs on a fresh, unloaded server, and its p99 there: 100 `/nosleep`,
+/// 5 ms apart, each on a new connection. Its time on the design's own threads (the handler
+/// threads, or the event loop) is their CPU time over the run, from the kernel's count in
+/// nanoseconds (`schedstat`), divided among the requests; the rest of its median latency is
+/// elsewhere.
+fn unloaded(servers: &Servers, design: Design, backends: &Backends) -> anyhow::Result<(Cost, f64)> {
+    const REQUESTS: f64 = 100.0;
+    let mix = Mix::parse("/nosleep").expect("a valid mix");
+    let schedule = schedule::draw(
+        200.0,
+        Duration::from_secs_f64(REQUESTS / 200.0 + 0.001),
+        Arrivals::Even,
+        &mix,
+        0,
+    );
+    let target = start(servers, design, backends)?;
+    let pid = servers
+        .pid(&target.url)
+        .context("a server of compare's own")?;
+    let plan = load::client::Plan {
+        addr: target.addr,
+        host: &target.url["http://".len()..],
+        mix: &mix,
+        schedule: &schedule,
+        keep_alive: false,
+        timeout: Duration::from_secs(5),
+    };
+    let before = design_cpu(pid);
+    let outcomes = load::client::run(&plan).context("cannot run the load client")?;
+    let server = (design_cpu(pid).saturating_sub(before)).div_f64(schedule.len() as f64);
+    servers.stop(&target);
+    let latency = Percentiles::of(outcomes.iter().map(|o| o.done - o.due));
+    let median = Duration::from_secs_f64(latency.p50 / 1000.0);
+    let cost = Cost {
+        server,
+        elsewhere: median.saturating_sub(server),
+    };
+    Ok((cost, latency.p99))
+}
+
+/// The CPU time of the threads that make up the design's stations: the main thread (the event
+/// loop, or sync-server's first handler thread) and sync-server's other handler threads, by
+/// their names.
+fn design_cpu(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Duration::ZERO;
+    };
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let path = task.path();
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if tid != pid.to_string() && !name.starts_with("handler-") {
+            continue;
+        }
+        let schedstat = std::fs::read_to_string(path.join("schedstat")).unwrap_or_default();
+        total += schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|ns| ns.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Duration::from_nanos(total)
+}
+
+fn start(servers: &Servers, design: Design, backends: &Backends) -> anyhow::Result<probe::Target> {
+    let (binary, mut flags) = design.server();
+    if let Some(url) = backends.database {
+        flags.extend(["--database".to_owned(), url.to_owned()]);
+    }
+    if let Some(url) = backends.upstream {
+        flags.extend(["--upstream".to_owned(), url.to_owned()]);
+    }
+    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
+    servers.start(binary, &args)
+}
