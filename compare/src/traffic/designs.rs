@@ -56,12 +56,17 @@ impl Design {
     }
 }
 
-/// What a quick request costs, as measured on the unloaded server.
+/// What a request costs, as measured on the unloaded server at the start of the run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cost {
-    /// Held on the design's thread: its CPU there.
-    pub server: Duration,
-    /// The rest of its latency, holding nothing of the design's.
+    /// A quick request's CPU on the design's own threads (the handler threads, or the loop).
+    pub quick: Duration,
+    /// A waiting request's CPU there: for `/compute` on a handler thread or the loop, the work
+    /// itself included; for the others only what surrounds the wait (a client's parsing, a
+    /// hand-off to a pool).
+    pub waiting: Duration,
+    /// The rest of a quick request's latency: the client, the kernel, tiny_http's reading
+    /// threads. A delay that holds nothing of the design's.
     pub elsewhere: Duration,
 }
 
@@ -133,11 +138,9 @@ impl Workload {
         })
     }
 
-    /// `design` as stations. `cost` is what a quick request costs: `cost.server`, the time it
-    /// holds a handler thread or the event loop (its CPU there, measured on the unloaded server),
-    /// and `cost.elsewhere`, the rest of its unloaded latency (the client, the kernel, tiny_http's
-    /// reading threads), a delay that holds nothing of the design's. `wait` is the waiting
-    /// request's own wait. The classes are the quick request, then the waiting one.
+    /// `design` as stations, from what a request costs ([`Cost`]) and the waiting request's own
+    /// `wait`. The classes are the quick request, then the waiting one; both first spend
+    /// `cost.elsewhere`, holding nothing.
     ///
     /// | design | what holds a server | servers |
     /// | --- | --- | --- |
@@ -146,7 +149,7 @@ impl Workload {
     /// | event loop | only the request's CPU; a timer or socket wait is a pure delay; a pooled wait holds one of the pool's slots | 1, and the database pool's 10 |
     /// | event loop with an offload pool of 2 | the loop for the request's own CPU, then a pool thread for the work | 1, and 2 |
     pub fn model(self, design: Design, cost: Cost, wait: Duration, cores: usize) -> Model {
-        let model = self.stations(design, cost.server, wait, cores);
+        let model = self.stations(design, cost, wait, cores);
         let before = Stage::Delay(cost.elsewhere);
         Model {
             classes: model
@@ -158,13 +161,21 @@ impl Workload {
         }
     }
 
-    fn stations(self, design: Design, cost: Duration, wait: Duration, cores: usize) -> Model {
+    fn stations(self, design: Design, cost: Cost, wait: Duration, cores: usize) -> Model {
         let hold = |station, time| Stage::Hold { station, time };
         let station = |name: &str, servers| Station {
             name: name.to_owned(),
             servers,
         };
-        let cpu_bound = matches!(self, Workload::Cpu | Workload::Mistake);
+        let quick = vec![hold(0, cost.quick)];
+        // `/compute` spends its wait as CPU, counted in `cost.waiting` where the design's own
+        // threads run it; every other wait is spent asleep or in a socket.
+        let computes = self == Workload::Cpu;
+        let held_through = if computes {
+            cost.waiting
+        } else {
+            cost.waiting + wait
+        };
         match design {
             Design::OneThread | Design::FourThreads => {
                 let threads = if design == Design::OneThread {
@@ -172,38 +183,40 @@ impl Workload {
                 } else {
                     THREADS
                 };
-                let servers = if cpu_bound {
+                let servers = if computes {
                     threads.min(cores)
                 } else {
                     threads
                 };
                 Model {
                     stations: vec![station("handler threads", servers)],
-                    classes: vec![vec![hold(0, cost)], vec![hold(0, cost + wait)]],
+                    classes: vec![quick, vec![hold(0, held_through)]],
                 }
             }
             Design::EventLoop => {
                 let waiting = match self {
-                    Workload::Cpu | Workload::Mistake => vec![hold(0, cost + wait)],
-                    Workload::Database => vec![hold(0, cost), hold(1, wait)],
-                    Workload::Timer | Workload::Service => vec![hold(0, cost), Stage::Delay(wait)],
+                    Workload::Cpu | Workload::Mistake => vec![hold(0, held_through)],
+                    Workload::Database => vec![hold(0, cost.waiting), hold(1, wait)],
+                    Workload::Timer | Workload::Service => {
+                        vec![hold(0, cost.waiting), Stage::Delay(wait)]
+                    }
                 };
                 Model {
                     stations: vec![station("event loop", 1), station("database pool", DB_POOL)],
-                    classes: vec![vec![hold(0, cost)], waiting],
+                    classes: vec![quick, waiting],
                 }
             }
             Design::OffloadPool => {
                 let waiting = match self {
-                    Workload::Service => vec![hold(0, cost), Stage::Delay(wait)],
-                    _ => vec![hold(0, cost), hold(1, wait)],
+                    Workload::Service => vec![hold(0, cost.waiting), Stage::Delay(wait)],
+                    _ => vec![hold(0, cost.waiting), hold(1, wait)],
                 };
                 Model {
                     stations: vec![
                         station("event loop", 1),
                         station("offload pool", OFFLOAD_THREADS),
                     ],
-                    classes: vec![vec![hold(0, cost)], waiting],
+                    classes: vec![quick, waiting],
                 }
             }
         }
@@ -219,12 +232,19 @@ mod tests {
     #[test]
     fn each_design_s_knee_is_where_its_busiest_station_saturates() {
         let shares = [1.0 - WAITING_SHARE, WAITING_SHARE];
-        // What is spent elsewhere holds nothing: only the server's 0.1 ms counts.
-        let cost = Cost {
-            server: MS / 10,
-            elsewhere: MS / 5,
-        };
+        // What is spent elsewhere holds nothing: only the server's 0.1 ms counts, and for
+        // /compute the 10 ms of work besides.
         let knee = |workload: Workload, design| {
+            let computed = if workload == Workload::Cpu {
+                workload.wait()
+            } else {
+                Duration::ZERO
+            };
+            let cost = Cost {
+                quick: MS / 10,
+                waiting: MS / 10 + computed,
+                elsewhere: MS / 5,
+            };
             workload
                 .model(design, cost, workload.wait(), 2)
                 .capacity(&shares)

@@ -192,8 +192,9 @@ fn sweep(
             weight: designs::WAITING_SHARE,
         },
     ]);
-    let (cost, unloaded_p99_ms) = unloaded(servers, design, backends)?;
-    let model = workload.model(design, cost, workload.wait().mul_f64(scale), cores);
+    let wait = workload.wait().mul_f64(scale);
+    let (cost, unloaded_p99_ms) = unloaded(servers, design, path, wait, backends)?;
+    let model = workload.model(design, cost, wait, cores);
     let capacity = model.capacity(&mix.shares());
     // Capped rates that come out within 5% of the step before are one step.
     let mut rates: Vec<f64> = STEPS
@@ -266,42 +267,52 @@ fn sweep(
     })
 }
 
-/// What a quick request costs on a fresh, unloaded server, and its p99 there: 100 `/nosleep`,
-/// 5 ms apart, each on a new connection. Its time on the design's own threads (the handler
-/// threads, or the event loop) is their CPU time over the run, from the kernel's count in
-/// nanoseconds (`schedstat`), divided among the requests; the rest of its median latency is
-/// elsewhere.
-fn unloaded(servers: &Servers, design: Design, backends: &Backends) -> anyhow::Result<(Cost, f64)> {
-    const REQUESTS: f64 = 100.0;
-    let mix = Mix::parse("/nosleep").expect("a valid mix");
-    let schedule = schedule::draw(
-        200.0,
-        Duration::from_secs_f64(REQUESTS / 200.0 + 0.001),
-        Arrivals::Even,
-        &mix,
-        0,
-    );
+/// What requests cost on a fresh, unloaded server, and a quick request's p99 there. First 100
+/// `/nosleep`, 5 ms apart, then 10 of the waiting request, each well after the last has ended,
+/// each on a new connection. A request's time on the design's own threads (the handler threads,
+/// or the event loop) is their CPU time over its part of the run, from the kernel's count in
+/// nanoseconds (`schedstat`), divided among its requests; the rest of a quick request's median
+/// latency is spent elsewhere.
+fn unloaded(
+    servers: &Servers,
+    design: Design,
+    waiting: &str,
+    wait: Duration,
+    backends: &Backends,
+) -> anyhow::Result<(Cost, f64)> {
     let target = start(servers, design, backends)?;
     let pid = servers
         .pid(&target.url)
         .context("a server of compare's own")?;
-    let plan = load::client::Plan {
-        addr: target.addr,
-        host: &target.url["http://".len()..],
-        mix: &mix,
-        schedule: &schedule,
-        keep_alive: false,
-        timeout: Duration::from_secs(5),
-    };
-    let before = design_cpu(pid);
-    let outcomes = load::client::run(&plan).context("cannot run the load client")?;
-    let server = (design_cpu(pid).saturating_sub(before)).div_f64(schedule.len() as f64);
+    let measured =
+        |path: &str, count: f64, apart: Duration| -> anyhow::Result<(Duration, Percentiles)> {
+            let mix = Mix::parse(path).map_err(anyhow::Error::msg)?;
+            let span = apart.mul_f64(count) + apart / 2;
+            let schedule = schedule::draw(1.0 / apart.as_secs_f64(), span, Arrivals::Even, &mix, 0);
+            let plan = load::client::Plan {
+                addr: target.addr,
+                host: &target.url["http://".len()..],
+                mix: &mix,
+                schedule: &schedule,
+                keep_alive: false,
+                timeout: Duration::from_secs(10),
+            };
+            let before = design_cpu(pid);
+            let outcomes = load::client::run(&plan).context("cannot run the load client")?;
+            let cpu = design_cpu(pid)
+                .saturating_sub(before)
+                .div_f64(schedule.len() as f64);
+            let latency = Percentiles::of(outcomes.iter().map(|o| o.done - o.due));
+            Ok((cpu, latency))
+        };
+    let (quick, latency) = measured("/nosleep", 100.0, Duration::from_millis(5))?;
+    let (waiting_cpu, _) = measured(waiting, 10.0, wait + Duration::from_millis(20))?;
     servers.stop(&target);
-    let latency = Percentiles::of(outcomes.iter().map(|o| o.done - o.due));
     let median = Duration::from_secs_f64(latency.p50 / 1000.0);
     let cost = Cost {
-        server,
-        elsewhere: median.saturating_sub(server),
+        quick,
+        waiting: waiting_cpu,
+        elsewhere: median.saturating_sub(quick),
     };
     Ok((cost, latency.p99))
 }
