@@ -30,6 +30,9 @@ pub struct Report {
     pub fetch_scale: Option<crate::scale::ScaleReport>,
     /// The `growth` scenario: `scale` at three sizes, smallest first.
     pub growth: Vec<crate::scale::ScaleReport>,
+    /// `load`, if it ran: its page and picture have its figures (not the JSON).
+    #[serde(skip)]
+    pub traffic: Option<crate::traffic::TrafficReport>,
 }
 
 #[derive(Debug, Serialize)]

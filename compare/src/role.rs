@@ -164,3 +164,23 @@ impl Role {
         }
     }
 }
+
+impl Role {
+    /// The server running this role that the command line names, when compare starts none.
+    pub fn given(self, cli: &crate::command_line::Cli) -> anyhow::Result<probe::Target> {
+        Ok(match self {
+            Role::Sync => cli.sync_server.clone(),
+            Role::Async => cli.async_server.clone(),
+            Role::SyncThreads => cli.threaded_server.clone(),
+            Role::AsyncPool => cli.pool_server.clone(),
+            Role::SyncMany => cli.many_threads_server.clone(),
+            Role::SyncCallThreads => cli.via_threads_server.clone(),
+            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => {
+                anyhow::bail!("the seed's servers run only with --spawn --seed")
+            }
+            Role::AsyncLimitPool | Role::SyncLimitThreads => {
+                anyhow::bail!("db-limit's servers run only with --spawn")
+            }
+        })
+    }
+}
