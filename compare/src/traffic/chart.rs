@@ -1,9 +1,10 @@
 //! `docs/load.svg`: a panel per workload; x is the offered rate and y the quick requests' p99,
-//! both on log scales; a line per design, measured solid and the model dashed, and each design's
-//! predicted knee (the model's capacity) marked by a short tick on the x axis.
+//! both on log scales; a line per design, measured solid (filled dots) and the model dashed
+//! (hollow dots), and each design's predicted knee (the model's capacity) marked by a short tick
+//! on the x axis.
 
 use svg::node::element::path::Data;
-use svg::node::element::{Group, Line, Path, Rectangle, Text};
+use svg::node::element::{Circle, Group, Line, Path, Rectangle, Text};
 use svg::Document;
 
 use super::{Design, Sweep, TrafficReport, Workload};
@@ -96,6 +97,14 @@ fn panel(workload: Workload, sweeps: &[&Sweep], top: f64) -> Group {
         let measured = points(|s| s.classes[0].measured.p99);
         let predicted = points(|s| s.classes[0].predicted.p99);
         let hue = colour(sweep.design);
+        // A dot at each step, so that a sweep of one step shows too: filled measured, hollow
+        // predicted.
+        for &(x, y) in &measured {
+            group = group.add(dot(x, y, hue, hue));
+        }
+        for &(x, y) in &predicted {
+            group = group.add(dot(x, y, hue, "white"));
+        }
         group = group
             .add(polyline(&measured, hue, None))
             .add(polyline(&predicted, hue, Some("6 4")))
@@ -139,6 +148,15 @@ fn polyline(points: &[(f64, f64)], colour: &str, dashes: Option<&str>) -> Path {
         Some(dashes) => path.set("stroke-dasharray", dashes),
         None => path,
     }
+}
+
+fn dot(x: f64, y: f64, colour: &str, fill: &str) -> Circle {
+    Circle::new()
+        .set("cx", x)
+        .set("cy", y)
+        .set("r", 3)
+        .set("stroke", colour)
+        .set("fill", fill)
 }
 
 fn axis_line(x1: f64, y1: f64, x2: f64, y2: f64) -> Line {
