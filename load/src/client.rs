@@ -58,8 +58,18 @@ pub struct Outcome {
     /// When its answer was complete, or it failed.
     pub done: Duration,
     pub class: usize,
+    /// 0 for the request of the schedule; 1 for its first retry, and so on.
+    pub retry: u32,
     /// The answer's status, or why there was none.
     pub result: Result<u16, Failure>,
+}
+
+impl Outcome {
+    /// Whether a client that retries would try again after this: it gave up waiting, or the
+    /// server said to come back later (`503`).
+    pub fn retryable(&self) -> bool {
+        matches!(self.result, Err(Failure::TimedOut) | Ok(503))
+    }
 }
 
 /// What to send, where, and how.
@@ -72,10 +82,14 @@ pub struct Plan<'a> {
     pub keep_alive: bool,
     /// How long after it was due a request is given up.
     pub timeout: Duration,
+    /// How many more times a request is sent after it was given up or answered `503`, each at
+    /// once, as a new request due then.
+    pub retries: u32,
 }
 
-/// Sends the schedule and returns what happened to each request, in the schedule's order. Ends
-/// by itself: every request is answered, fails or is given up by its timeout.
+/// Sends the schedule and returns what happened to each request: first the schedule's, in its
+/// order, then the retries, in the order they ended. Ends by itself: every request is answered,
+/// fails or is given up by its timeout.
 pub fn run(plan: &Plan) -> io::Result<Vec<Outcome>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -91,6 +105,7 @@ async fn send_all(plan: &Plan<'_>) -> Vec<Outcome> {
     let start = Instant::now() + LEAD;
     let outcomes: Rc<RefCell<Vec<Option<Outcome>>>> =
         Rc::new(RefCell::new(vec![None; plan.schedule.len()]));
+    let retried: Rc<RefCell<Vec<Outcome>>> = Rc::default();
     let idle: Idle = Rc::default();
     let requests: Vec<Rc<[u8]>> = plan
         .mix
@@ -108,22 +123,37 @@ async fn send_all(plan: &Plan<'_>) -> Vec<Outcome> {
             tokio::task::yield_now().await;
         }
         let request = Rc::clone(&requests[due.class]);
-        let (outcomes, idle) = (Rc::clone(&outcomes), Rc::clone(&idle));
+        let (outcomes, retried, idle) =
+            (Rc::clone(&outcomes), Rc::clone(&retried), Rc::clone(&idle));
         let (addr, timeout, keep_alive) = (plan.addr, plan.timeout, plan.keep_alive);
+        let retries = plan.retries;
         tasks.push(tokio::task::spawn_local(async move {
-            let mut sent = None;
-            let exchange = one(addr, &request, keep_alive, &idle, start, &mut sent);
-            let result = match tokio::time::timeout_at(at + timeout, exchange).await {
-                Ok(result) => result,
-                Err(_) => Err(Failure::TimedOut),
-            };
-            outcomes.borrow_mut()[number] = Some(Outcome {
-                due: due.at,
-                sent,
-                done: start.elapsed(),
-                class: due.class,
-                result,
-            });
+            let mut due_at = at;
+            for retry in 0..=retries {
+                let mut sent = None;
+                let exchange = one(addr, &request, keep_alive, &idle, start, &mut sent);
+                let result = match tokio::time::timeout_at(due_at + timeout, exchange).await {
+                    Ok(result) => result,
+                    Err(_) => Err(Failure::TimedOut),
+                };
+                let outcome = Outcome {
+                    due: due_at - start,
+                    sent,
+                    done: start.elapsed(),
+                    class: due.class,
+                    retry,
+                    result,
+                };
+                if retry == 0 {
+                    outcomes.borrow_mut()[number] = Some(outcome);
+                } else {
+                    retried.borrow_mut().push(outcome);
+                }
+                if !outcome.retryable() {
+                    break;
+                }
+                due_at = Instant::now();
+            }
         }));
     }
     for task in tasks {
@@ -133,6 +163,7 @@ async fn send_all(plan: &Plan<'_>) -> Vec<Outcome> {
     outcomes
         .into_iter()
         .map(|o| o.expect("every task records its outcome"))
+        .chain(retried.take())
         .collect()
 }
 

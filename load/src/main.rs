@@ -48,6 +48,9 @@ struct Cli {
     /// Give up on a request this many seconds after it was due
     #[arg(long, value_name = "S", default_value = "10", value_parser = cli::timeout)]
     timeout: Duration,
+    /// Send a request up to N more times after it timed out or was answered 503, at once
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    retries: u32,
     /// Write the figures as JSON to FILE
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -98,6 +101,7 @@ fn run(args: &Cli) -> anyhow::Result<()> {
         schedule: &schedule,
         keep_alive: args.keep_alive,
         timeout: args.timeout,
+        retries: args.retries,
     };
     let outcomes = client::run(&plan).context("cannot start the client")?;
     let summary = Summary::of(&outcomes, &mix, args.duration);
@@ -145,7 +149,7 @@ fn write_requests(path: &PathBuf, outcomes: &[Outcome]) -> anyhow::Result<()> {
         fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let micros = |d: Duration| d.as_micros();
-    writeln!(out, "due_us\tsent_us\tdone_us\tclass\tstatus")?;
+    writeln!(out, "due_us\tsent_us\tdone_us\tclass\tstatus\tretry")?;
     for o in outcomes {
         let sent = o.sent.map_or("-".to_owned(), |s| micros(s).to_string());
         let status = match o.result {
@@ -154,10 +158,11 @@ fn write_requests(path: &PathBuf, outcomes: &[Outcome]) -> anyhow::Result<()> {
         };
         writeln!(
             out,
-            "{}\t{sent}\t{}\t{}\t{status}",
+            "{}\t{sent}\t{}\t{}\t{status}\t{}",
             micros(o.due),
             micros(o.done),
-            o.class
+            o.class,
+            o.retry
         )?;
     }
     out.flush()?;

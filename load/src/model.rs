@@ -78,80 +78,256 @@ fn held_at(stages: &[Stage], station: usize) -> Duration {
         .sum()
 }
 
+/// What clients do when the server is slow, and what the server does about requests it cannot
+/// serve in time: the model of overload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Patience {
+    /// A client gives up this long after its request was due.
+    pub timeout: Duration,
+    /// How many more times a client sends a request it gave up on or that was shed, at once.
+    pub retries: u32,
+    /// The station whose queue the server looks at as a request leaves it, if any (sync-server's
+    /// handler threads, async-server's blocking pool). The event loop's queue is the kernel's,
+    /// and nothing looks at it.
+    pub watched: Option<usize>,
+    /// There, a request that waited longer than this is shed: answered `503` at once, holding
+    /// no server (`--queue-deadline`).
+    pub deadline: Option<Duration>,
+    /// There, a request whose client has given up is dropped, holding no server.
+    pub skips_gone: bool,
+}
+
+impl Patience {
+    /// Clients that wait for ever, and a server that serves everything: plain queueing.
+    pub const ENDLESS: Patience = Patience {
+        timeout: Duration::MAX,
+        retries: 0,
+        watched: None,
+        deadline: None,
+        skips_gone: false,
+    };
+}
+
+/// How a request ended, as its client saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    Answered,
+    /// Answered `503` by the deadline, without its work.
+    Shed,
+    /// Its client gave up waiting (whatever the server went on to do with it).
+    GaveUp,
+}
+
+/// One request the model saw: one of the schedule's, or a client's retry.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Attempt {
+    pub due: Duration,
+    /// When its client had its answer, or gave up.
+    pub done: Duration,
+    pub class: usize,
+    /// 0 for the schedule's request, 1 for its first retry, and so on.
+    pub retry: u32,
+    pub fate: Fate,
+}
+
+impl Attempt {
+    pub fn latency(&self) -> Duration {
+        self.done - self.due
+    }
+}
+
+/// Each request's latency, from when it was due to when its last stage ends, in the order of
+/// `schedule`.
+pub fn predict(design: &Design, schedule: &[Due]) -> Vec<Duration> {
+    let attempts = simulate(design, schedule, &Patience::ENDLESS);
+    attempts.iter().map(Attempt::latency).collect()
+}
+
+/// What happens to each request of `schedule`, and to each retry, with clients and a server
+/// that behave as `patience` says: first the schedule's requests, in its order, then the
+/// retries, in the order they were sent.
+pub fn simulate(design: &Design, schedule: &[Due], patience: &Patience) -> Vec<Attempt> {
+    let mut run = Simulation {
+        design,
+        patience,
+        requests: Vec::with_capacity(schedule.len()),
+        busy: vec![0; design.stations.len()],
+        queues: vec![VecDeque::new(); design.stations.len()],
+        events: BinaryHeap::new(),
+        pushed: 0,
+    };
+    for due in schedule {
+        run.arrive(nanos(due.at), due.class, 0);
+    }
+    while let Some(Reverse((now, _, event))) = run.events.pop() {
+        match event {
+            Event::Reaches(request) => run.reach(now, request),
+            Event::Releases(request) => run.release(now, request),
+            Event::GivesUp(request) => run.give_up(now, request),
+        }
+    }
+    let (first, retries): (Vec<_>, Vec<_>) = run
+        .requests
+        .into_iter()
+        .map(|r| Attempt {
+            due: Duration::from_nanos(r.due),
+            done: Duration::from_nanos(r.done.expect("every request ends")),
+            class: r.class,
+            retry: r.retry,
+            fate: r.fate.expect("every request ends"),
+        })
+        .partition(|a| a.retry == 0);
+    first.into_iter().chain(retries).collect()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
     /// The request reaches its next stage.
     Reaches(usize),
     /// The request is done holding its station's server.
     Releases(usize),
+    /// Its client's patience runs out.
+    GivesUp(usize),
 }
 
-/// Each request's latency, from when it was due to when its last stage ends, in the order of
-/// `schedule`.
-pub fn predict(design: &Design, schedule: &[Due]) -> Vec<Duration> {
-    let mut stage = vec![0usize; schedule.len()];
-    let mut done = vec![0u64; schedule.len()];
-    let mut busy = vec![0usize; design.stations.len()];
-    let mut queues: Vec<VecDeque<usize>> = vec![VecDeque::new(); design.stations.len()];
-    // (time in ns, order of pushing, event): the order breaks ties the same way every run.
-    let mut events = BinaryHeap::new();
-    let mut pushed = 0u64;
-    let mut push = |events: &mut BinaryHeap<_>, at: u64, event: Event| {
-        events.push(Reverse((at, pushed, event)));
-        pushed += 1;
-    };
-    for (request, due) in schedule.iter().enumerate() {
-        push(&mut events, nanos(due.at), Event::Reaches(request));
+/// A request in the simulation; times in nanoseconds from the start.
+struct Request {
+    due: u64,
+    class: usize,
+    retry: u32,
+    stage: usize,
+    /// When it joined the queue it is in.
+    queued: u64,
+    /// When its client had its answer or gave up, and how.
+    done: Option<u64>,
+    fate: Option<Fate>,
+}
+
+struct Simulation<'a> {
+    design: &'a Design,
+    patience: &'a Patience,
+    requests: Vec<Request>,
+    busy: Vec<usize>,
+    queues: Vec<VecDeque<usize>>,
+    /// (time, order of pushing, event): the order breaks ties the same way every run.
+    events: BinaryHeap<Reverse<(u64, u64, Event)>>,
+    pushed: u64,
+}
+
+impl Simulation<'_> {
+    fn push(&mut self, at: u64, event: Event) {
+        self.events.push(Reverse((at, self.pushed, event)));
+        self.pushed += 1;
     }
-    let hold_time = |request: usize, stage: usize| -> u64 {
-        match design.classes[schedule[request].class][stage] {
-            Stage::Hold { time, .. } => nanos(time),
-            Stage::Delay(_) => unreachable!("only a hold is queued"),
+
+    fn arrive(&mut self, at: u64, class: usize, retry: u32) {
+        let request = self.requests.len();
+        self.requests.push(Request {
+            due: at,
+            class,
+            retry,
+            stage: 0,
+            queued: at,
+            done: None,
+            fate: None,
+        });
+        self.push(at, Event::Reaches(request));
+        if self.patience.timeout != Duration::MAX {
+            self.push(at + nanos(self.patience.timeout), Event::GivesUp(request));
         }
-    };
-    while let Some(Reverse((now, _, event))) = events.pop() {
-        match event {
-            Event::Reaches(request) => {
-                let stages = &design.classes[schedule[request].class];
-                match stages.get(stage[request]) {
-                    None => done[request] = now,
-                    Some(&Stage::Delay(time)) => {
-                        stage[request] += 1;
-                        push(&mut events, now + nanos(time), Event::Reaches(request));
-                    }
-                    Some(&Stage::Hold { station, time }) => {
-                        if busy[station] < design.stations[station].servers {
-                            busy[station] += 1;
-                            push(&mut events, now + nanos(time), Event::Releases(request));
-                        } else {
-                            queues[station].push_back(request);
-                        }
-                    }
+    }
+
+    fn stages(&self, request: usize) -> &[Stage] {
+        &self.design.classes[self.requests[request].class]
+    }
+
+    fn reach(&mut self, now: u64, request: usize) {
+        match self
+            .stages(request)
+            .get(self.requests[request].stage)
+            .copied()
+        {
+            None => self.end(now, request, Fate::Answered),
+            Some(Stage::Delay(time)) => {
+                self.requests[request].stage += 1;
+                self.push(now + nanos(time), Event::Reaches(request));
+            }
+            Some(Stage::Hold { station, time }) => {
+                if self.busy[station] < self.design.stations[station].servers {
+                    self.busy[station] += 1;
+                    self.push(now + nanos(time), Event::Releases(request));
+                } else {
+                    self.requests[request].queued = now;
+                    self.queues[station].push_back(request);
                 }
             }
-            Event::Releases(request) => {
-                let stages = &design.classes[schedule[request].class];
-                let Stage::Hold { station, .. } = stages[stage[request]] else {
-                    unreachable!("a release ends a hold");
+        }
+    }
+
+    fn release(&mut self, now: u64, request: usize) {
+        let stage = self.requests[request].stage;
+        let Stage::Hold { station, .. } = self.stages(request)[stage] else {
+            unreachable!("a release ends a hold");
+        };
+        // The server goes straight to the next in line that it will serve.
+        match self.next_served(now, station) {
+            Some(next) => {
+                let Stage::Hold { time, .. } = self.stages(next)[self.requests[next].stage] else {
+                    unreachable!("only a hold is queued");
                 };
-                match queues[station].pop_front() {
-                    // The server goes straight to the next in line.
-                    Some(next) => {
-                        let time = hold_time(next, stage[next]);
-                        push(&mut events, now + time, Event::Releases(next));
-                    }
-                    None => busy[station] -= 1,
-                }
-                stage[request] += 1;
-                push(&mut events, now, Event::Reaches(request));
+                self.push(now + nanos(time), Event::Releases(next));
             }
+            None => self.busy[station] -= 1,
+        }
+        self.requests[request].stage += 1;
+        self.push(now, Event::Reaches(request));
+    }
+
+    /// Takes requests off `station`'s queue until one is to be served; where the server looks,
+    /// those whose client has gone are dropped and those past the deadline are shed.
+    fn next_served(&mut self, now: u64, station: usize) -> Option<usize> {
+        let patience = *self.patience;
+        while let Some(next) = self.queues[station].pop_front() {
+            if patience.watched != Some(station) {
+                return Some(next);
+            }
+            let gone = self.requests[next].fate == Some(Fate::GaveUp);
+            let waited = now - self.requests[next].queued;
+            if gone && patience.skips_gone {
+                continue;
+            }
+            if patience
+                .deadline
+                .is_some_and(|deadline| waited > nanos(deadline))
+            {
+                self.end(now, next, Fate::Shed);
+                continue;
+            }
+            return Some(next);
+        }
+        None
+    }
+
+    fn give_up(&mut self, now: u64, request: usize) {
+        if self.requests[request].fate.is_none() {
+            self.end(now, request, Fate::GaveUp);
         }
     }
-    schedule
-        .iter()
-        .zip(done)
-        .map(|(due, done)| Duration::from_nanos(done - nanos(due.at)))
-        .collect()
+
+    /// The client's view of `request` ends now, as `fate`, unless it already has; one it gave
+    /// up on or that was shed is sent again while it has retries left.
+    fn end(&mut self, now: u64, request: usize, fate: Fate) {
+        let ended = &mut self.requests[request];
+        if ended.fate.is_some() {
+            return;
+        }
+        ended.fate = Some(fate);
+        ended.done = Some(now);
+        let (class, retry) = (ended.class, ended.retry);
+        if fate != Fate::Answered && retry < self.patience.retries {
+            self.arrive(now, class, retry + 1);
+        }
+    }
 }
 
 fn nanos(duration: Duration) -> u64 {
@@ -294,5 +470,74 @@ mod tests {
         );
         let thread = one_station(1, vec![MS * 51]);
         assert_eq!(predict(&thread, &at_once), vec![MS * 51, MS * 102]);
+    }
+
+    #[test]
+    fn past_the_knee_a_deadline_keeps_serving_where_a_plain_queue_serves_no_one() {
+        // One server of 10 ms (100/s), sent 200/s evenly for 2 s, then 50/s for 5 s; clients
+        // wait 0.5 s.
+        let mix = Mix::parse("/s").unwrap();
+        let mut schedule = draw(200.0, Duration::from_secs(2), Arrivals::Even, &mix, 1);
+        let after = draw(50.0, Duration::from_secs(5), Arrivals::Even, &mix, 1);
+        schedule.extend(after.into_iter().map(|due| Due {
+            at: due.at + Duration::from_secs(2),
+            ..due
+        }));
+        let design = one_station(1, vec![MS * 10]);
+        let in_time = |attempts: &[Attempt], from: f64, to: f64| {
+            let between = attempts
+                .iter()
+                .filter(|a| (from..to).contains(&a.due.as_secs_f64()));
+            between.filter(|a| a.fate == Fate::Answered).count()
+        };
+        let plain = Patience {
+            timeout: MS * 500,
+            ..Patience::ENDLESS
+        };
+        // The queue's wait passes the clients' patience after about 0.5 s; from then on every
+        // answer comes after its client left, and the backlog of 200 requests left at the drop
+        // drains at 50/s: the work waiting passes back under 0.5 s only 3 s after the drop.
+        let queued = simulate(&design, &schedule, &plain);
+        assert_eq!(queued.len(), schedule.len());
+        assert_eq!(in_time(&queued, 1.0, 4.9), 0);
+        assert!(in_time(&queued, 5.5, 7.0) > 70);
+        // Dropping the gone ones keeps the wait at the patience: still no answer in time (each
+        // starts just before its client leaves), but no backlog is left at the drop.
+        let skipping = Patience {
+            watched: Some(0),
+            skips_gone: true,
+            ..plain
+        };
+        let skipped = simulate(&design, &schedule, &skipping);
+        assert!(in_time(&skipped, 1.0, 2.0) < 20);
+        assert!(in_time(&skipped, 2.6, 4.0) > 65);
+        // A deadline of 50 ms serves about 100/s, each within the deadline and its service.
+        let shedding = Patience {
+            deadline: Some(MS * 50),
+            ..skipping
+        };
+        let shed = simulate(&design, &schedule, &shedding);
+        let served = in_time(&shed, 1.0, 2.0);
+        assert!((90..=110).contains(&served), "{served} served in 1 s");
+        let answered = shed.iter().filter(|a| a.fate == Fate::Answered);
+        assert!(answered.clone().all(|a| a.latency() <= MS * 61));
+        assert!(shed.iter().any(|a| a.fate == Fate::Shed));
+        // Each shed or given-up request is sent once more with one retry, and only once.
+        let retried = simulate(
+            &design,
+            &schedule,
+            &Patience {
+                retries: 1,
+                ..shedding
+            },
+        );
+        assert_eq!(retried.len(), schedule.len() + failed_first(&retried));
+        assert!(retried.iter().any(|a| a.retry == 1) && retried.iter().all(|a| a.retry <= 1));
+    }
+
+    /// How many of the schedule's own requests were not answered (each is retried once).
+    fn failed_first(attempts: &[Attempt]) -> usize {
+        let first = attempts.iter().filter(|a| a.retry == 0);
+        first.filter(|a| a.fate != Fate::Answered).count()
     }
 }

@@ -199,6 +199,7 @@ mod tests {
             sent: Some(MS * 10 + late),
             done: MS * 20,
             class: 0,
+            retry: 0,
             result: Ok(200),
         };
         let on_time = Summary::of(&vec![outcome(MS / 10); 100], &mix, Duration::from_secs(1));

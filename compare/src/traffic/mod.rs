@@ -222,6 +222,7 @@ fn sweep(
             schedule: &schedule,
             keep_alive: false,
             timeout: Duration::from_secs(10),
+            retries: 0,
         };
         let (outcomes, held) = held::while_running(&[pid], None, || load::client::run(&plan));
         let outcomes = outcomes.context("cannot run the load client")?;
@@ -300,6 +301,7 @@ fn unloaded(
                 schedule: &schedule,
                 keep_alive: false,
                 timeout: Duration::from_secs(10),
+                retries: 0,
             };
             let before = design_cpu(pid);
             let outcomes = load::client::run(&plan).context("cannot run the load client")?;
