@@ -60,7 +60,8 @@ pub struct Cli {
     /// Draw the timeline as SVG to FILE
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
-    /// How long each step of `load` offers its rate, in seconds [default: 10 × --scale]
+    /// How long each step of `load` offers its rate, and T of `overload`, in seconds [default:
+    /// 10 × --scale]
     #[arg(long, value_name = "S", value_parser = shared::os::cli::timeout)]
     pub duration: Option<std::time::Duration>,
     /// The workloads `load` sweeps (repeat the flag for several) [default: all five]
@@ -69,6 +70,15 @@ pub struct Cli {
     /// Where `load` writes its page (and its picture beside it, as .svg)
     #[arg(long, value_name = "FILE", default_value = "docs/load.md")]
     pub load_page: PathBuf,
+    /// How long `overload`'s clients wait for an answer before they give up, in seconds
+    #[arg(long, value_name = "S", default_value = "1", value_parser = shared::os::cli::timeout)]
+    pub client_timeout: std::time::Duration,
+    /// How many more times `overload`'s clients send a request after a timeout or a 503
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=3))]
+    pub retries: u32,
+    /// Where `overload` writes its page (and its picture beside it, as .svg)
+    #[arg(long, value_name = "FILE", default_value = "docs/overload.md")]
+    pub overload_page: PathBuf,
     /// Where `answer` writes its page (and, without --svg, its timeline beside it, as .svg)
     #[arg(long, value_name = "FILE", default_value = "docs/answer.md")]
     pub page: PathBuf,
@@ -123,6 +133,12 @@ pub enum Name {
     /// same arrivals; writes docs/load.md and docs/load.svg (about 17 minutes at --scale 1;
     /// --workload picks some)
     Load,
+    /// Each design past its knee and back, open loop: half its predicted capacity for T, twice
+    /// it for T, half for 2T, with clients that give up (--client-timeout) and retry
+    /// (--retries), with and without --queue-deadline, beside the model; then twice the
+    /// capacity for 6T on each server; writes docs/overload.md and docs/overload.svg (about 8
+    /// minutes at --scale 1)
+    Overload,
     /// What a waiting request costs as their number grows: N/100, N/10 and N (--requests,
     /// default 10000) concurrent 2 s /sleep on sync-server --threads N and async-server (needs
     /// --spawn)

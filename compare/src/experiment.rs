@@ -13,7 +13,9 @@ use crate::command_line::{Cli, Name};
 use crate::report::Report;
 use crate::scenario::{self, Scenario};
 use crate::spawn::Servers;
-use crate::{answer, crowd_experiments, experiments, limit, scale, textwrap, traffic, write_file};
+use crate::{
+    answer, crowd_experiments, experiments, limit, overload, scale, textwrap, traffic, write_file,
+};
 
 /// What the experiments measure with, once the servers are up.
 pub struct Measuring<'a> {
@@ -47,7 +49,12 @@ impl Name {
             Name::Cores => vec![experiments::cores(scale)],
             Name::Pool => vec![experiments::pool(scale)],
             Name::Crowded => vec![experiments::crowded(scale)],
-            Name::Scale | Name::FetchScale | Name::Growth | Name::DbLimit | Name::Load => vec![],
+            Name::Scale
+            | Name::FetchScale
+            | Name::Growth
+            | Name::DbLimit
+            | Name::Load
+            | Name::Overload => vec![],
         }
     }
 
@@ -56,6 +63,7 @@ impl Name {
         let own_servers = match self {
             Name::DbLimit => Some("db-limit starts a database and servers of its own"),
             Name::Load => Some("load starts a fresh server for every step"),
+            Name::Overload => Some("overload starts a fresh server for every design"),
             _ => None,
         };
         if let (Some(why), false) = (own_servers, cli.spawn) {
@@ -144,12 +152,25 @@ impl Name {
                 println!("{}\n", textwrap(traffic::METHOD, 96));
                 report.traffic = Some(measured);
             }
+            Name::Overload => {
+                let settings = overload::Settings {
+                    period: cli
+                        .duration
+                        .unwrap_or(Duration::from_secs(10).mul_f64(cli.scale)),
+                    scale: cli.scale,
+                    client_timeout: cli.client_timeout,
+                    retries: cli.retries,
+                };
+                let measured = overload::measure(servers, settings)?;
+                println!("{}\n", textwrap(overload::METHOD, 96));
+                report.overload = Some(measured);
+            }
             _ => {}
         }
         Ok(())
     }
 
-    /// Writes its page, once the servers are stopped (`answer`, `load`).
+    /// Writes its page, once the servers are stopped (`answer`, `load`, `overload`).
     pub fn write(self, cli: &Cli, report: &Report) -> anyhow::Result<()> {
         let command = format!(
             "compare {}",
@@ -196,6 +217,21 @@ impl Name {
                 println!(
                     "wrote {} and {}",
                     cli.load_page.display(),
+                    picture.display()
+                );
+            }
+            Name::Overload => {
+                let Some(overload) = &report.overload else {
+                    return Ok(());
+                };
+                let page = overload::page(overload, &command, &machine);
+                write_file(&cli.overload_page, &page)?;
+                let picture = cli.overload_page.with_extension("svg");
+                svg::save(&picture, &overload::draw(overload))
+                    .with_context(|| format!("cannot write {}", picture.display()))?;
+                println!(
+                    "wrote {} and {}",
+                    cli.overload_page.display(),
                     picture.display()
                 );
             }

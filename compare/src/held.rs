@@ -139,3 +139,39 @@ pub fn while_running<T: Send>(
     });
     (result, held)
 }
+
+/// What a server held at one moment of a run, timed from the run's start.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub at: Duration,
+    pub threads: u64,
+    pub rss_kib: u64,
+}
+
+/// Runs `work` while reading `pid`'s threads and memory every `every`, for figures over time
+/// (`overload`'s seconds). Returns what `work` returned and the readings.
+pub fn sampled<T: Send>(
+    pid: u32,
+    every: Duration,
+    work: impl FnOnce() -> T + Send,
+) -> (T, Vec<Sample>) {
+    let done = AtomicBool::new(false);
+    let start = std::time::Instant::now();
+    thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let mut samples = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                samples.push(Sample {
+                    at: start.elapsed(),
+                    threads: probe::process::threads(pid),
+                    rss_kib: probe::process::rss_kib(pid),
+                });
+                thread::sleep(every);
+            }
+            samples
+        });
+        let result = work();
+        done.store(true, Ordering::Relaxed);
+        (result, reader.join().expect("the reader of /proc panicked"))
+    })
+}

@@ -11,6 +11,7 @@ mod experiment;
 mod experiments;
 mod held;
 mod limit;
+mod overload;
 mod progress;
 mod report;
 mod role;
@@ -120,6 +121,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         fetch_scale: None,
         growth: Vec::new(),
         traffic: None,
+        overload: None,
     };
     for scenario in &scenarios {
         let result = run_scenario(scenario, &servers, &targets, database.as_deref());

@@ -33,6 +33,9 @@ pub struct Report {
     /// `load`, if it ran: its page and picture have its figures (not the JSON).
     #[serde(skip)]
     pub traffic: Option<crate::traffic::TrafficReport>,
+    /// `overload`, if it ran: the same, its page and picture.
+    #[serde(skip)]
+    pub overload: Option<crate::overload::OverloadReport>,
 }
 
 #[derive(Debug, Serialize)]

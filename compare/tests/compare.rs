@@ -936,3 +936,73 @@ fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
         "the picture is well-formed SVG"
     );
 }
+
+/// The measured figure of a cell written `measured (model)`.
+fn measured_cell(cell: &str) -> f64 {
+    let figure = cell.split_whitespace().next().unwrap_or("");
+    figure.parse().unwrap_or(0.0)
+}
+
+#[test]
+fn overload_takes_each_design_past_its_knee_and_back_beside_the_model() {
+    spawnable();
+    let _alone = testkit::hostile::one_crowd_at_a_time();
+    let page = scratch("overload.md");
+    let args = [
+        "--spawn",
+        "overload",
+        "--duration",
+        "1",
+        "--overload-page",
+        page.to_str().unwrap(),
+    ];
+    let (output, stdout) = compare(&args);
+    assert!(output.status.success(), "{stdout}");
+    // Each design's run, its periods and its summary beside the model and the formula.
+    for design in [
+        "one thread",
+        "one thread, with a deadline",
+        "4 threads",
+        "4 threads, with a deadline",
+        "event loop + offload pool of 2",
+        "event loop + offload pool of 2, with a deadline",
+        "one event loop",
+    ] {
+        assert!(
+            stdout.contains(&format!("overload: {design} (")),
+            "{design}: {stdout}"
+        );
+    }
+    let summaries = stdout
+        .lines()
+        .filter(|l| l.starts_with("goodput in the overload") && l.contains("(model"))
+        .count();
+    assert_eq!(summaries, 7, "{stdout}");
+    // With a deadline, one thread sheds in the overload: 503s, each answered within the
+    // deadline of 200 ms where its work would have kept the others waiting.
+    let block = stdout
+        .split("overload: one thread, with a deadline (")
+        .nth(1)
+        .unwrap();
+    let block = &block[..block.find("goodput in the overload").unwrap()];
+    let shed: f64 = block
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| from") && !l.starts_with("| ---"))
+        .map(|l| measured_cell(l.split('|').nth(5).unwrap()))
+        .sum();
+    assert!(shed > 0.0, "nothing shed: {block}");
+    // Held at twice the capacity, each server stays within the stated bound.
+    let held: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("overload held:"))
+        .collect();
+    assert_eq!(held.len(), 2, "{stdout}");
+    assert!(
+        held.iter().all(|l| l.contains("(within the bound")),
+        "{held:?}"
+    );
+    let text = std::fs::read_to_string(&page).unwrap();
+    assert!(text.contains("## In one table"), "{text}");
+    let svg = std::fs::read_to_string(page.with_extension("svg")).unwrap();
+    assert!(roxmltree::Document::parse(&svg).is_ok());
+}

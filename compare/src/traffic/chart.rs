@@ -18,7 +18,7 @@ const TOP: f64 = 40.0;
 const RATES: (f64, f64) = (10.0, 3000.0);
 const MILLIS: (f64, f64) = (0.1, 10_000.0);
 
-fn colour(design: Design) -> &'static str {
+pub(crate) fn colour(design: Design) -> &'static str {
     match design {
         Design::OneThread => "#c0392b",
         Design::FourThreads => "#e67e22",
@@ -27,7 +27,7 @@ fn colour(design: Design) -> &'static str {
     }
 }
 
-fn log_scale(value: f64, (low, high): (f64, f64), length: f64) -> f64 {
+pub(crate) fn log_scale(value: f64, (low, high): (f64, f64), length: f64) -> f64 {
     let clamped = value.clamp(low, high);
     (clamped.ln() - low.ln()) / (high.ln() - low.ln()) * length
 }
@@ -130,7 +130,7 @@ fn panel(workload: Workload, sweeps: &[&Sweep], top: f64) -> Group {
     group
 }
 
-fn polyline(points: &[(f64, f64)], colour: &str, dashes: Option<&str>) -> Path {
+pub(crate) fn polyline(points: &[(f64, f64)], colour: &str, dashes: Option<&str>) -> Path {
     let mut data = Data::new();
     for (at, &(x, y)) in points.iter().enumerate() {
         data = if at == 0 {
@@ -159,7 +159,7 @@ fn dot(x: f64, y: f64, colour: &str, fill: &str) -> Circle {
         .set("fill", fill)
 }
 
-fn axis_line(x1: f64, y1: f64, x2: f64, y2: f64) -> Line {
+pub(crate) fn axis_line(x1: f64, y1: f64, x2: f64, y2: f64) -> Line {
     Line::new()
         .set("x1", x1)
         .set("y1", y1)
@@ -168,13 +168,13 @@ fn axis_line(x1: f64, y1: f64, x2: f64, y2: f64) -> Line {
         .set("stroke", "#555")
 }
 
-fn text(x: f64, y: f64, size: f64, content: &str) -> Text {
+pub(crate) fn text(x: f64, y: f64, size: f64, content: &str) -> Text {
     Text::new(content)
         .set("x", x)
         .set("y", y)
         .set("font-size", size)
 }
 
-fn small(x: f64, y: f64, content: &str, anchor: &str) -> Text {
+pub(crate) fn small(x: f64, y: f64, content: &str, anchor: &str) -> Text {
     text(x, y, 12.0, content).set("text-anchor", anchor)
 }

@@ -120,10 +120,10 @@ impl Workload {
         self == Workload::Service
     }
 
-    /// The waiting request's path on `design`, or `None` where the design has no such request
-    /// (the mistake exists only in async code).
-    pub fn path(self, design: Design, scale: f64) -> Option<String> {
-        let seconds = self.wait().mul_f64(scale).as_secs_f64();
+    /// The waiting request's path on `design`, asking for `wait`, or `None` where the design has
+    /// no such request (the mistake exists only in async code).
+    pub fn path(self, design: Design, wait: Duration) -> Option<String> {
+        let seconds = wait.as_secs_f64();
         let offloaded = design == Design::OffloadPool;
         Some(match (self, offloaded) {
             (Workload::Mistake, _) if design != Design::EventLoop => return None,
@@ -261,9 +261,9 @@ mod tests {
         assert!((knee(Workload::Timer, Design::OffloadPool) - 400.0).abs() < 0.1);
         // The database pool of 10: 50 ms for a tenth, 2,000/s.
         assert!((knee(Workload::Database, Design::EventLoop) - 2000.0).abs() < 0.1);
-        assert_eq!(Workload::Mistake.path(Design::OneThread, 1.0), None);
+        assert_eq!(Workload::Mistake.path(Design::OneThread, MS * 50), None);
         assert_eq!(
-            Workload::Cpu.path(Design::OffloadPool, 1.0).unwrap(),
+            Workload::Cpu.path(Design::OffloadPool, MS * 10).unwrap(),
             "/offload?seconds=0.01&work=compute"
         );
     }

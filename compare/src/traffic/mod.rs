@@ -9,7 +9,7 @@
 //! counted. Each step's schedule is drawn before it runs, sent by [`load::client`], and fed to
 //! [`load::model::predict`]: every percentile measured has a predicted twin.
 
-mod chart;
+pub(crate) mod chart;
 pub mod designs;
 mod page;
 
@@ -158,7 +158,7 @@ pub fn measure(
             continue;
         }
         for design in Design::ALL {
-            let Some(path) = workload.path(design, scale) else {
+            let Some(path) = workload.path(design, workload.wait().mul_f64(scale)) else {
                 continue;
             };
             let sweep = sweep(
@@ -193,7 +193,9 @@ fn sweep(
         },
     ]);
     let wait = workload.wait().mul_f64(scale);
-    let (cost, unloaded_p99_ms) = unloaded(servers, design, path, wait, backends)?;
+    let target = start(servers, design, backends)?;
+    let (cost, unloaded_p99_ms) = unloaded(servers, &target, path, wait)?;
+    servers.stop(&target);
     let model = workload.model(design, cost, wait, cores);
     let capacity = model.capacity(&mix.shares());
     // Capped rates that come out within 5% of the step before are one step.
@@ -268,20 +270,19 @@ fn sweep(
     })
 }
 
-/// What requests cost on a fresh, unloaded server, and a quick request's p99 there. First 100
+/// What requests cost on `target`, a fresh, unloaded server of compare's own, and a quick
+/// request's p99 there. First 100
 /// `/nosleep`, 5 ms apart, then 10 of the waiting request, each well after the last has ended,
 /// each on a new connection. A request's time on the design's own threads (the handler threads,
 /// or the event loop) is their CPU time over its part of the run, from the kernel's count in
 /// nanoseconds (`schedstat`), divided among its requests; the rest of a quick request's median
 /// latency is spent elsewhere.
-fn unloaded(
+pub fn unloaded(
     servers: &Servers,
-    design: Design,
+    target: &probe::Target,
     waiting: &str,
     wait: Duration,
-    backends: &Backends,
 ) -> anyhow::Result<(Cost, f64)> {
-    let target = start(servers, design, backends)?;
     let pid = servers
         .pid(&target.url)
         .context("a server of compare's own")?;
@@ -313,7 +314,6 @@ fn unloaded(
         };
     let (quick, latency) = measured("/nosleep", 100.0, Duration::from_millis(5))?;
     let (waiting_cpu, _) = measured(waiting, 10.0, wait + Duration::from_millis(20))?;
-    servers.stop(&target);
     let median = Duration::from_secs_f64(latency.p50 / 1000.0);
     let cost = Cost {
         quick,
