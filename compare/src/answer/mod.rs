@@ -7,9 +7,12 @@
 //! through `/offload`). A quick `/nosleep` goes in while the view waits. The page is written
 //! from what this run measured: each cell with a ✓ where it agreed with its prediction and the
 //! prediction where it did not, and the advice under the table composed from the same figures.
+//! When `load` and `overload` ran in the same command, two rows more say what each design does
+//! with traffic, and with more than it can serve.
 
 mod page;
 mod rows;
+mod traffic_rows;
 
 pub use self::page::page;
 pub use self::rows::scenarios;

@@ -165,19 +165,44 @@ pub fn page(
         }
         page += "\n";
     }
+    let roles: Vec<Role> = DESIGNS.iter().map(|(role, _)| *role).collect();
+    for row in super::traffic_rows::rows(report, &roles) {
+        let _ = write!(page, "| {} |", row.question);
+        for cell in row.cells {
+            let _ = write!(page, " {cell} |");
+        }
+        page += "\n";
+    }
     let _ = write!(
         page,
         "\n![Each row's requests on each design, on one time axis per row: red is waiting behind \
          others, blue the request's own wait]({picture})\n"
     );
     page += "\n## What to choose, from these figures\n\n";
+    // A lesson shared by several rows is said under the first of them only.
+    let mut said: Vec<(&str, &str)> = Vec::new();
     for row in &rows {
+        let (measured, meaning, agreed) = advice(row);
+        let first = said.iter().find(|(lesson, _)| *lesson == meaning);
+        let lesson = match (first, agreed) {
+            (Some((_, under)), true) => format!("The same lesson as {under}'s."),
+            (_, true) => meaning.to_owned(),
+            (_, false) => format!(
+                "This run disagreed with a prediction (✗ above): read those cells before the \
+                 general rule, which is: {meaning}"
+            ),
+        };
+        if first.is_none() {
+            said.push((meaning, question(&row.name)));
+        }
         let _ = writeln!(
             page,
-            "- **{}.** {}",
-            capitalised(question(&row.name)),
-            advice(row)
+            "- **{}.** {measured} {lesson}",
+            capitalised(question(&row.name))
         );
+    }
+    for (measured, lesson) in super::traffic_rows::advice(report) {
+        let _ = writeln!(page, "- **Traffic.** {measured} {lesson}");
     }
     let _ = write!(
         page,
@@ -212,9 +237,9 @@ fn capitalised(text: &str) -> String {
     })
 }
 
-/// A few sentences for one row, from its figures: who was blocked, and by how much, then what
-/// that means for a choice, said only where the run agreed with the predictions.
-fn advice(row: &ScenarioReport) -> String {
+/// A few sentences for one row, from its figures: who was blocked, and by how much; then what
+/// that means for a choice, and whether the run agreed with the predictions.
+fn advice(row: &ScenarioReport) -> (String, &'static str, bool) {
     let by_role = |role: Role| row.servers.iter().find(|s| s.server == role.name());
     let quick = |role: Role| {
         by_role(role)
@@ -308,12 +333,5 @@ fn advice(row: &ScenarioReport) -> String {
              pool (of threads or connections) brings the rounds back."
         }
     };
-    if agreed {
-        format!("{measured} {meaning}")
-    } else {
-        format!(
-            "{measured} This run disagreed with a prediction (✗ above): read those cells before \
-             the general rule, which is: {meaning}"
-        )
-    }
+    (measured, meaning, agreed)
 }

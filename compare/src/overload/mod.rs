@@ -183,7 +183,8 @@ impl Run {
     }
 
     /// From the load's drop to the end of the first period whose quick p99 is back within 2×
-    /// of the first phase's: measured and predicted (`None`: not by the end of the run).
+    /// of the first phase's median period: measured and predicted (`None`: not by the end of
+    /// the run).
     pub fn recovery(&self, tick: Duration) -> (Option<Duration>, Option<Duration>) {
         (
             recovery(&self.measured, tick),
@@ -194,12 +195,13 @@ impl Run {
 
 fn recovery(periods: &[Period], tick: Duration) -> Option<Duration> {
     let per_t = PERIODS_PER_T as usize;
-    // The first period of the run warms the server up.
-    let before: Vec<f64> = periods[1..per_t]
+    // The first phase's typical period (its median), the first period, a warm-up, left out.
+    let mut before: Vec<f64> = periods[1..per_t]
         .iter()
         .filter_map(|p| p.quick_p99_ms)
         .collect();
-    let baseline = before.iter().copied().fold(0.0, f64::max);
+    before.sort_by(f64::total_cmp);
+    let baseline = *before.get(before.len() / 2)?;
     let back = periods[2 * per_t..]
         .iter()
         .position(|p| p.quick_p99_ms.is_some_and(|p99| p99 <= 2.0 * baseline))?;

@@ -21,7 +21,7 @@ pub const METHOD: &str = "Open loop: per design, a fresh server is sent 90% /nos
     class's cost measured on an unloaded server first, and told what the clients do and what \
     the server does with a request whose client has gone (sync-server and async-server's \
     blocking pool drop it) or that waited past the deadline (shed). Recovery: from the load's \
-    drop to the end of the first period whose quick p99 is within 2× of the first phase's worst.";
+    drop to the end of the first period whose quick p99 is within 2× of the first phase's median period.";
 
 fn ms(value: f64) -> String {
     if value >= 100.0 {
