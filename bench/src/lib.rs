@@ -1,5 +1,5 @@
-//! What the fixtures share: reading `--port N`, a `/sleep` query's `seconds`, and the hyper
-//! floors' one handler.
+//! What the fixtures share: reading `--port N` (and the `/query` floors' database flags), a
+//! `/sleep` query's `seconds`, and the hyper floors' one handler.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -16,6 +16,25 @@ pub fn port_arg() -> u16 {
     let at = args.iter().position(|arg| arg == "--port");
     at.and_then(|at| args.get(at + 1)?.parse().ok())
         .unwrap_or(0)
+}
+
+/// The statement `/query` runs, as both servers prepare it; the floors run it with 0 seconds.
+pub const STATEMENT: &str = "SELECT pg_backend_pid() FROM pg_sleep($1)";
+
+/// `--database URL` and `--db-pool N` (or `--threads N`; 4 when neither is given), for the
+/// `/query` floors.
+pub fn database_args() -> (String, usize) {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        let at = args.iter().position(|arg| arg == flag)?;
+        args.get(at + 1).cloned()
+    };
+    let url = value("--database").expect("--database URL");
+    let size = value("--db-pool")
+        .or_else(|| value("--threads"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4);
+    (url, size)
 }
 
 /// `seconds` from a query such as `seconds=2`, if the request is a `/sleep`.

@@ -3,22 +3,23 @@
 //! Builds everything in release mode, installs wrk if it is missing, pins each server to one
 //! core and its load generator to another (with two cores or more), and measures `/nosleep`
 //! throughput and latency of each server and of the minimal server it is built on, rotating
-//! them so that all see the same machine; `/query?seconds=0` against pgbench on one throwaway
-//! PostgreSQL cluster; `/fetch?seconds=0` against the upstream's own rate (one hop more); then
-//! many concurrent sleeps (fan-out). With `--seed`,
-//! the seed's own Django stack too. Prints the tables with the method and the machine under
+//! them so that all see the same machine; `/query?seconds=0` against a floor of each kind, and
+//! the floors against pgbench, on one throwaway PostgreSQL cluster; `/fetch?seconds=0` against the upstream's own rate (one hop more); the
+//! open-loop generator's capacity, and its figures beside oha's on one step per server; then
+//! many concurrent sleeps (fan-out). With `--seed`, the seed's own Django stack too. Prints the tables with the method and the machine under
 //! them, and writes them to `docs/performance.md` and `docs/performance.json` (with `--quick`,
 //! a shorter run that checks the runner, to `target/bench/`).
 
 //!
 //! Each measurement is a module of its own: [`throughput`], [`database`], [`upstream`],
-//! [`fanout`], [`instructions`]; [`report`] writes them out, [`tools`] gets the build and the tools ready.
+//! [`open_loop`], [`fanout`], [`instructions`]; [`report`] writes them out, [`tools`] gets the build and the tools ready.
 
 mod database;
 mod fanout;
 mod instructions;
 mod items;
 mod launch;
+mod open_loop;
 mod report;
 mod seed;
 mod throughput;
@@ -126,8 +127,8 @@ fn run(args: Cli) -> anyhow::Result<()> {
     let database = database::measure(&bin, &logs, seconds, cores)?;
     for row in &database {
         eprintln!(
-            "{}: {:.0} /query per second, {:.2} of pgbench's",
-            row.name, row.per_second, row.of_pgbench
+            "{}: {:.0} /query per second, {:.2} of {}",
+            row.name, row.per_second, row.of, row.against
         );
     }
 
@@ -139,10 +140,20 @@ fn run(args: Cli) -> anyhow::Result<()> {
         );
     }
 
+    let capacity = open_loop::capacity(&bin, &logs, seconds, cores)?;
+    let cross_check = open_loop::cross_check(&bin, &logs, seconds, cores)?;
+    for row in &cross_check {
+        eprintln!(
+            "{} at {:.0}/s: p50 {:.2} ms (oha {:.2}), p99 {:.2} ms (oha {:.2})",
+            row.server, row.rate, row.load_ms.0, row.oha_ms.0, row.load_ms.1, row.oha_ms.1
+        );
+    }
+
     let report = Report::new(
         &settings,
         throughput,
         (database, upstream),
+        (capacity, cross_check),
         fanout,
         instructions,
     );

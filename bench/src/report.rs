@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::fanout::{FanOut, FANOUT_SLEEP, QUERY_MAX_CONNECTIONS, QUERY_POOL, QUERY_WAIT};
 use crate::instructions::{self, Instructions};
 use crate::throughput::{median, Throughput};
-use crate::{database, upstream};
+use crate::{database, open_loop, upstream};
 
 #[derive(Serialize)]
 pub(crate) struct Report {
@@ -21,6 +21,9 @@ pub(crate) struct Report {
     pub(crate) database: Vec<database::Row>,
     pub(crate) upstream_method: String,
     pub(crate) upstream: Vec<upstream::Row>,
+    pub(crate) open_loop_method: String,
+    pub(crate) generator_capacity: Vec<open_loop::Capacity>,
+    pub(crate) cross_check: Vec<open_loop::CrossCheck>,
     pub(crate) fanout_method: String,
     pub(crate) fanout: Vec<FanOut>,
     pub(crate) instructions_method: &'static str,
@@ -68,6 +71,11 @@ pub(crate) fn markdown(report: &Report) -> String {
     table += &format!("\nMethod: {}.\n\n", report.method);
     table += &database::markdown(&report.database, &report.database_method);
     table += &upstream::markdown(&report.upstream, &report.upstream_method);
+    table += &open_loop::markdown(
+        &report.generator_capacity,
+        &report.cross_check,
+        &report.open_loop_method,
+    );
     table += "| server | concurrent 2 s sleeps | answered | wall | latency p50 | p99 | max \
               | peak RSS | per connection | OS threads at the peak | /nosleep p99 meanwhile |\n\
               | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
@@ -183,6 +191,7 @@ impl Report {
         settings: &Settings,
         throughput: Vec<Throughput>,
         (database, upstream): (Vec<database::Row>, Vec<upstream::Row>),
+        (generator_capacity, cross_check): (Vec<open_loop::Capacity>, Vec<open_loop::CrossCheck>),
         fanout: Vec<FanOut>,
         instructions: Vec<Instructions>,
     ) -> Report {
@@ -212,6 +221,9 @@ impl Report {
             database,
             upstream_method: upstream::method(seconds),
             upstream,
+            open_loop_method: open_loop::method(seconds),
+            generator_capacity,
+            cross_check,
             fanout_method: format!(
                 "N connections at once, each GET /sleep?seconds={FANOUT_SLEEP} (Connection: \
                  close), from one tokio current_thread client pinned apart from the server; \

@@ -16,7 +16,7 @@ use crate::{instructions, items};
 pub(crate) fn build(root: &Path, line_tables: Option<&Path>) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     for targets in [
-        &["-p", "sync-server", "-p", "async-server"][..],
+        &["-p", "sync-server", "-p", "async-server", "-p", "load"][..],
         &[
             "-p",
             "bench",
@@ -28,6 +28,10 @@ pub(crate) fn build(root: &Path, line_tables: Option<&Path>) -> anyhow::Result<(
             "hello-tiny-http",
             "--bin",
             "hello-tiny-http-response",
+            "--bin",
+            "hello-hyper-postgres",
+            "--bin",
+            "hello-tiny-http-postgres",
         ],
     ] {
         let mut command = Command::new(&cargo);

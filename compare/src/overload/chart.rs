@@ -1,6 +1,6 @@
-//! `docs/overload.svg`: a row per design; on the left its goodput and on the right its quick
-//! p99 (log scale), period by period, measured solid and the model dashed, with the overload
-//! shaded.
+//! `docs/overload.svg`: a row per design; on the left its goodput (and in grey what was
+//! offered) and on the right its quick p99 (log scale), period by period, measured solid and the
+//! model dashed, with the overload shaded.
 
 use svg::node::element::{Group, Rectangle};
 use svg::Document;
@@ -30,7 +30,7 @@ pub fn draw(report: &OverloadReport) -> Document {
             LEFT,
             24.0,
             16.0,
-            "Goodput (left) and quick p99 (right, log) per period: measured solid, model dashed; the overload shaded",
+            "Goodput (left; offered in grey) and quick p99 (right, log) per period: measured solid, model dashed; the overload shaded",
         ));
     for (at, run) in report.runs.iter().enumerate() {
         let top = TOP + at as f64 * ROW + 20.0;
@@ -115,6 +115,16 @@ fn row(run: &Run, top: f64) -> Group {
                 group.add(small(left - 6.0, y(ms) + 4.0, &format!("{ms} ms"), "end"))
             }),
         };
+        if let Panel::Goodput = panel {
+            // What was offered, thin and grey: the gap down to goodput is what went unserved.
+            let offered: Vec<(f64, f64)> = run
+                .measured
+                .iter()
+                .enumerate()
+                .map(|(at, p)| (x(at), y(p.offered)))
+                .collect();
+            group = group.add(polyline(&offered, "#aaa", None).set("stroke-width", 1));
+        }
         for (periods, dashes) in [(&run.measured, None), (&run.predicted, Some("6 4"))] {
             let points: Vec<(f64, f64)> = periods
                 .iter()
