@@ -43,7 +43,8 @@ pub struct Cli {
     #[arg(long, value_name = "URL", requires = "spawn")]
     pub upstream: Option<String>,
     /// Also run the seed's own Django stack (runserver --nothreading, threaded runserver,
-    /// uvicorn) in the scenarios that have lanes for it (query, db-pool, db-limit); Django,
+    /// uvicorn) in the scenarios that have lanes for it (query, db-pool, db-limit, answer) and
+    /// as designs of load and overload; Django,
     /// uvicorn and psycopg come from PyPI into target/seed-venv
     #[arg(long, requires = "spawn")]
     pub seed: bool,

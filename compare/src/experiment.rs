@@ -91,7 +91,7 @@ impl Name {
 
     /// Whether it runs the seed's servers besides those of its scenarios.
     pub fn needs_seed(self, cli: &Cli) -> bool {
-        self == Name::DbLimit && cli.seed
+        matches!(self, Name::DbLimit | Name::Load | Name::Overload) && cli.seed
     }
 
     /// Measures what it measures on its own, after the scenarios, into `report`.
@@ -145,6 +145,7 @@ impl Name {
                 let backends = traffic::Backends {
                     database: context.database,
                     upstream: context.upstream,
+                    seed: context.seed,
                 };
                 let workloads = workloads(cli);
                 let measured =
@@ -161,7 +162,7 @@ impl Name {
                     client_timeout: cli.client_timeout,
                     retries: cli.retries,
                 };
-                let measured = overload::measure(servers, settings)?;
+                let measured = overload::measure(servers, settings, context.seed)?;
                 println!("{}\n", textwrap(overload::METHOD, 96));
                 report.overload = Some(measured);
             }

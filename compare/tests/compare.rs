@@ -736,8 +736,23 @@ fn answer_writes_one_table_whose_cells_are_the_runs_own_figures() {
             "another service",
             "several services at once",
             "a blocking call in async code, by mistake",
-            "a bounded pool"
+            "a bounded pool",
+            "traffic: 10% on a 50 ms timer, open loop (the highest rate swept with quick p99 under 100 ms)",
+            "more traffic than it can serve: twice its capacity for T (answered in time; back to normal after the drop)"
         ]
+    );
+    // The traffic rows, without load and overload in the same run, say how to fill them.
+    assert!(
+        rows[7][1..].iter().all(|cell| cell.contains("with `load`")),
+        "{:?}",
+        rows[7]
+    );
+    assert!(
+        rows[8][1..]
+            .iter()
+            .all(|cell| cell.contains("with `overload`")),
+        "{:?}",
+        rows[8]
     );
     let names = [
         "timer", "cpu", "database", "service", "services", "mistake", "pool",

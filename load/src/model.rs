@@ -95,6 +95,9 @@ pub struct Patience {
     pub deadline: Option<Duration>,
     /// There, a request whose client has given up is dropped, holding no server.
     pub skips_gone: bool,
+    /// At most this many requests in the server at once; one arriving past it is answered
+    /// `503` at once, holding nothing (uvicorn's `--limit-concurrency`).
+    pub admission: Option<usize>,
 }
 
 impl Patience {
@@ -105,6 +108,7 @@ impl Patience {
         watched: None,
         deadline: None,
         skips_gone: false,
+        admission: None,
     };
 }
 
@@ -153,6 +157,7 @@ pub fn simulate(design: &Design, schedule: &[Due], patience: &Patience) -> Vec<A
         requests: Vec::with_capacity(schedule.len()),
         busy: vec![0; design.stations.len()],
         queues: vec![VecDeque::new(); design.stations.len()],
+        inside: 0,
         events: BinaryHeap::new(),
         pushed: 0,
     };
@@ -201,6 +206,8 @@ struct Request {
     /// When its client had its answer or gave up, and how.
     done: Option<u64>,
     fate: Option<Fate>,
+    /// Whether the server took it in and has not yet let it go.
+    inside: bool,
 }
 
 struct Simulation<'a> {
@@ -209,6 +216,8 @@ struct Simulation<'a> {
     requests: Vec<Request>,
     busy: Vec<usize>,
     queues: Vec<VecDeque<usize>>,
+    /// How many requests the server has taken in and not yet let go.
+    inside: usize,
     /// (time, order of pushing, event): the order breaks ties the same way every run.
     events: BinaryHeap<Reverse<(u64, u64, Event)>>,
     pushed: u64,
@@ -230,6 +239,7 @@ impl Simulation<'_> {
             queued: at,
             done: None,
             fate: None,
+            inside: false,
         });
         self.push(at, Event::Reaches(request));
         if self.patience.timeout != Duration::MAX {
@@ -242,12 +252,27 @@ impl Simulation<'_> {
     }
 
     fn reach(&mut self, now: u64, request: usize) {
+        if self.requests[request].stage == 0 && !self.requests[request].inside {
+            if self
+                .patience
+                .admission
+                .is_some_and(|most| self.inside >= most)
+            {
+                self.end(now, request, Fate::Shed);
+                return;
+            }
+            self.requests[request].inside = true;
+            self.inside += 1;
+        }
         match self
             .stages(request)
             .get(self.requests[request].stage)
             .copied()
         {
-            None => self.end(now, request, Fate::Answered),
+            None => {
+                self.let_go(request);
+                self.end(now, request, Fate::Answered);
+            }
             Some(Stage::Delay(time)) => {
                 self.requests[request].stage += 1;
                 self.push(now + nanos(time), Event::Reaches(request));
@@ -294,18 +319,27 @@ impl Simulation<'_> {
             let gone = self.requests[next].fate == Some(Fate::GaveUp);
             let waited = now - self.requests[next].queued;
             if gone && patience.skips_gone {
+                self.let_go(next);
                 continue;
             }
             if patience
                 .deadline
                 .is_some_and(|deadline| waited > nanos(deadline))
             {
+                self.let_go(next);
                 self.end(now, next, Fate::Shed);
                 continue;
             }
             return Some(next);
         }
         None
+    }
+
+    /// The server is done with `request`, served or not.
+    fn let_go(&mut self, request: usize) {
+        if std::mem::take(&mut self.requests[request].inside) {
+            self.inside -= 1;
+        }
     }
 
     fn give_up(&mut self, now: u64, request: usize) {
@@ -533,6 +567,32 @@ mod tests {
         );
         assert_eq!(retried.len(), schedule.len() + failed_first(&retried));
         assert!(retried.iter().any(|a| a.retry == 1) && retried.iter().all(|a| a.retry <= 1));
+    }
+
+    #[test]
+    fn an_admission_limit_answers_503_at_once_past_it() {
+        // Ten requests at once on one server of 10 ms, at most three inside: three are served,
+        // one after another, and seven are answered 503 as they arrive.
+        let at_once = vec![
+            Due {
+                at: Duration::ZERO,
+                class: 0,
+            };
+            10
+        ];
+        let limited = Patience {
+            admission: Some(3),
+            ..Patience::ENDLESS
+        };
+        let attempts = simulate(&one_station(1, vec![MS * 10]), &at_once, &limited);
+        let served: Vec<Duration> = attempts
+            .iter()
+            .filter(|a| a.fate == Fate::Answered)
+            .map(Attempt::latency)
+            .collect();
+        assert_eq!(served, vec![MS * 10, MS * 20, MS * 30]);
+        let shed = attempts.iter().filter(|a| a.fate == Fate::Shed);
+        assert!(shed.clone().count() == 7 && shed.clone().all(|a| a.latency() == Duration::ZERO));
     }
 
     /// How many of the schedule's own requests were not answered (each is retried once).

@@ -14,7 +14,13 @@ pub enum Stack {
     ThreadedRunserver,
     /// `uvicorn --workers 1`: the async views on one event loop.
     Uvicorn,
+    /// The same with `--limit-concurrency` [`LIMIT_CONCURRENCY`]: past that many connections or
+    /// tasks at once, a request is answered `503` without its view.
+    UvicornLimited,
 }
+
+/// `Stack::UvicornLimited`'s bound.
+pub const LIMIT_CONCURRENCY: usize = 50;
 
 impl Stack {
     /// The arguments to the environment's `python`, run in `bench/seed`, with `{port}` where the
@@ -43,6 +49,19 @@ impl Stack {
                 "--port",
                 "{port}",
             ],
+            Stack::UvicornLimited => &[
+                "-m",
+                "uvicorn",
+                "seedsite.asgi:application",
+                "--workers",
+                "1",
+                "--limit-concurrency",
+                "50",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+            ],
         }
     }
 
@@ -52,6 +71,7 @@ impl Stack {
             Stack::Runserver => "django runserver --nothreading",
             Stack::ThreadedRunserver => "django runserver",
             Stack::Uvicorn => "django uvicorn --workers 1",
+            Stack::UvicornLimited => "django uvicorn --workers 1 --limit-concurrency 50",
         }
     }
 }
@@ -92,5 +112,21 @@ fn run(command: &mut Command) -> Result<(), String> {
         Ok(status) if status.success() => Ok(()),
         Ok(status) => Err(format!("{command:?} failed ({status})")),
         Err(error) => Err(format!("cannot run {command:?}: {error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limited_uvicorn_is_told_the_limit_the_model_is_told() {
+        let args = Stack::UvicornLimited.args();
+        let at = args
+            .iter()
+            .position(|a| *a == "--limit-concurrency")
+            .unwrap();
+        assert_eq!(args[at + 1], LIMIT_CONCURRENCY.to_string());
+        assert!(Stack::UvicornLimited.command().ends_with(args[at + 1]));
     }
 }

@@ -20,6 +20,9 @@ fn design(role: Role) -> Option<Design> {
         Role::SyncThreads => Some(Design::FourThreads),
         Role::Async => Some(Design::EventLoop),
         Role::AsyncPool => Some(Design::OffloadPool),
+        Role::DjangoSync => Some(Design::DjangoSync),
+        Role::DjangoThreads => Some(Design::DjangoThreads),
+        Role::DjangoAsync => Some(Design::DjangoAsync),
         _ => None,
     }
 }
@@ -108,7 +111,7 @@ fn past_capacity(overload: &OverloadReport, design: Design) -> String {
         .collect();
     let mut text = Vec::new();
     for run in runs {
-        let label = if run.case.deadline {
+        let label = if run.case.sheds {
             format!("deadline {} ms", overload.settings.deadline().as_millis())
         } else {
             "no deadline".to_owned()
@@ -116,7 +119,7 @@ fn past_capacity(overload: &OverloadReport, design: Design) -> String {
         text.push(format!("{label}: {}", one(run)));
     }
     if text.is_empty() {
-        "—".to_owned()
+        "— (not run)".to_owned()
     } else {
         text.join("; ")
     }
@@ -155,11 +158,11 @@ pub fn advice(report: &Report) -> Vec<(String, &'static str)> {
         ));
     }
     if let Some(overload) = &report.overload {
-        let goodput = |design, deadline| {
+        let goodput = |design, sheds| {
             let run = overload
                 .runs
                 .iter()
-                .find(|r| r.case.design == design && r.case.deadline == deadline);
+                .find(|r| r.case.design == design && r.case.sheds == sheds);
             run.map_or("—".to_owned(), |r| {
                 format!("{:.0}/s", r.goodput_in_overload().0)
             })

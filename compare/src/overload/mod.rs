@@ -12,6 +12,7 @@
 mod chart;
 mod page;
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,7 +24,10 @@ use load::stats::{Percentiles, Summary};
 
 use crate::held::{self, Sample};
 use crate::spawn::Servers;
-use crate::traffic::{self, designs::WAITING_SHARE, Cost, Design, Workload, MAX_RATE};
+use crate::traffic::{
+    self, designs::WAITING_SHARE, Backends, Cost, Design, Server, Workload, MAX_RATE,
+};
+use probe::seed::Stack;
 
 pub use self::chart::draw;
 pub use self::page::{page, run_text, METHOD};
@@ -41,11 +45,12 @@ pub const PERIODS_PER_T: u32 = 10;
 /// The deadline of the designs that have one, as a share of the clients' patience.
 const DEADLINE_SHARE: f64 = 0.2;
 
-/// A design run past its knee: a design of `load`, with or without `--queue-deadline`.
+/// A design run past its knee: a design of `load`, with or without what sheds load:
+/// `--queue-deadline` on ours, `--limit-concurrency` on uvicorn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Case {
     pub design: Design,
-    pub deadline: bool,
+    pub sheds: bool,
 }
 
 impl Case {
@@ -59,34 +64,72 @@ impl Case {
         Case::of(Design::EventLoop, false),
     ];
 
-    const fn of(design: Design, deadline: bool) -> Case {
-        Case { design, deadline }
+    /// The seed's, with `--seed`: `runserver --nothreading`, uvicorn, and uvicorn with
+    /// `--limit-concurrency`.
+    pub const SEED: [Case; 3] = [
+        Case::of(Design::DjangoSync, false),
+        Case::of(Design::DjangoAsync, false),
+        Case::of(Design::DjangoAsync, true),
+    ];
+
+    const fn of(design: Design, sheds: bool) -> Case {
+        Case { design, sheds }
     }
 
     pub fn label(self) -> String {
-        let deadline = if self.deadline {
-            ", with a deadline"
-        } else {
-            ""
-        };
-        format!("{}{deadline}", self.design.label())
+        match (self.sheds, self.design.is_seed()) {
+            (false, _) => self.design.label().to_owned(),
+            (true, false) => format!("{}, with a deadline", self.design.label()),
+            (true, true) => format!(
+                "{}, --limit-concurrency {}",
+                self.design.label(),
+                probe::seed::LIMIT_CONCURRENCY
+            ),
+        }
     }
 
-    /// The sync designs wait on a timer; the async ones on CPU: on the loop, or offloaded.
+    /// Ours: the sync designs wait on a timer, the async ones on CPU (on the loop, or
+    /// offloaded). The seed's wait on a timer, as in its experiment.
     pub fn workload(self) -> Workload {
         match self.design {
-            Design::OneThread | Design::FourThreads => Workload::Timer,
             Design::EventLoop | Design::OffloadPool => Workload::Cpu,
+            _ => Workload::Timer,
         }
     }
 
     /// The station whose queue the server looks at as a request leaves it: sync-server's
-    /// handler threads, async-server's blocking pool. An event loop's queue is the kernel's.
+    /// handler threads, async-server's blocking pool. An event loop's queue is the kernel's,
+    /// and Django's servers look at none.
     fn watched(self) -> Option<usize> {
         match self.design {
             Design::OneThread | Design::FourThreads => Some(0),
             Design::OffloadPool => Some(1),
-            Design::EventLoop => None,
+            _ => None,
+        }
+    }
+
+    /// How its server is started.
+    pub(super) fn server(self, settings: &Settings) -> Server {
+        match (self.design.server(), self.sheds) {
+            (Server::Ours(binary, mut flags), true) => {
+                let ms = settings.deadline().as_millis().to_string();
+                flags.extend(["--queue-deadline".to_owned(), ms]);
+                Server::Ours(binary, flags)
+            }
+            (Server::Seed(Stack::Uvicorn), true) => Server::Seed(Stack::UvicornLimited),
+            (server, _) => server,
+        }
+    }
+
+    fn patience(self, settings: &Settings) -> Patience {
+        let ours = !self.design.is_seed();
+        Patience {
+            timeout: settings.client_timeout,
+            retries: settings.retries,
+            watched: self.watched(),
+            deadline: (self.sheds && ours).then(|| settings.deadline()),
+            skips_gone: self.watched().is_some(),
+            admission: (self.sheds && !ours).then_some(probe::seed::LIMIT_CONCURRENCY),
         }
     }
 }
@@ -235,16 +278,27 @@ pub struct OverloadReport {
     pub bounded: Vec<Bounded>,
 }
 
-/// Runs each case, then the long overload on each server.
-pub fn measure(servers: &Servers, settings: Settings) -> anyhow::Result<OverloadReport> {
+/// Runs each case (the seed's too, given its Python and project), then the long overload on
+/// each server.
+pub fn measure(
+    servers: &Servers,
+    settings: Settings,
+    seed: Option<(&Path, &Path)>,
+) -> anyhow::Result<OverloadReport> {
+    let backends = Backends {
+        database: None,
+        upstream: None,
+        seed,
+    };
     let cores = crate::scenario::machine_cores();
     let mut report = OverloadReport {
         settings,
         runs: Vec::new(),
         bounded: Vec::new(),
     };
-    for case in Case::ALL {
-        let run = run(servers, case, &settings, cores)?;
+    let seeded = seed.map_or(&[][..], |_| &Case::SEED[..]);
+    for &case in Case::ALL.iter().chain(seeded) {
+        let run = run(servers, case, &settings, &backends, cores)?;
         println!("{}", run_text(&run, &settings));
         report.runs.push(run);
     }
@@ -255,7 +309,7 @@ pub fn measure(servers: &Servers, settings: Settings) -> anyhow::Result<Overload
     ] {
         let run = report.runs.iter().find(|r| r.case == case);
         let rate = run.map_or(0.0, |r| r.rates[1]);
-        let bounded = hold(servers, case, rate, &settings)?;
+        let bounded = hold(servers, case, rate, &settings, &backends)?;
         println!("{}", page::bounded_text(&bounded));
         report.bounded.push(bounded);
     }
@@ -281,38 +335,29 @@ fn mix(case: Case, settings: &Settings) -> Mix {
     ])
 }
 
-fn start(servers: &Servers, case: Case, settings: &Settings) -> anyhow::Result<probe::Target> {
-    let (binary, mut flags) = case.design.server();
-    if case.deadline {
-        let ms = settings.deadline().as_millis().to_string();
-        flags.extend(["--queue-deadline".to_owned(), ms]);
-    }
-    let args: Vec<&str> = flags.iter().map(String::as_str).collect();
-    servers.start(binary, &args)
-}
-
-fn run(servers: &Servers, case: Case, settings: &Settings, cores: usize) -> anyhow::Result<Run> {
+fn run(
+    servers: &Servers,
+    case: Case,
+    settings: &Settings,
+    backends: &Backends,
+    cores: usize,
+) -> anyhow::Result<Run> {
     let mix = mix(case, settings);
     let wait = WAIT.mul_f64(settings.scale);
-    let fresh = start(servers, case, settings)?;
-    let (cost, _) = traffic::unloaded(servers, &fresh, &mix.0[1].path, wait)?;
+    let start = || traffic::start_server(servers, case.server(settings), backends);
+    let fresh = start()?;
+    let seed = case.design.is_seed();
+    let (cost, _) = traffic::unloaded(servers, &fresh, &mix.0[1].path, wait, seed)?;
     servers.stop(&fresh);
     let model = case.workload().model(case.design, cost, wait, cores);
     let capacity = model.capacity(&mix.shares());
     let rates = PHASES.map(|(share, _)| (share * capacity).min(MAX_RATE));
-    let deadline = case.deadline.then(|| settings.deadline());
-    let patience = Patience {
-        timeout: settings.client_timeout,
-        retries: settings.retries,
-        watched: case.watched(),
-        deadline,
-        skips_gone: case.watched().is_some(),
-    };
+    let patience = case.patience(settings);
     // The prediction, before the run.
     let schedule = phases(&mix, rates, settings.period);
     let predicted = load::model::simulate(&model, &schedule, &patience);
-    let formula = formula(capacity, rates, deadline, cost, settings);
-    let target = start(servers, case, settings)?;
+    let formula = formula(capacity, rates, patience.deadline, cost, settings);
+    let target = start()?;
     let pid = servers
         .pid(&target.url)
         .context("a server of compare's own")?;
@@ -484,11 +529,17 @@ fn held_per_period(samples: &[Sample], settings: &Settings) -> Vec<(u64, u64)> {
 
 /// The long overload: `case` at `rate` for 6T (60 s at `--scale 1`), reading what its server
 /// holds.
-fn hold(servers: &Servers, case: Case, rate: f64, settings: &Settings) -> anyhow::Result<Bounded> {
+fn hold(
+    servers: &Servers,
+    case: Case,
+    rate: f64,
+    settings: &Settings,
+    backends: &Backends,
+) -> anyhow::Result<Bounded> {
     let mix = mix(case, settings);
     let length = settings.period * 6;
     let schedule = schedule::draw(rate, length, Arrivals::Poisson, &mix, 7);
-    let target = start(servers, case, settings)?;
+    let target = traffic::start_server(servers, case.server(settings), backends)?;
     let pid = servers
         .pid(&target.url)
         .context("a server of compare's own")?;

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{Bounded, Case, OverloadReport, Run, Settings, PERIODS_PER_T, RSS_BOUND_MIB};
-use crate::traffic::Design;
+use crate::traffic::{Design, Server};
 
 /// How each figure was measured, said once on the page and after the run.
 pub const METHOD: &str = "Open loop: per design, a fresh server is sent 90% /nosleep and 10% of \
@@ -45,19 +45,13 @@ fn seconds(value: Option<Duration>) -> String {
 
 /// The case's server, as a command line a reader can type.
 fn command(case: Case, settings: &Settings) -> String {
-    let (binary, flags) = case.design.server();
-    let mut line = std::iter::once(binary.to_owned())
-        .chain(flags)
-        .collect::<Vec<_>>()
-        .join(" ");
-    if case.deadline {
-        let _ = write!(
-            line,
-            " --queue-deadline {}",
-            settings.deadline().as_millis()
-        );
+    match case.server(settings) {
+        Server::Ours(binary, flags) => std::iter::once(binary.to_owned())
+            .chain(flags)
+            .collect::<Vec<_>>()
+            .join(" "),
+        Server::Seed(stack) => stack.command().to_owned(),
     }
-    line
 }
 
 /// One line: capacity, goodput in the overload and recovery, measured beside the model and the
@@ -212,6 +206,17 @@ pub fn page(report: &OverloadReport, command_line: &str, machine: &str) -> Strin
     out += "A deadline sees only a queue the server holds. An event loop held by CPU work does \
         not read its sockets: the requests wait in the kernel, unread, where no deadline can see \
         them, and the loop runs each in turn, clients gone or not.\n\n";
+    if report
+        .runs
+        .iter()
+        .any(|run| run.case.design == Design::DjangoSync)
+    {
+        out += "Django's `runserver` listens with a backlog of 10 (its `request_queue_size`; \
+            Python's socketserver has 5): past that many connections waiting to be accepted, the kernel drops a new \
+            one's first packet, and the client's kernel sends it again a second later. Those \
+            requests wait in no queue the model knows; most of their clients have given up \
+            before the server ever sees them, so it does no work for them either.\n\n";
+    }
     if crate::scenario::machine_cores() <= 2 {
         out += "Where the model is furthest off, it is for a reason it leaves out: it gives each \
         station a core of its own. With the CPU work offloaded, two pool threads compute on the \
@@ -243,11 +248,11 @@ pub fn page(report: &OverloadReport, command_line: &str, machine: &str) -> Strin
 
 /// A few sentences from the figures: each design without and with its deadline.
 fn sentences(report: &OverloadReport) -> String {
-    let find = |design: Design, deadline: bool| {
+    let find = |design: Design, sheds: bool| {
         report
             .runs
             .iter()
-            .find(|r| r.case == Case { design, deadline })
+            .find(|r| r.case == Case { design, sheds })
     };
     let mut out = String::new();
     for design in [Design::OneThread, Design::FourThreads, Design::OffloadPool] {

@@ -24,6 +24,9 @@ pub(crate) fn colour(design: Design) -> &'static str {
         Design::FourThreads => "#e67e22",
         Design::EventLoop => "#2471a3",
         Design::OffloadPool => "#27ae60",
+        Design::DjangoSync => "#7b241c",
+        Design::DjangoThreads => "#7e5109",
+        Design::DjangoAsync => "#8e44ad",
     }
 }
 

@@ -1,10 +1,11 @@
-//! What `load` sweeps: the designs (the answer page's four columns), the workloads (90% quick
+//! What `load` sweeps: the designs (the answer page's columns), the workloads (90% quick
 //! requests, 10% of one kind of wait), and how each design is a set of FCFS stations for the
 //! model ([`load::model`]), written once here and used for every prediction.
 
 use std::time::Duration;
 
 use load::model::{Design as Model, Stage, Station};
+use probe::seed::Stack;
 
 /// The share of the traffic that waits; the rest is `/nosleep`.
 pub const WAITING_SHARE: f64 = 0.1;
@@ -16,6 +17,20 @@ pub enum Design {
     FourThreads,
     EventLoop,
     OffloadPool,
+    /// The seed's Django project on `runserver --nothreading` (with `--seed`).
+    DjangoSync,
+    /// On Django's default `runserver`, a thread per request.
+    DjangoThreads,
+    /// Its async views on `uvicorn --workers 1`.
+    DjangoAsync,
+}
+
+/// How a design's server is started.
+pub enum Server {
+    /// One of ours: the binary and its flags.
+    Ours(&'static str, Vec<String>),
+    /// One of the seed's.
+    Seed(Stack),
 }
 
 /// The handler threads of `FourThreads`, and the blocking threads of `OffloadPool`.
@@ -32,26 +47,45 @@ impl Design {
         Design::OffloadPool,
     ];
 
+    /// The seed's, run with `--seed`.
+    pub const SEED: [Design; 3] = [
+        Design::DjangoSync,
+        Design::DjangoThreads,
+        Design::DjangoAsync,
+    ];
+
+    pub fn is_seed(self) -> bool {
+        Design::SEED.contains(&self)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Design::OneThread => "one thread",
             Design::FourThreads => "4 threads",
             Design::EventLoop => "one event loop",
             Design::OffloadPool => "event loop + offload pool of 2",
+            Design::DjangoSync => "Django runserver --nothreading",
+            Design::DjangoThreads => "Django runserver, a thread per request",
+            Design::DjangoAsync => "Django async views on uvicorn",
         }
     }
 
-    /// The binary and its flags.
-    pub fn server(self) -> (&'static str, Vec<String>) {
+    /// How its server is started.
+    pub fn server(self) -> Server {
         let quiet = ["--warn-blocked".to_owned(), "0".to_owned()];
         match self {
-            Design::OneThread => ("sync-server", vec![]),
-            Design::FourThreads => ("sync-server", vec!["--threads".into(), THREADS.to_string()]),
-            Design::EventLoop => ("async-server", quiet.to_vec()),
+            Design::OneThread => Server::Ours("sync-server", vec![]),
+            Design::FourThreads => {
+                Server::Ours("sync-server", vec!["--threads".into(), THREADS.to_string()])
+            }
+            Design::EventLoop => Server::Ours("async-server", quiet.to_vec()),
             Design::OffloadPool => {
                 let pool = ["--blocking-threads".into(), OFFLOAD_THREADS.to_string()];
-                ("async-server", pool.into_iter().chain(quiet).collect())
+                Server::Ours("async-server", pool.into_iter().chain(quiet).collect())
             }
+            Design::DjangoSync => Server::Seed(Stack::Runserver),
+            Design::DjangoThreads => Server::Seed(Stack::ThreadedRunserver),
+            Design::DjangoAsync => Server::Seed(Stack::Uvicorn),
         }
     }
 }
@@ -125,8 +159,9 @@ impl Workload {
     pub fn path(self, design: Design, wait: Duration) -> Option<String> {
         let seconds = wait.as_secs_f64();
         let offloaded = design == Design::OffloadPool;
+        let has_a_loop = matches!(design, Design::EventLoop | Design::DjangoAsync);
         Some(match (self, offloaded) {
-            (Workload::Mistake, _) if design != Design::EventLoop => return None,
+            (Workload::Mistake, _) if !has_a_loop => return None,
             (Workload::Mistake, _) => format!("/block?seconds={seconds}"),
             (Workload::Timer, false) => format!("/sleep?seconds={seconds}"),
             (Workload::Timer, true) => format!("/offload?seconds={seconds}"),
@@ -148,6 +183,9 @@ impl Workload {
     /// | 4 threads | the whole request; CPU work also needs a core | 4, or the cores for CPU work |
     /// | event loop | only the request's CPU; a timer or socket wait is a pure delay; a pooled wait holds one of the pool's slots | 1, and the database pool's 10 |
     /// | event loop with an offload pool of 2 | the loop for the request's own CPU, then a pool thread for the work | 1, and 2 |
+    /// | Django runserver --nothreading | as one thread, with Python's own cost | 1 |
+    /// | Django runserver, a thread per request | the GIL for the request's CPU (the work itself, for CPU); a wait is a pure delay | 1 |
+    /// | Django on uvicorn | as an event loop; a query runs on a thread of the request's own | 1 |
     pub fn model(self, design: Design, cost: Cost, wait: Duration, cores: usize) -> Model {
         let model = self.stations(design, cost, wait, cores);
         let before = Stage::Delay(cost.elsewhere);
@@ -177,11 +215,11 @@ impl Workload {
             cost.waiting + wait
         };
         match design {
-            Design::OneThread | Design::FourThreads => {
-                let threads = if design == Design::OneThread {
-                    1
-                } else {
+            Design::OneThread | Design::FourThreads | Design::DjangoSync => {
+                let threads = if design == Design::FourThreads {
                     THREADS
+                } else {
+                    1
                 };
                 let servers = if computes {
                     threads.min(cores)
@@ -203,6 +241,30 @@ impl Workload {
                 };
                 Model {
                     stations: vec![station("event loop", 1), station("database pool", DB_POOL)],
+                    classes: vec![quick, waiting],
+                }
+            }
+            // A thread per request, but Python runs one thread at a time: its CPU is one station.
+            Design::DjangoThreads => {
+                let waiting = match self {
+                    Workload::Cpu | Workload::Mistake => vec![hold(0, held_through)],
+                    _ => vec![hold(0, cost.waiting), Stage::Delay(wait)],
+                };
+                Model {
+                    stations: vec![station("the GIL", 1)],
+                    classes: vec![quick, waiting],
+                }
+            }
+            // A query's `sync_to_async` runs on a thread of the request's own: Django's ASGI
+            // handler gives each request its own (asgiref's ThreadSensitiveContext), so the
+            // query holds nothing the others need, as on threads.
+            Design::DjangoAsync => {
+                let waiting = match self {
+                    Workload::Cpu | Workload::Mistake => vec![hold(0, held_through)],
+                    _ => vec![hold(0, cost.waiting), Stage::Delay(wait)],
+                };
+                Model {
+                    stations: vec![station("event loop", 1)],
                     classes: vec![quick, waiting],
                 }
             }

@@ -13,6 +13,7 @@ pub(crate) mod chart;
 pub mod designs;
 mod page;
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -24,7 +25,7 @@ use crate::held;
 use crate::spawn::Servers;
 
 pub use self::chart::draw;
-pub use self::designs::{Cost, Design, Workload};
+pub use self::designs::{Cost, Design, Server, Workload};
 pub use self::page::{page, METHOD};
 
 /// The offered rates of a sweep, as shares of the predicted capacity.
@@ -124,10 +125,12 @@ pub struct TrafficReport {
     pub skipped: Vec<String>,
 }
 
-/// Where the servers get what the workloads need.
+/// Where the servers get what the workloads need, and the seed's Python and project when its
+/// designs run too (`--seed`).
 pub struct Backends<'a> {
     pub database: Option<&'a str>,
     pub upstream: Option<&'a str>,
+    pub seed: Option<(&'a Path, &'a Path)>,
 }
 
 /// Sweeps every design under each of `workloads`.
@@ -157,7 +160,8 @@ pub fn measure(
                 .push(format!("{}: no upstream (pass --spawn)", workload.label()));
             continue;
         }
-        for design in Design::ALL {
+        let seeded = backends.seed.map_or(&[][..], |_| &Design::SEED[..]);
+        for &design in Design::ALL.iter().chain(seeded) {
             let Some(path) = workload.path(design, workload.wait().mul_f64(scale)) else {
                 continue;
             };
@@ -194,7 +198,7 @@ fn sweep(
     ]);
     let wait = workload.wait().mul_f64(scale);
     let target = start(servers, design, backends)?;
-    let (cost, unloaded_p99_ms) = unloaded(servers, &target, path, wait)?;
+    let (cost, unloaded_p99_ms) = unloaded(servers, &target, path, wait, design.is_seed())?;
     servers.stop(&target);
     let model = workload.model(design, cost, wait, cores);
     let capacity = model.capacity(&mix.shares());
@@ -276,12 +280,14 @@ fn sweep(
 /// each on a new connection. A request's time on the design's own threads (the handler threads,
 /// or the event loop) is their CPU time over its part of the run, from the kernel's count in
 /// nanoseconds (`schedstat`), divided among its requests; the rest of a quick request's median
-/// latency is spent elsewhere.
+/// latency is spent elsewhere. For the seed's servers (`all_threads`), every thread of the
+/// process counts: Python's threads share one interpreter.
 pub fn unloaded(
     servers: &Servers,
     target: &probe::Target,
     waiting: &str,
     wait: Duration,
+    all_threads: bool,
 ) -> anyhow::Result<(Cost, f64)> {
     let pid = servers
         .pid(&target.url)
@@ -304,9 +310,9 @@ pub fn unloaded(
                 timeout: Duration::from_secs(10),
                 retries: 0,
             };
-            let before = design_cpu(pid);
+            let before = design_cpu(pid, all_threads);
             let outcomes = load::client::run(&plan).context("cannot run the load client")?;
-            let cpu = design_cpu(pid)
+            let cpu = design_cpu(pid, all_threads)
                 .saturating_sub(before)
                 .div_f64(schedule.len() as f64);
             let latency = Percentiles::of(outcomes.iter().map(|o| o.done - o.due));
@@ -325,8 +331,13 @@ pub fn unloaded(
 
 /// The CPU time of the threads that make up the design's stations: the main thread (the event
 /// loop, or sync-server's first handler thread) and sync-server's other handler threads, by
-/// their names.
-fn design_cpu(pid: u32) -> Duration {
+/// their names; or, with `all`, the whole process's, from its count in clock ticks (a
+/// threaded runserver's threads end with their requests, and only the process keeps their
+/// time).
+fn design_cpu(pid: u32, all: bool) -> Duration {
+    if all {
+        return probe::process::cpu_time(pid);
+    }
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Duration::ZERO;
     };
@@ -349,7 +360,24 @@ fn design_cpu(pid: u32) -> Duration {
 }
 
 fn start(servers: &Servers, design: Design, backends: &Backends) -> anyhow::Result<probe::Target> {
-    let (binary, mut flags) = design.server();
+    start_server(servers, design.server(), backends)
+}
+
+/// Starts `server` on a free port, its `/query` and `/fetch` on the backends where given.
+pub fn start_server(
+    servers: &Servers,
+    server: Server,
+    backends: &Backends,
+) -> anyhow::Result<probe::Target> {
+    let (binary, mut flags) = match server {
+        Server::Ours(binary, flags) => (binary, flags),
+        Server::Seed(stack) => {
+            let seed = backends
+                .seed
+                .context("the seed's servers run only with --seed")?;
+            return servers.start_seed(stack, seed, backends.database, backends.upstream);
+        }
+    };
     if let Some(url) = backends.database {
         flags.extend(["--database".to_owned(), url.to_owned()]);
     }
