@@ -12,6 +12,7 @@ mod experiments;
 mod held;
 mod limit;
 mod overload;
+mod predictions;
 mod progress;
 mod report;
 mod role;
@@ -229,7 +230,7 @@ fn reachable(role: Role, server: &Target) -> anyhow::Result<()> {
             "{} at {} does not answer ({failure}); start it ({}) or pass --spawn",
             role.command(),
             server.url,
-            role.start_hint(),
+            role.start_hint(server.addr.port()),
         )),
     }
 }

@@ -2,6 +2,9 @@
 //! numbers its flags are built from.
 
 use probe::seed::Stack;
+use probe::Target;
+
+use crate::command_line::Cli;
 
 /// A server as the scenarios use it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,72 +54,148 @@ pub const LIMIT_POOL: usize = DB_LIMIT / 2;
 /// How many handler threads the threaded sync server runs, and the `threads` scenario tests.
 pub const THREADS: usize = 4;
 
+/// How a role's server runs.
+#[derive(Clone, Copy)]
+enum Runs {
+    /// One of ours: the binary, and its flags with the counts the predictions are worked out
+    /// with.
+    Ours(&'static str, &'static [(&'static str, usize)]),
+    /// One of the seed's.
+    Seed(Stack),
+}
+
+/// Where compare finds a role's server when it starts none.
+#[derive(Clone, Copy)]
+enum Found {
+    /// At the URL of this flag of the command line.
+    At(fn(&Cli) -> &Target),
+    /// Nowhere: compare starts it itself, with what `--spawn` needs.
+    Spawned(&'static str),
+}
+
+/// A role in one row: its name, how it runs, and where it is found.
+struct Row {
+    role: Role,
+    name: &'static str,
+    runs: Runs,
+    found: Found,
+}
+
+/// Every role, in one table: each method below reads its row.
+const TABLE: [Row; 11] = [
+    Row {
+        role: Role::Sync,
+        name: "sync",
+        runs: Runs::Ours("sync-server", &[]),
+        found: Found::At(|cli| &cli.sync_server),
+    },
+    Row {
+        role: Role::Async,
+        name: "async",
+        runs: Runs::Ours("async-server", &[]),
+        found: Found::At(|cli| &cli.async_server),
+    },
+    Row {
+        role: Role::SyncThreads,
+        name: "sync-threads",
+        runs: Runs::Ours("sync-server", &[("--threads", THREADS)]),
+        found: Found::At(|cli| &cli.threaded_server),
+    },
+    Row {
+        role: Role::AsyncPool,
+        name: "async-pool",
+        runs: Runs::Ours(
+            "async-server",
+            &[("--blocking-threads", POOL), ("--db-pool", POOL)],
+        ),
+        found: Found::At(|cli| &cli.pool_server),
+    },
+    Row {
+        role: Role::SyncMany,
+        name: "sync-many",
+        runs: Runs::Ours("sync-server", &[("--threads", MANY_THREADS)]),
+        found: Found::At(|cli| &cli.many_threads_server),
+    },
+    Row {
+        role: Role::SyncCallThreads,
+        name: "sync-via-threads",
+        runs: Runs::Ours("sync-server", &[]),
+        found: Found::At(|cli| &cli.via_threads_server),
+    },
+    Row {
+        role: Role::AsyncLimitPool,
+        name: "async-pool-10",
+        runs: Runs::Ours("async-server", &[("--db-pool", LIMIT_POOL)]),
+        found: Found::Spawned("db-limit's servers run only with --spawn"),
+    },
+    Row {
+        role: Role::SyncLimitThreads,
+        name: "sync-threads-30",
+        runs: Runs::Ours("sync-server", &[("--threads", LIMIT_REQUESTS)]),
+        found: Found::Spawned("db-limit's servers run only with --spawn"),
+    },
+    Row {
+        role: Role::DjangoSync,
+        name: "django-sync",
+        runs: Runs::Seed(Stack::Runserver),
+        found: Found::Spawned("the seed's servers run only with --spawn --seed"),
+    },
+    Row {
+        role: Role::DjangoThreads,
+        name: "django-threads",
+        runs: Runs::Seed(Stack::ThreadedRunserver),
+        found: Found::Spawned("the seed's servers run only with --spawn --seed"),
+    },
+    Row {
+        role: Role::DjangoAsync,
+        name: "django-async",
+        runs: Runs::Seed(Stack::Uvicorn),
+        found: Found::Spawned("the seed's servers run only with --spawn --seed"),
+    },
+];
+
 impl Role {
+    fn row(self) -> &'static Row {
+        TABLE
+            .iter()
+            .find(|row| row.role == self)
+            .expect("every role has a row")
+    }
+
     /// Its short name, in verdicts and the JSON.
     pub fn name(self) -> &'static str {
-        match self {
-            Role::Sync => "sync",
-            Role::Async => "async",
-            Role::SyncThreads => "sync-threads",
-            Role::AsyncPool => "async-pool",
-            Role::SyncMany => "sync-many",
-            Role::SyncCallThreads => "sync-via-threads",
-            Role::AsyncLimitPool => "async-pool-10",
-            Role::SyncLimitThreads => "sync-threads-30",
-            Role::DjangoSync => "django-sync",
-            Role::DjangoThreads => "django-threads",
-            Role::DjangoAsync => "django-async",
-        }
+        self.row().name
     }
 
     /// The role of a short name, as [`Role::name`] gives it.
     pub fn from_name(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|role| role.name() == name)
+        TABLE
+            .iter()
+            .find(|row| row.name == name)
+            .map(|row| row.role)
     }
-
-    /// Every role.
-    pub const ALL: [Role; 11] = [
-        Role::Sync,
-        Role::Async,
-        Role::SyncThreads,
-        Role::AsyncPool,
-        Role::SyncMany,
-        Role::SyncCallThreads,
-        Role::AsyncLimitPool,
-        Role::SyncLimitThreads,
-        Role::DjangoSync,
-        Role::DjangoThreads,
-        Role::DjangoAsync,
-    ];
 
     /// The seed's server it is, if it is one of the seed's.
     pub fn seed_stack(self) -> Option<Stack> {
-        match self {
-            Role::DjangoSync => Some(Stack::Runserver),
-            Role::DjangoThreads => Some(Stack::ThreadedRunserver),
-            Role::DjangoAsync => Some(Stack::Uvicorn),
-            _ => None,
+        match self.row().runs {
+            Runs::Seed(stack) => Some(stack),
+            Runs::Ours(..) => None,
         }
     }
 
-    /// The command that starts it where `compare` looks for it by default.
-    pub fn start_hint(self) -> String {
-        let port = match self {
-            Role::Sync | Role::Async => return format!("cargo run --release -p {}", self.binary()),
-            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => {
-                return "compare starts the seed's servers itself: pass --spawn --seed".to_owned()
-            }
-            Role::SyncThreads => 8002,
-            Role::AsyncPool => 8003,
-            Role::SyncMany => 8004,
-            Role::SyncCallThreads => 8005,
-            Role::AsyncLimitPool | Role::SyncLimitThreads => {
-                return "compare starts db-limit's servers itself: pass --spawn".to_owned()
-            }
-        };
+    /// How to start it where compare looked for it, on `port`.
+    pub fn start_hint(self, port: u16) -> String {
+        if let Found::Spawned(why) = self.row().found {
+            return format!("{why}; or pass it");
+        }
         let flags = self.flags().join(" ");
+        let flags = if flags.is_empty() {
+            String::new()
+        } else {
+            format!("{flags} ")
+        };
         format!(
-            "cargo run --release -p {} -- {flags} --port {port}",
+            "cargo run --release -p {} -- {flags}--port {port}",
             self.binary()
         )
     }
@@ -136,51 +215,28 @@ impl Role {
     /// The flags `--spawn` starts it with: its threads and pools, from the counts the
     /// predictions are worked out with.
     pub fn flags(self) -> Vec<String> {
-        let flags: Vec<(&str, usize)> = match self {
-            Role::Sync | Role::Async | Role::SyncCallThreads => vec![],
-            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => vec![],
-            Role::SyncThreads => vec![("--threads", THREADS)],
-            Role::AsyncPool => vec![("--blocking-threads", POOL), ("--db-pool", POOL)],
-            Role::SyncMany => vec![("--threads", MANY_THREADS)],
-            Role::AsyncLimitPool => vec![("--db-pool", LIMIT_POOL)],
-            Role::SyncLimitThreads => vec![("--threads", LIMIT_REQUESTS)],
+        let Runs::Ours(_, flags) = self.row().runs else {
+            return Vec::new();
         };
-        let pairs = flags.into_iter();
-        pairs
-            .flat_map(|(flag, count)| [flag.to_owned(), count.to_string()])
+        flags
+            .iter()
+            .flat_map(|(flag, count)| [(*flag).to_owned(), count.to_string()])
             .collect()
     }
 
     /// The binary that runs it (for the seed's, the Python that runs Django).
     pub fn binary(self) -> &'static str {
-        match self {
-            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => "python",
-            Role::Sync
-            | Role::SyncThreads
-            | Role::SyncMany
-            | Role::SyncCallThreads
-            | Role::SyncLimitThreads => "sync-server",
-            Role::Async | Role::AsyncPool | Role::AsyncLimitPool => "async-server",
+        match self.row().runs {
+            Runs::Ours(binary, _) => binary,
+            Runs::Seed(_) => "python",
         }
     }
-}
 
-impl Role {
     /// The server running this role that the command line names, when compare starts none.
-    pub fn given(self, cli: &crate::command_line::Cli) -> anyhow::Result<probe::Target> {
-        Ok(match self {
-            Role::Sync => cli.sync_server.clone(),
-            Role::Async => cli.async_server.clone(),
-            Role::SyncThreads => cli.threaded_server.clone(),
-            Role::AsyncPool => cli.pool_server.clone(),
-            Role::SyncMany => cli.many_threads_server.clone(),
-            Role::SyncCallThreads => cli.via_threads_server.clone(),
-            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync => {
-                anyhow::bail!("the seed's servers run only with --spawn --seed")
-            }
-            Role::AsyncLimitPool | Role::SyncLimitThreads => {
-                anyhow::bail!("db-limit's servers run only with --spawn")
-            }
-        })
+    pub fn given(self, cli: &Cli) -> anyhow::Result<Target> {
+        match self.row().found {
+            Found::At(flag) => Ok(flag(cli).clone()),
+            Found::Spawned(why) => anyhow::bail!("{why}"),
+        }
     }
 }

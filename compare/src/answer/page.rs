@@ -10,7 +10,7 @@ use crate::role::Role;
 use crate::scenario::{seconds_text, COMPUTE};
 use crate::verdict::seconds;
 
-use super::rows::{question, CALLS, CROWD, DESIGNS};
+use super::rows::{Row, CALLS, CROWD, DESIGNS};
 
 /// One cell: what the design did with the row, what it held for it, and whether it was
 /// predicted.
@@ -102,21 +102,6 @@ fn threads(server: &ServerReport) -> usize {
     ids.len()
 }
 
-/// Why a design has no cell in a row; `seeded`: whether the run had the seed's servers.
-fn not_run(role: Role, row: &str, seeded: bool) -> &'static str {
-    match (role, row) {
-        (
-            Role::Sync | Role::SyncThreads | Role::DjangoSync | Role::DjangoThreads,
-            "answer-mistake",
-        ) => "— (a thread may block: it has no event loop to hold)",
-        (Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync, _) if !seeded => {
-            "— (with --seed)"
-        }
-        (Role::AsyncPool, _) => "— (no blocking client to offload: the async one is awaited)",
-        _ => "—",
-    }
-}
-
 /// The page: the table, the advice composed from it, and how it was measured.
 /// `picture` is the timeline's file name, beside the page.
 /// `seed_versions`: the packages the seed's environment pins (`Django==5.2.19`, ...).
@@ -127,10 +112,10 @@ pub fn page(
     picture: &str,
     seed_versions: &[String],
 ) -> String {
-    let rows: Vec<&ScenarioReport> = report
+    let rows: Vec<(Row, &ScenarioReport)> = report
         .scenarios
         .iter()
-        .filter(|scenario| scenario.name.starts_with("answer-"))
+        .filter_map(|scenario| Some((Row::of(&scenario.name)?, scenario)))
         .collect();
     let mut page = String::from("# The answer: every kind of wait against every design\n\n");
     page += "What async buys a server on one thread, and what it does not, measured in one run. \
@@ -147,20 +132,20 @@ pub fn page(
              its connections to the database.\n\n";
     page += "| the view waits on |";
     for (_, design) in DESIGNS {
-        let _ = write!(page, " {design} |");
+        let _ = write!(page, " {} |", design.label());
     }
     page += "\n| --- |";
     page += &" --- |".repeat(DESIGNS.len());
     page += "\n";
     let seeded = rows
         .iter()
-        .flat_map(|row| &row.servers)
+        .flat_map(|(_, row)| &row.servers)
         .any(|server| Role::from_name(server.server).is_some_and(|r| r.seed_stack().is_some()));
-    for row in &rows {
-        let _ = write!(page, "| {} |", question(&row.name));
+    for (kind, row) in &rows {
+        let _ = write!(page, "| {} |", kind.question());
         for (role, _) in DESIGNS {
             let server = row.servers.iter().find(|s| s.server == role.name());
-            let text = server.map_or_else(|| not_run(role, &row.name, seeded).to_owned(), cell);
+            let text = server.map_or_else(|| kind.not_run(role, seeded).to_owned(), cell);
             let _ = write!(page, " {text} |");
         }
         page += "\n";
@@ -181,8 +166,9 @@ pub fn page(
     page += "\n## What to choose, from these figures\n\n";
     // A lesson shared by several rows is said under the first of them only.
     let mut said: Vec<(&str, &str)> = Vec::new();
-    for row in &rows {
-        let (measured, meaning, agreed) = advice(row);
+    for (kind, row) in &rows {
+        let meaning = kind.lesson();
+        let (measured, agreed) = advice(*kind, row);
         let first = said.iter().find(|(lesson, _)| *lesson == meaning);
         let lesson = match (first, agreed) {
             (Some((_, under)), true) => format!("The same lesson as {under}'s."),
@@ -193,12 +179,12 @@ pub fn page(
             ),
         };
         if first.is_none() {
-            said.push((meaning, question(&row.name)));
+            said.push((meaning, kind.question()));
         }
         let _ = writeln!(
             page,
             "- **{}.** {measured} {lesson}",
-            capitalised(question(&row.name))
+            capitalised(kind.question())
         );
     }
     for (measured, lesson) in super::traffic_rows::advice(report) {
@@ -211,8 +197,8 @@ pub fn page(
         seconds_text(COMPUTE.mul_f64(scale)),
         crate::report::METHOD
     );
-    for row in &rows {
-        let _ = writeln!(page, "- {}: {}.", question(&row.name), row.description);
+    for (kind, row) in &rows {
+        let _ = writeln!(page, "- {}: {}.", kind.question(), row.description);
     }
     if seeded {
         let _ = write!(
@@ -237,9 +223,9 @@ fn capitalised(text: &str) -> String {
     })
 }
 
-/// A few sentences for one row, from its figures: who was blocked, and by how much; then what
-/// that means for a choice, and whether the run agreed with the predictions.
-fn advice(row: &ScenarioReport) -> (String, &'static str, bool) {
+/// A sentence or two for one row, from its figures: who was blocked, and by how much; and
+/// whether the run agreed with the predictions.
+fn advice(kind: Row, row: &ScenarioReport) -> (String, bool) {
     let by_role = |role: Role| row.servers.iter().find(|s| s.server == role.name());
     let quick = |role: Role| {
         by_role(role)
@@ -253,8 +239,8 @@ fn advice(row: &ScenarioReport) -> (String, &'static str, bool) {
         )
     };
     let agreed = row.servers.iter().all(|server| server.as_predicted);
-    let measured = match row.name.as_str() {
-        "answer-pool" => format!(
+    let measured = match kind {
+        Row::Pool => format!(
             "{CROWD} waits took {} on one thread, {} on four, {} on the event loop and {} on a \
              pool of two.",
             wall(Role::Sync),
@@ -262,7 +248,7 @@ fn advice(row: &ScenarioReport) -> (String, &'static str, bool) {
             wall(Role::Async),
             wall(Role::AsyncPool)
         ),
-        "answer-services" => format!(
+        Row::Services => format!(
             "{CALLS} calls took {} one after another on one thread, {} on a thread each and {} \
              awaited together on the event loop; /nosleep waited {}, {} and {}.",
             wall(Role::Sync),
@@ -272,7 +258,7 @@ fn advice(row: &ScenarioReport) -> (String, &'static str, bool) {
             quick(Role::SyncThreads),
             quick(Role::Async)
         ),
-        "answer-mistake" => format!(
+        Row::Mistake => format!(
             "/nosleep waited {} behind the blocking call on the event loop, and {} when the same \
              call ran on the pool.",
             quick(Role::Async),
@@ -291,13 +277,13 @@ fn advice(row: &ScenarioReport) -> (String, &'static str, bool) {
     // The seed's stack, where it ran: the same figure on its three servers.
     let django = [Role::DjangoSync, Role::DjangoThreads, Role::DjangoAsync];
     let measured = if django.iter().any(|&role| by_role(role).is_some()) {
-        let figure = |role| match row.name.as_str() {
-            "answer-pool" | "answer-services" => wall(role),
+        let figure = |role| match kind {
+            Row::Pool | Row::Services => wall(role),
             _ => quick(role),
         };
-        let what = match row.name.as_str() {
-            "answer-pool" => "they took",
-            "answer-services" => "the calls took",
+        let what = match kind {
+            Row::Pool => "they took",
+            Row::Services => "the calls took",
             _ => "/nosleep waited",
         };
         format!(
@@ -310,28 +296,5 @@ fn advice(row: &ScenarioReport) -> (String, &'static str, bool) {
     } else {
         measured
     };
-    let meaning = match row.name.as_str() {
-        "answer-timer" | "answer-database" | "answer-service" => {
-            "A wait that is a timer or a socket holds a thread, not a core: a thread per request \
-             or an event loop both keep the quick request quick, and the event loop does it on \
-             one thread (see scale.md for what each waiting request costs)."
-        }
-        "answer-cpu" => {
-            "CPU work holds whatever thread runs it: an event loop does not help, more threads \
-             help up to the cores, and an async server must hand the work to a pool."
-        }
-        "answer-services" => {
-            "Waiting on several things at once is what an event loop does natively; a sync view \
-             needs a thread per call to match it."
-        }
-        "answer-mistake" => {
-            "One blocking call in async code holds every request on that loop; awaiting it on a \
-             pool is the fix, at a thread per call in flight."
-        }
-        _ => {
-            "Every bound makes rounds: ⌈waits / slots⌉. Tasks are not bounded by threads, but a \
-             pool (of threads or connections) brings the rounds back."
-        }
-    };
-    (measured, meaning, agreed)
+    (measured, agreed)
 }

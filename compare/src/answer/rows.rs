@@ -3,26 +3,140 @@
 
 use std::time::Duration;
 
+use crate::predictions::{beside_quick, Wait};
 use crate::role::{Role, POOL, THREADS};
 use crate::scenario::{seconds_text, Lane, Planned, Prediction, Scenario, COMPUTE};
+use crate::traffic::Design;
 
-/// The designs, the table's columns, each the server that runs it.
-pub const DESIGNS: [(Role, &str); 7] = [
-    (Role::Sync, "one thread"),
-    (Role::SyncThreads, "4 threads"),
-    (Role::Async, "one event loop"),
-    (Role::AsyncPool, "event loop + offload pool of 2"),
-    (Role::DjangoSync, "Django runserver --nothreading"),
-    (
-        Role::DjangoThreads,
-        "Django runserver, a thread per request",
-    ),
-    (Role::DjangoAsync, "Django async views on uvicorn"),
+/// The designs, the table's columns: each the server that runs its row, and the design of
+/// `load` and `overload` it is (named by it).
+pub const DESIGNS: [(Role, Design); 7] = [
+    (Role::Sync, Design::OneThread),
+    (Role::SyncThreads, Design::FourThreads),
+    (Role::Async, Design::EventLoop),
+    (Role::AsyncPool, Design::OffloadPool),
+    (Role::DjangoSync, Design::DjangoSync),
+    (Role::DjangoThreads, Design::DjangoThreads),
+    (Role::DjangoAsync, Design::DjangoAsync),
 ];
+
+/// A row of the table: what the view waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Row {
+    Timer,
+    Cpu,
+    Database,
+    Service,
+    Services,
+    Mistake,
+    Pool,
+}
+
+impl Row {
+    pub const ALL: [Row; 7] = [
+        Row::Timer,
+        Row::Cpu,
+        Row::Database,
+        Row::Service,
+        Row::Services,
+        Row::Mistake,
+        Row::Pool,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Row::Timer => "timer",
+            Row::Cpu => "cpu",
+            Row::Database => "database",
+            Row::Service => "service",
+            Row::Services => "services",
+            Row::Mistake => "mistake",
+            Row::Pool => "pool",
+        }
+    }
+
+    /// The name of its scenario: `answer-` and the row's key.
+    pub fn scenario_name(self) -> String {
+        format!("answer-{}", self.key())
+    }
+
+    /// The row a scenario of the page is, by its name.
+    pub fn of(scenario_name: &str) -> Option<Row> {
+        let key = scenario_name.strip_prefix("answer-")?;
+        Row::ALL.into_iter().find(|row| row.key() == key)
+    }
+
+    /// The question it answers: what the view waits on.
+    pub fn question(self) -> &'static str {
+        match self {
+            Row::Timer => "a timer",
+            Row::Cpu => "CPU",
+            Row::Database => "a database",
+            Row::Service => "another service",
+            Row::Services => "several services at once",
+            Row::Mistake => "a blocking call in async code, by mistake",
+            Row::Pool => "a bounded pool",
+        }
+    }
+
+    /// What it means for a choice, said under the first row it applies to.
+    pub fn lesson(self) -> &'static str {
+        match self {
+            Row::Timer | Row::Database | Row::Service => {
+                "A wait that is a timer or a socket holds a thread, not a core: a thread per \
+                 request or an event loop both keep the quick request quick, and the event loop \
+                 does it on one thread (see scale.md for what each waiting request costs)."
+            }
+            Row::Cpu => {
+                "CPU work holds whatever thread runs it: an event loop does not help, more \
+                 threads help up to the cores, and an async server must hand the work to a pool."
+            }
+            Row::Services => {
+                "Waiting on several things at once is what an event loop does natively; a sync \
+                 view needs a thread per call to match it."
+            }
+            Row::Mistake => {
+                "One blocking call in async code holds every request on that loop; awaiting it \
+                 on a pool is the fix, at a thread per call in flight."
+            }
+            Row::Pool => {
+                "Every bound makes rounds: ⌈waits / slots⌉. Tasks are not bounded by threads, \
+                 but a pool (of threads or connections) brings the rounds back."
+            }
+        }
+    }
+
+    /// Why `role` has no cell in this row; `seeded`: whether the run had the seed's servers.
+    pub fn not_run(self, role: Role, seeded: bool) -> &'static str {
+        let threads_only = matches!(
+            role,
+            Role::Sync | Role::SyncThreads | Role::DjangoSync | Role::DjangoThreads
+        );
+        match role {
+            _ if self == Row::Mistake && threads_only => {
+                "— (a thread may block: it has no event loop to hold)"
+            }
+            Role::DjangoSync | Role::DjangoThreads | Role::DjangoAsync if !seeded => {
+                "— (with --seed)"
+            }
+            Role::AsyncPool => "— (no blocking client to offload: the async one is awaited)",
+            _ => "—",
+        }
+    }
+}
 
 /// How many calls the row of several services makes, and how many waits the pool row sends.
 pub(super) const CALLS: u32 = 3;
 pub(super) const CROWD: usize = 8;
+
+/// A lane for each design that has a request waiting on `wait`, with its prediction (written
+/// once, in [`crate::predictions`]).
+fn every_design(wait: Wait) -> Vec<Lane> {
+    DESIGNS
+        .iter()
+        .filter_map(|&(role, design)| Some(Lane::new(role, beside_quick(wait, design)?)))
+        .collect()
+}
 
 /// The rows, each a scenario whose name starts `answer-`, with the question it answers.
 pub fn scenarios(scale: f64) -> Vec<Scenario> {
@@ -39,13 +153,13 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
     let free = |why: &str| Prediction::not_blocked(why);
     // Each design is judged by its quick request, where the row has one: whether it kept
     // that request waiting, whatever the view's own work took on a shared machine.
-    let row = |name: &str, description: String, requests, lanes: Vec<Lane>| {
+    let row = |row: Row, description: String, requests, lanes: Vec<Lane>| {
         Scenario {
-            name: format!("answer-{name}"),
+            name: row.scenario_name(),
             description,
             requests,
             lanes,
-            apart: name == "cpu",
+            apart: row == Row::Cpu,
         }
         .judged_by_quick_requests()
     };
@@ -65,68 +179,34 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
     let pooled_wait = wait / 2;
     vec![
         row(
-            "timer",
+            Row::Timer,
             waits_on("/sleep"),
             with_quick(one("/sleep")),
-            vec![
-                lane(Role::Sync, blocked("the one thread sleeps: /nosleep waits for it")),
-                lane(Role::SyncThreads, free("another of the threads answers /nosleep")),
-                lane(Role::Async, free("the sleep is awaited: the thread is free")),
-                lane(Role::AsyncPool, free("the blocking sleep is on the pool, awaited")),
-                lane(Role::DjangoSync, blocked("runserver's one thread sleeps")),
-                lane(Role::DjangoThreads, free("another thread answers /nosleep")),
-                lane(Role::DjangoAsync, free("asyncio.sleep is awaited: the loop is free")),
-            ],
+            every_design(Wait::Timer),
         )
         .with_requests_for(Role::AsyncPool, with_quick(offload(""))),
         row(
-            "cpu",
+            Row::Cpu,
             waits_on("/compute"),
             with_quick(one("/compute")),
-            vec![
-                lane(Role::Sync, blocked("the one thread computes: /nosleep waits for it")),
-                lane(Role::SyncThreads, free("another thread, on another core, answers")),
-                lane(Role::Async, blocked("computing never awaits: the loop is held")),
-                lane(Role::AsyncPool, free("the work is on a pool thread, awaited")),
-                lane(Role::DjangoSync, blocked("the one thread computes")),
-                lane(
-                    Role::DjangoThreads,
-                    free("another thread answers, taking the GIL in the computing one's pauses"),
-                ),
-                lane(Role::DjangoAsync, blocked("computing in a coroutine holds the loop")),
-            ],
+            every_design(Wait::Cpu),
         )
         .with_requests_for(Role::AsyncPool, with_quick(offload("&work=compute"))),
         row(
-            "database",
+            Row::Database,
             waits_on("/query"),
             with_quick(one("/query")),
-            vec![
-                lane(Role::Sync, blocked("the one thread reads the database's answer")),
-                lane(Role::SyncThreads, free("another of the threads answers /nosleep")),
-                lane(Role::Async, free("the query is awaited on its socket")),
-                lane(Role::AsyncPool, free("the blocking client is on the pool, awaited")),
-                lane(Role::DjangoSync, blocked("the one thread reads psycopg's answer")),
-                lane(Role::DjangoThreads, free("another thread answers /nosleep")),
-                lane(Role::DjangoAsync, free("sync_to_async: the query on a thread of its own")),
-            ],
+            every_design(Wait::Database),
         )
         .with_requests_for(Role::AsyncPool, with_quick(offload("&work=query"))),
         row(
-            "service",
+            Row::Service,
             waits_on("/fetch"),
             with_quick(one("/fetch")),
-            vec![
-                lane(Role::Sync, blocked("the one thread reads the upstream's answer")),
-                lane(Role::SyncThreads, free("another of the threads answers /nosleep")),
-                lane(Role::Async, free("the call is awaited on its socket")),
-                lane(Role::DjangoSync, blocked("the one thread reads the upstream's answer")),
-                lane(Role::DjangoThreads, free("another thread answers /nosleep")),
-                lane(Role::DjangoAsync, free("the call is awaited on asyncio's streams")),
-            ],
+            every_design(Wait::Service),
         ),
         row(
-            "services",
+            Row::Services,
             format!(
                 "one /fetch of {CALLS} calls of {} (a thread per call on 4 threads), /nosleep at {}",
                 seconds_text(wait),
@@ -180,18 +260,14 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
         )
         .with_requests_for(Role::SyncThreads, with_quick(calls("&via=threads"))),
         row(
-            "mistake",
+            Row::Mistake,
             waits_on("/block (a blocking sleep in the async handler)"),
             with_quick(one("/block")),
-            vec![
-                lane(Role::Async, blocked("the blocking sleep holds the loop's one thread")),
-                lane(Role::AsyncPool, free("the fix: the same sleep on the pool, awaited")),
-                lane(Role::DjangoAsync, blocked("time.sleep in a coroutine holds the loop")),
-            ],
+            every_design(Wait::Block),
         )
         .with_requests_for(Role::AsyncPool, with_quick(offload(""))),
         row(
-            "pool",
+            Row::Pool,
             format!(
                 "{CROWD} waits of {} at once: /sleep, or /offload on the pool",
                 seconds_text(pooled_wait)
@@ -234,18 +310,4 @@ pub fn scenarios(scale: f64) -> Vec<Scenario> {
             ],
         ),
     ]
-}
-
-/// The question each row answers, by its scenario's name.
-pub(super) fn question(name: &str) -> &'static str {
-    match name {
-        "answer-timer" => "a timer",
-        "answer-cpu" => "CPU",
-        "answer-database" => "a database",
-        "answer-service" => "another service",
-        "answer-services" => "several services at once",
-        "answer-mistake" => "a blocking call in async code, by mistake",
-        "answer-pool" => "a bounded pool",
-        _ => "",
-    }
 }

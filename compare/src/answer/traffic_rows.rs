@@ -15,16 +15,8 @@ const QUICK_MS: f64 = 100.0;
 
 /// The design of `load` and `overload` a column's server runs, if it runs one.
 fn design(role: Role) -> Option<Design> {
-    match role {
-        Role::Sync => Some(Design::OneThread),
-        Role::SyncThreads => Some(Design::FourThreads),
-        Role::Async => Some(Design::EventLoop),
-        Role::AsyncPool => Some(Design::OffloadPool),
-        Role::DjangoSync => Some(Design::DjangoSync),
-        Role::DjangoThreads => Some(Design::DjangoThreads),
-        Role::DjangoAsync => Some(Design::DjangoAsync),
-        _ => None,
-    }
+    let column = super::rows::DESIGNS.iter().find(|(r, _)| *r == role);
+    column.map(|(_, design)| *design)
 }
 
 /// A row: its question, and a cell per column of `roles`.

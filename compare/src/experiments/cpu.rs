@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use crate::predictions::{predicted, Wait};
 use crate::role::Role;
 use crate::scenario::{machine_cores, seconds_text, Lane, Planned, Prediction, Scenario, COMPUTE};
+use crate::traffic::Design;
 
 /// `/compute` at 0 s and `/nosleep` 0.4 of the way in, on both servers: computation holds the
 /// event loop's thread exactly as a blocking sleep does.
@@ -22,16 +24,8 @@ pub fn compute(scale: f64) -> Scenario {
             Planned::nosleep(cpu.mul_f64(0.4)),
         ],
         lanes: vec![
-            Lane::new(
-                Role::Sync,
-                Prediction::blocked("one thread, busy computing: the /nosleep waits for it"),
-            ),
-            Lane::new(
-                Role::Async,
-                Prediction::blocked(
-                    "computing never awaits: the runtime thread is held throughout",
-                ),
-            ),
+            Lane::new(Role::Sync, predicted(Wait::Cpu, Design::OneThread)),
+            Lane::new(Role::Async, predicted(Wait::Cpu, Design::EventLoop)),
         ],
         apart: true,
     }

@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use crate::predictions::{predicted, Wait};
 use crate::role::{Role, DB_LIMIT, LIMIT_LATER, LIMIT_POOL, LIMIT_REQUESTS, MANY_THREADS, POOL};
 use crate::scenario::{
     seconds_text, Lane, Planned, Prediction, Scenario, COMPUTE, SEED_OFFSET, SEED_SLEEP,
 };
+use crate::traffic::Design;
 
 /// The seed's first test with `/query` for `/sleep`: the database waits, and the handler waits
 /// for its answer, on a socket now rather than a timer. sync-server's one handler thread is
@@ -25,30 +27,20 @@ pub fn query(scale: f64) -> Scenario {
             Planned::nosleep(offset),
         ],
         lanes: vec![
-            Lane::new(
-                Role::Sync,
-                Prediction::blocked(
-                    "the one handler thread is parked reading the database's answer",
-                ),
-            ),
-            Lane::new(
-                Role::Async,
-                Prediction::not_blocked("the query is awaited: the thread serves others meanwhile"),
-            ),
+            Lane::new(Role::Sync, predicted(Wait::Database, Design::OneThread)),
+            Lane::new(Role::Async, predicted(Wait::Database, Design::EventLoop)),
             // With --seed: the seed's own stack doing the same.
             Lane::new(
                 Role::DjangoSync,
-                Prediction::blocked("runserver's one thread is parked in psycopg's read"),
+                predicted(Wait::Database, Design::DjangoSync),
             ),
             Lane::new(
                 Role::DjangoThreads,
-                Prediction::not_blocked("a thread per request, each with a connection of its own"),
+                predicted(Wait::Database, Design::DjangoThreads),
             ),
             Lane::new(
                 Role::DjangoAsync,
-                Prediction::not_blocked(
-                    "sync_to_async runs the query on a thread of its own; the loop is free",
-                ),
+                predicted(Wait::Database, Design::DjangoAsync),
             ),
         ],
         apart: false,
@@ -71,16 +63,8 @@ pub fn fetch(scale: f64) -> Scenario {
             Planned::nosleep(offset),
         ],
         lanes: vec![
-            Lane::new(
-                Role::Sync,
-                Prediction::blocked(
-                    "the one handler thread is parked reading the upstream's answer",
-                ),
-            ),
-            Lane::new(
-                Role::Async,
-                Prediction::not_blocked("the call is awaited: the thread serves others meanwhile"),
-            ),
+            Lane::new(Role::Sync, predicted(Wait::Service, Design::OneThread)),
+            Lane::new(Role::Async, predicted(Wait::Service, Design::EventLoop)),
         ],
         apart: false,
     }

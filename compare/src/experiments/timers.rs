@@ -3,10 +3,12 @@
 
 use std::time::Duration;
 
+use crate::predictions::{predicted, Wait};
 use crate::role::{Role, POOL, THREADS};
 use crate::scenario::{
     seconds_text, Lane, Planned, Prediction, Scenario, COMPUTE, SEED_OFFSET, SEED_SLEEP,
 };
+use crate::traffic::Design;
 
 /// The seed's two tests: `/sleep` at t = 0 and, two seconds later, `/nosleep` or another `/sleep`.
 pub fn seed(scale: f64) -> [Scenario; 2] {
@@ -27,14 +29,8 @@ pub fn seed(scale: f64) -> [Scenario; 2] {
                 Planned::nosleep(offset),
             ],
             lanes: vec![
-                Lane::new(
-                    Role::Sync,
-                    Prediction::blocked("one thread, held by the sleep: the /nosleep waits for it"),
-                ),
-                Lane::new(
-                    Role::Async,
-                    Prediction::not_blocked("the sleep is awaited: the thread is free meanwhile"),
-                ),
+                Lane::new(Role::Sync, predicted(Wait::Timer, Design::OneThread)),
+                Lane::new(Role::Async, predicted(Wait::Timer, Design::EventLoop)),
             ],
             apart: false,
         },
@@ -125,8 +121,8 @@ pub fn in_async_handler(route: &str, scale: f64) -> Scenario {
         lanes: vec![Lane::new(
             Role::Async,
             match route {
-                "/block" => Prediction::blocked("a blocking sleep holds the runtime's one thread"),
-                _ => Prediction::not_blocked("the blocking sleep is on a pool thread, and awaited"),
+                "/block" => predicted(Wait::Block, Design::EventLoop),
+                _ => predicted(Wait::Block, Design::OffloadPool),
             },
         )],
         apart: false,

@@ -9,8 +9,10 @@
 //! `--queue-deadline`: each figure, period by period, has a predicted twin. The formulas of a
 //! queue that keeps everything ([`Formula`]) are written beside them.
 
+mod cases;
 mod chart;
 mod page;
+mod periods;
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,17 +20,15 @@ use std::time::Duration;
 use anyhow::Context;
 use load::client::{Failure, Outcome};
 use load::mix::{Class, Mix};
-use load::model::{Attempt, Fate, Patience};
 use load::schedule::{self, Arrivals, Due};
-use load::stats::{Percentiles, Summary};
+use load::stats::Summary;
 
-use crate::held::{self, Sample};
+use self::periods::Seen;
+use crate::held;
 use crate::spawn::Servers;
-use crate::traffic::{
-    self, designs::WAITING_SHARE, Backends, Cost, Design, Server, Workload, MAX_RATE,
-};
-use probe::seed::Stack;
+use crate::traffic::{self, designs::WAITING_SHARE, Backends, Cost, Design, MAX_RATE};
 
+pub use self::cases::Case;
 pub use self::chart::draw;
 pub use self::page::{page, run_text, METHOD};
 
@@ -44,95 +44,6 @@ pub const PERIODS_PER_T: u32 = 10;
 
 /// The deadline of the designs that have one, as a share of the clients' patience.
 const DEADLINE_SHARE: f64 = 0.2;
-
-/// A design run past its knee: a design of `load`, with or without what sheds load:
-/// `--queue-deadline` on ours, `--limit-concurrency` on uvicorn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Case {
-    pub design: Design,
-    pub sheds: bool,
-}
-
-impl Case {
-    pub const ALL: [Case; 7] = [
-        Case::of(Design::OneThread, false),
-        Case::of(Design::OneThread, true),
-        Case::of(Design::FourThreads, false),
-        Case::of(Design::FourThreads, true),
-        Case::of(Design::OffloadPool, false),
-        Case::of(Design::OffloadPool, true),
-        Case::of(Design::EventLoop, false),
-    ];
-
-    /// The seed's, with `--seed`: `runserver --nothreading`, uvicorn, and uvicorn with
-    /// `--limit-concurrency`.
-    pub const SEED: [Case; 3] = [
-        Case::of(Design::DjangoSync, false),
-        Case::of(Design::DjangoAsync, false),
-        Case::of(Design::DjangoAsync, true),
-    ];
-
-    const fn of(design: Design, sheds: bool) -> Case {
-        Case { design, sheds }
-    }
-
-    pub fn label(self) -> String {
-        match (self.sheds, self.design.is_seed()) {
-            (false, _) => self.design.label().to_owned(),
-            (true, false) => format!("{}, with a deadline", self.design.label()),
-            (true, true) => format!(
-                "{}, --limit-concurrency {}",
-                self.design.label(),
-                probe::seed::LIMIT_CONCURRENCY
-            ),
-        }
-    }
-
-    /// Ours: the sync designs wait on a timer, the async ones on CPU (on the loop, or
-    /// offloaded). The seed's wait on a timer, as in its experiment.
-    pub fn workload(self) -> Workload {
-        match self.design {
-            Design::EventLoop | Design::OffloadPool => Workload::Cpu,
-            _ => Workload::Timer,
-        }
-    }
-
-    /// The station whose queue the server looks at as a request leaves it: sync-server's
-    /// handler threads, async-server's blocking pool. An event loop's queue is the kernel's,
-    /// and Django's servers look at none.
-    fn watched(self) -> Option<usize> {
-        match self.design {
-            Design::OneThread | Design::FourThreads => Some(0),
-            Design::OffloadPool => Some(1),
-            _ => None,
-        }
-    }
-
-    /// How its server is started.
-    pub(super) fn server(self, settings: &Settings) -> Server {
-        match (self.design.server(), self.sheds) {
-            (Server::Ours(binary, mut flags), true) => {
-                let ms = settings.deadline().as_millis().to_string();
-                flags.extend(["--queue-deadline".to_owned(), ms]);
-                Server::Ours(binary, flags)
-            }
-            (Server::Seed(Stack::Uvicorn), true) => Server::Seed(Stack::UvicornLimited),
-            (server, _) => server,
-        }
-    }
-
-    fn patience(self, settings: &Settings) -> Patience {
-        let ours = !self.design.is_seed();
-        Patience {
-            timeout: settings.client_timeout,
-            retries: settings.retries,
-            watched: self.watched(),
-            deadline: (self.sheds && ours).then(|| settings.deadline()),
-            skips_gone: self.watched().is_some(),
-            admission: (self.sheds && !ours).then_some(probe::seed::LIMIT_CONCURRENCY),
-        }
-    }
-}
 
 /// What the clients do, and how long each phase lasts.
 #[derive(Clone, Copy, Debug)]
@@ -230,25 +141,10 @@ impl Run {
     /// the run).
     pub fn recovery(&self, tick: Duration) -> (Option<Duration>, Option<Duration>) {
         (
-            recovery(&self.measured, tick),
-            recovery(&self.predicted, tick),
+            periods::recovery(&self.measured, tick),
+            periods::recovery(&self.predicted, tick),
         )
     }
-}
-
-fn recovery(periods: &[Period], tick: Duration) -> Option<Duration> {
-    let per_t = PERIODS_PER_T as usize;
-    // The first phase's typical period (its median), the first period, a warm-up, left out.
-    let mut before: Vec<f64> = periods[1..per_t]
-        .iter()
-        .filter_map(|p| p.quick_p99_ms)
-        .collect();
-    before.sort_by(f64::total_cmp);
-    let baseline = *before.get(before.len() / 2)?;
-    let back = periods[2 * per_t..]
-        .iter()
-        .position(|p| p.quick_p99_ms.is_some_and(|p99| p99 <= 2.0 * baseline))?;
-    Some(tick * (back as u32 + 1))
 }
 
 /// At twice its capacity for longer, what each server holds.
@@ -382,9 +278,9 @@ fn run(
         cost,
         rates,
         formula,
-        measured: periods(&seen_measured, settings),
-        predicted: periods(&seen_predicted, settings),
-        held: held_per_period(&samples, settings),
+        measured: periods::of(&seen_measured, settings),
+        predicted: periods::of(&seen_predicted, settings),
+        held: periods::held(&samples, settings),
         lateness_p99_ms: summary.lateness.p99,
         kept_up: summary.kept_up,
     })
@@ -437,94 +333,6 @@ fn formula(
             ),
         },
     }
-}
-
-/// How one request ended, measured or predicted, for the periods' figures.
-struct Seen {
-    due: Duration,
-    latency: Duration,
-    quick: bool,
-    end: End,
-}
-
-#[derive(PartialEq)]
-enum End {
-    Answered,
-    Shed,
-    GaveUp,
-    Failed,
-}
-
-impl Seen {
-    fn measured(outcome: &Outcome) -> Seen {
-        Seen {
-            due: outcome.due,
-            latency: outcome.done.saturating_sub(outcome.due),
-            quick: outcome.class == 0,
-            end: match outcome.result {
-                Ok(200) => End::Answered,
-                Ok(503) => End::Shed,
-                Err(Failure::TimedOut) => End::GaveUp,
-                _ => End::Failed,
-            },
-        }
-    }
-
-    fn predicted(attempt: &Attempt) -> Seen {
-        Seen {
-            due: attempt.due,
-            latency: attempt.latency(),
-            quick: attempt.class == 0,
-            end: match attempt.fate {
-                Fate::Answered => End::Answered,
-                Fate::Shed => End::Shed,
-                Fate::GaveUp => End::GaveUp,
-            },
-        }
-    }
-}
-
-/// The run's figures per tenth of T, by when each request was due.
-fn periods(seen: &[Seen], settings: &Settings) -> Vec<Period> {
-    let tick = settings.tick();
-    let count = 4 * PERIODS_PER_T as usize;
-    let per_second = 1.0 / tick.as_secs_f64();
-    (0..count)
-        .map(|at| {
-            let (from, to) = (tick * at as u32, tick * (at as u32 + 1));
-            let mine: Vec<&Seen> = seen
-                .iter()
-                .filter(|s| s.due >= from && s.due < to)
-                .collect();
-            let rate = |end: End| mine.iter().filter(|s| s.end == end).count() as f64 * per_second;
-            let quick = mine
-                .iter()
-                .filter(|s| s.quick && matches!(s.end, End::Answered | End::GaveUp));
-            let quick = Percentiles::of(quick.map(|s| s.latency));
-            Period {
-                offered: mine.len() as f64 * per_second,
-                goodput: rate(End::Answered),
-                shed: rate(End::Shed),
-                timed_out: rate(End::GaveUp),
-                failed: rate(End::Failed),
-                quick_p99_ms: (quick.count > 0).then_some(quick.p99),
-            }
-        })
-        .collect()
-}
-
-/// The peak threads and RSS (KiB) read in each period.
-fn held_per_period(samples: &[Sample], settings: &Settings) -> Vec<(u64, u64)> {
-    let tick = settings.tick();
-    (0..4 * PERIODS_PER_T)
-        .map(|at| {
-            let (from, to) = (tick * at, tick * (at + 1));
-            let mine = samples.iter().filter(|s| s.at >= from && s.at < to);
-            mine.fold((0, 0), |(threads, rss), s| {
-                (threads.max(s.threads), rss.max(s.rss_kib))
-            })
-        })
-        .collect()
 }
 
 /// The long overload: `case` at `rate` for 6T (60 s at `--scale 1`), reading what its server
