@@ -274,27 +274,37 @@ fn advice(kind: Row, row: &ScenarioReport) -> (String, bool) {
                 .unwrap_or_default()
         ),
     };
-    // The seed's stack, where it ran: the same figure on its three servers.
-    let django = [Role::DjangoSync, Role::DjangoThreads, Role::DjangoAsync];
-    let measured = if django.iter().any(|&role| by_role(role).is_some()) {
-        let figure = |role| match kind {
-            Row::Pool | Row::Services => wall(role),
-            _ => quick(role),
-        };
-        let what = match kind {
-            Row::Pool => "they took",
-            Row::Services => "the calls took",
-            _ => "/nosleep waited",
-        };
-        format!(
-            "{measured} On Django {what} {} on runserver --nothreading, {} threaded and {} on \
-             uvicorn.",
-            figure(Role::DjangoSync),
-            figure(Role::DjangoThreads),
-            figure(Role::DjangoAsync)
-        )
-    } else {
-        measured
+    // The seed's stack, where it ran: the same figure on each of its servers that had the row.
+    let django = [
+        (Role::DjangoSync, "on runserver --nothreading"),
+        (Role::DjangoThreads, "threaded"),
+        (Role::DjangoAsync, "on uvicorn"),
+    ];
+    let figure = |role| match kind {
+        Row::Pool | Row::Services => wall(role),
+        _ => quick(role),
+    };
+    let said: Vec<String> = django
+        .iter()
+        .filter(|(role, _)| by_role(*role).is_some())
+        .map(|(role, on)| format!("{} {on}", figure(*role)))
+        .collect();
+    let measured = match said.as_slice() {
+        [] => measured,
+        [.., last] => {
+            let what = match kind {
+                Row::Pool => "they took",
+                Row::Services => "the calls took",
+                _ => "/nosleep waited",
+            };
+            let rest = &said[..said.len() - 1];
+            let list = if rest.is_empty() {
+                last.clone()
+            } else {
+                format!("{} and {last}", rest.join(", "))
+            };
+            format!("{measured} On Django {what} {list}.")
+        }
     };
     (measured, agreed)
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::overload::{OverloadReport, Run, PERIODS_PER_T};
 use crate::report::Report;
 use crate::role::Role;
-use crate::traffic::{Design, TrafficReport, Workload};
+use crate::traffic::{Design, Sweep, TrafficReport, Workload};
 
 /// The quick requests' p99 a rate must keep under, in the "under traffic" row.
 const QUICK_MS: f64 = 100.0;
@@ -62,26 +62,32 @@ pub fn rows(report: &Report, roles: &[Role]) -> Vec<Row> {
 }
 
 fn under_traffic(traffic: &TrafficReport, design: Design) -> String {
-    let sweep = traffic
-        .sweeps
-        .iter()
-        .find(|s| s.workload == Workload::Timer && s.design == design);
-    let Some(sweep) = sweep else {
+    let Some(sweep) = timer_sweep(traffic, design) else {
         return "— (the timer workload not swept)".to_owned();
-    };
-    let last = sweep.steps.last().map_or(0.0, |s| s.rate);
-    let rate = |rate: Option<f64>| match rate {
-        None => "none swept".to_owned(),
-        Some(rate) if rate >= last => format!("at least {rate:.0}/s (the most sent)"),
-        Some(rate) => format!("{rate:.0}/s"),
     };
     let (measured, predicted) = sweep.highest_under(QUICK_MS);
     format!(
         "{} (model {}); capacity {:.0}/s",
-        rate(measured),
-        rate(predicted),
+        highest(sweep, measured),
+        highest(sweep, predicted),
         sweep.capacity
     )
+}
+
+fn timer_sweep(traffic: &TrafficReport, design: Design) -> Option<&Sweep> {
+    let mut sweeps = traffic.sweeps.iter();
+    sweeps.find(|s| s.workload == Workload::Timer && s.design == design)
+}
+
+/// The highest rate of `sweep` under the bound, said against the rates it was sent.
+fn highest(sweep: &Sweep, rate: Option<f64>) -> String {
+    let first = sweep.steps.first().map_or(0.0, |s| s.rate);
+    let last = sweep.steps.last().map_or(0.0, |s| s.rate);
+    match rate {
+        None => format!("under {first:.0}/s (the least sent)"),
+        Some(rate) if rate >= last => format!("at least {rate:.0}/s (the most sent)"),
+        Some(rate) => format!("{rate:.0}/s"),
+    }
 }
 
 fn past_capacity(overload: &OverloadReport, design: Design) -> String {
@@ -103,10 +109,10 @@ fn past_capacity(overload: &OverloadReport, design: Design) -> String {
         .collect();
     let mut text = Vec::new();
     for run in runs {
-        let label = if run.case.sheds {
-            format!("deadline {} ms", overload.settings.deadline().as_millis())
-        } else {
-            "no deadline".to_owned()
+        let label = match (run.case.sheds, design.is_seed()) {
+            (false, _) => "no deadline".to_owned(),
+            (true, false) => format!("deadline {} ms", overload.settings.deadline().as_millis()),
+            (true, true) => format!("--limit-concurrency {}", probe::seed::LIMIT_CONCURRENCY),
         };
         text.push(format!("{label}: {}", one(run)));
     }
@@ -127,19 +133,14 @@ fn after(back: Option<Duration>) -> String {
 pub fn advice(report: &Report) -> Vec<(String, &'static str)> {
     let mut said = Vec::new();
     if let Some(traffic) = &report.traffic {
-        let highest = |design| {
-            let sweep = traffic
-                .sweeps
-                .iter()
-                .find(|s| s.workload == Workload::Timer && s.design == design);
-            sweep
-                .and_then(|s| s.highest_under(QUICK_MS).0)
-                .map_or("—".to_owned(), |r| format!("{r:.0}/s"))
+        let highest = |design| match timer_sweep(traffic, design) {
+            Some(sweep) => highest(sweep, sweep.highest_under(QUICK_MS).0),
+            None => "— (not swept)".to_owned(),
         };
         said.push((
             format!(
-                "With a tenth of the requests on a 50 ms timer, quick p99 stayed under 100 ms up \
-                 to {} on one thread, {} on four and {} on the event loop.",
+                "With a tenth of the requests on a 50 ms timer, the highest rate whose quick p99 \
+                 stayed under 100 ms was {} on one thread, {} on four and {} on the event loop.",
                 highest(Design::OneThread),
                 highest(Design::FourThreads),
                 highest(Design::EventLoop)

@@ -27,7 +27,7 @@ fn ms(value: f64) -> String {
 }
 
 fn rate(value: Option<f64>) -> String {
-    value.map_or("none swept".to_owned(), |r| format!("{r:.0}/s"))
+    value.map_or("no rate swept".to_owned(), |r| format!("{r:.0}/s"))
 }
 
 /// One sweep as a table: a row per step.
@@ -121,7 +121,7 @@ pub fn page(report: &TrafficReport, command: &str, machine: &str) -> String {
                 "**{}**: unloaded, a quick request takes {:.3} ms of the server's own threads \
                  and {:.3} ms elsewhere (p99 {:.3} ms), a waiting one {:.3} ms there; the \
                  model's capacity, its knee, is {:.0}/s. Quick p99 first over {KNEE_FACTOR}× \
-                 unloaded: measured at {}, in the model at {}.\n",
+                 unloaded, measured: {}; in the model: {}.\n",
                 sweep.design.label(),
                 sweep.cost.quick.as_secs_f64() * 1000.0,
                 sweep.cost.elsewhere.as_secs_f64() * 1000.0,
