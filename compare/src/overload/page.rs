@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{Bounded, Case, OverloadReport, Run, Settings, PERIODS_PER_T, RSS_BOUND_MIB};
+use crate::traffic::page::ms;
 use crate::traffic::{Design, Server};
 
 /// How each figure was measured, said once on the page and after the run.
@@ -22,16 +23,6 @@ pub const METHOD: &str = "Open loop: per design, a fresh server is sent 90% /nos
     the server does with a request whose client has gone (sync-server and async-server's \
     blocking pool drop it) or that waited past the deadline (shed). Recovery: from the load's \
     drop to the end of the first period whose quick p99 is within 2× of the first phase's median period.";
-
-fn ms(value: f64) -> String {
-    if value >= 100.0 {
-        format!("{value:.0}")
-    } else if value >= 10.0 {
-        format!("{value:.1}")
-    } else {
-        format!("{value:.2}")
-    }
-}
 
 fn p99(value: Option<f64>) -> String {
     value.map_or("–".to_owned(), ms)

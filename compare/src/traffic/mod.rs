@@ -11,7 +11,7 @@
 
 pub(crate) mod chart;
 pub mod designs;
-mod page;
+pub(crate) mod page;
 
 use std::path::Path;
 use std::time::Duration;

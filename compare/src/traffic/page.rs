@@ -16,7 +16,8 @@ pub const METHOD: &str = "Open loop: each step's arrivals are drawn before it ru
     class's p99 is within 15% of the model's, plus the unloaded p99; steps at a predicted load of \
     0.8 or more are shown, not judged.";
 
-fn ms(value: f64) -> String {
+/// A latency in ms, to three significant figures or so.
+pub(crate) fn ms(value: f64) -> String {
     if value >= 100.0 {
         format!("{value:.0}")
     } else if value >= 10.0 {
