@@ -24,7 +24,11 @@ async fn handle(request: &Request<Incoming>, app: &'static App) -> Response<Full
         .router
         .plan(head, headers, who, app.shutdown.grace_left());
     if let Some(wait) = plan.wait {
-        log::flush(); // the START line is out before the wait begins
+        // The START line is out before the thread is held. An await hands the thread back
+        // instead, and the runtime sends the log out when it has nothing left to run.
+        if wait.holds_the_thread() {
+            log::flush();
+        }
         match wait {
             // The task is set aside until its timer fires, and the thread runs other requests'
             // tasks meanwhile: this is what async buys.

@@ -145,6 +145,13 @@ pub enum AsyncWait {
     Fetch(Calls),
 }
 
+impl AsyncWait {
+    /// Whether the wait keeps the runtime's thread: it does not hand it back at an `.await`.
+    pub fn holds_the_thread(&self) -> bool {
+        matches!(self, AsyncWait::Compute(_) | AsyncWait::Block(_))
+    }
+}
+
 /// The work `/offload` hands to the blocking pool (`work=` in its query).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Work {
