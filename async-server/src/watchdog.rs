@@ -8,17 +8,23 @@
 //! runtime still runs its heartbeat between requests, so load alone is not reported). Which request
 //! holds the thread is known because a request notes its method and target when it arrives, and
 //! its future marks itself as the one being polled for as long as it is polled.
+//!
+//! An idle server wakes for nothing, so both rest when there is nothing to watch: a runtime with
+//! no request in flight for a whole tick cannot be held by one, and its heartbeat waits for the
+//! next request to arrive instead of a timer; the watchdog thread, once every runtime rests,
+//! waits to be woken by that arrival too.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::thread;
+use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use shared::{Head, Identity, LogBuffer, Version};
+use tokio::sync::Notify;
 
 /// How many arrived requests are remembered by name: one polled after that many others arrived
 /// is reported without it.
@@ -33,6 +39,8 @@ pub struct Watchdog {
     /// How often the heartbeats beat and the watchdog looks.
     tick: Duration,
     loops: Mutex<Vec<&'static Loop>>,
+    /// The watchdog thread, for an arriving request to wake it from a rest.
+    thread: OnceLock<Thread>,
 }
 
 /// One worker's runtime, as the watchdog sees it.
@@ -49,6 +57,14 @@ pub struct Loop {
     arrived: AtomicU64,
     /// The last [`NAMES`] requests' method and target, by number.
     names: Vec<Name>,
+    /// Requests arrived and not yet done (only the runtime thread counts them).
+    in_flight: AtomicUsize,
+    /// The heartbeat has stopped until a request arrives: its silence means nothing.
+    resting: AtomicBool,
+    /// Rung by an arriving request when the heartbeat rests.
+    arrival: Notify,
+    /// The watchdog thread, to wake when a request arrives at a resting runtime.
+    watchdog: &'static OnceLock<Thread>,
     /// The runtime has ended: its silence means nothing.
     ended: AtomicBool,
 }
@@ -121,11 +137,12 @@ impl Watchdog {
             threshold,
             tick: (threshold / 4).clamp(Duration::from_millis(1), Duration::from_millis(25)),
             loops: Mutex::new(Vec::new()),
+            thread: OnceLock::new(),
         }
     }
 
     /// A worker's runtime to watch; its heartbeat must be spawned on that runtime.
-    pub fn watch(&self) -> &'static Loop {
+    pub fn watch(&'static self) -> &'static Loop {
         // Each worker's runtime lives as long as the process.
         let watched: &'static Loop = Box::leak(Box::new(Loop {
             epoch: Instant::now(),
@@ -135,16 +152,22 @@ impl Watchdog {
             polled: AtomicU64::new(0),
             arrived: AtomicU64::new(0),
             names: (0..NAMES).map(|_| Name::new()).collect(),
+            in_flight: AtomicUsize::new(0),
+            resting: AtomicBool::new(true), // until its first request
+            arrival: Notify::new(),
+            watchdog: &self.thread,
             ended: AtomicBool::new(false),
         }));
         self.loops.lock().unwrap().push(watched);
         watched
     }
 
-    /// Starts the thread that watches.
+    /// Starts the thread that watches (before any request can arrive).
     pub fn start(&'static self) -> io::Result<()> {
         let watchdog = thread::Builder::new().name("watchdog".to_owned());
-        watchdog.spawn(move || self.run()).map(drop)
+        let started = watchdog.spawn(move || self.run())?;
+        let _ = self.thread.set(started.thread().clone());
+        Ok(())
     }
 
     fn run(&self) {
@@ -152,13 +175,25 @@ impl Watchdog {
         let mut held: Vec<Option<(u64, Culprit)>> = Vec::new();
         let mut line = LogBuffer::new();
         loop {
-            thread::sleep(self.tick);
             let loops = self.loops.lock().unwrap().clone();
             held.resize(loops.len(), None);
+            // A runtime at rest is not watched, unless its report still awaits the whole length.
+            let watched = |(watched, report): (&&Loop, &Option<_>)| {
+                !watched.ended.load(Ordering::Acquire)
+                    && (report.is_some() || !watched.resting.load(Ordering::Acquire))
+            };
+            if !loops.iter().zip(&held).any(watched) {
+                thread::park(); // until a request arrives (or for nothing: then this looks again)
+                continue;
+            }
+            thread::sleep(self.tick);
             for (watched, report) in loops.iter().zip(&mut held) {
+                // Read before the beat: an arrival ends a rest only after it has set the beat.
+                let resting = watched.resting.load(Ordering::Acquire);
                 let beat = watched.beat.load(Ordering::Acquire);
                 let tid = watched.tid.load(Ordering::Acquire);
-                if tid == 0 || watched.ended.load(Ordering::Acquire) {
+                if tid == 0 || watched.ended.load(Ordering::Acquire) || resting && report.is_none()
+                {
                     continue;
                 }
                 let who = Identity {
@@ -203,10 +238,19 @@ impl Loop {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
 
-    /// Beats every tick, on the runtime it watches, for as long as that runtime runs.
+    /// Beats every tick, on the runtime it watches, while requests run there; rests otherwise.
     pub async fn heartbeat(&'static self) {
         self.tid.store(Identity::current().tid, Ordering::Release);
+        let mut seen = 0;
         loop {
+            if self.arrived.load(Ordering::Relaxed) == seen
+                && self.in_flight.load(Ordering::Relaxed) == 0
+            {
+                // No request for a whole tick: none can hold the thread until the next arrives.
+                self.resting.store(true, Ordering::Release);
+                self.arrival.notified().await;
+            }
+            seen = self.arrived.load(Ordering::Relaxed);
             self.beat.store(self.now(), Ordering::Release);
             tokio::time::sleep(self.tick).await;
         }
@@ -217,12 +261,31 @@ impl Loop {
         self.ended.store(true, Ordering::Release);
     }
 
-    /// Notes an arriving request; returns its number.
+    /// Notes an arriving request, waking the heartbeat and the watchdog if they rest; returns
+    /// its number.
     fn arrived(&self, head: Head<'_>) -> u64 {
+        // Only the runtime thread counts, so a load and a store are enough.
         let number = self.arrived.load(Ordering::Relaxed) + 1;
-        self.arrived.store(number, Ordering::Relaxed); // only the runtime thread counts
+        self.arrived.store(number, Ordering::Relaxed);
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        self.in_flight.store(in_flight + 1, Ordering::Relaxed);
         self.names[number as usize % NAMES].write(number, head.method, head.target);
+        if self.resting.load(Ordering::Relaxed) {
+            // From now on the thread may be held: its time starts here, not at the last beat.
+            self.beat.store(self.now(), Ordering::Release);
+            self.resting.store(false, Ordering::Release);
+            self.arrival.notify_one();
+            if let Some(watchdog) = self.watchdog.get() {
+                watchdog.unpark();
+            }
+        }
         number
+    }
+
+    /// A request is done (answered, or dropped with its connection).
+    fn done(&self) {
+        let in_flight = self.in_flight.load(Ordering::Relaxed);
+        self.in_flight.store(in_flight - 1, Ordering::Relaxed);
     }
 
     /// The method and target of request `number`, if it is still remembered.
@@ -240,14 +303,22 @@ pin_project_lite::pin_project! {
     /// A request's future, which marks itself as the one being polled while it is (when its
     /// runtime is watched).
     pub struct Polled<F> {
-        watched: Option<(&'static Loop, u64)>,
+        arrival: Arrival,
         #[pin]
         work: F,
     }
 }
 
-/// A request that has arrived on a runtime that may be watched.
+/// A request that has arrived on a runtime that may be watched, until it is done.
 pub struct Arrival(Option<(&'static Loop, u64)>);
+
+impl Drop for Arrival {
+    fn drop(&mut self) {
+        if let Some((watched, _)) = self.0 {
+            watched.done();
+        }
+    }
+}
 
 /// Notes the request whose head is `head()` arriving on a runtime that may be `watched` (the head
 /// is read only if it is).
@@ -259,7 +330,7 @@ impl Arrival {
     /// The request's future `work`, marked as that request whenever it is polled.
     pub fn polled<F: Future>(self, work: F) -> Polled<F> {
         Polled {
-            watched: self.0,
+            arrival: self,
             work,
         }
     }
@@ -270,7 +341,7 @@ impl<F: Future> Future for Polled<F> {
 
     fn poll(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let Some((watched, number)) = *this.watched else {
+        let Some((watched, number)) = this.arrival.0 else {
             return this.work.poll(context);
         };
         watched.polled.store(number, Ordering::Release);
