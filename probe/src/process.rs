@@ -51,6 +51,22 @@ pub fn thread_names(pid: u32) -> Vec<String> {
         .collect()
 }
 
+/// How often each of its threads has been switched off its core so far (to wait, or not), as
+/// `(tid, name, count)`: a thread that wakes, if only to look at the time, counts one more.
+pub fn wakeups(pid: u32) -> Vec<(i32, String, u64)> {
+    let tasks = process(pid).and_then(|process| process.tasks().ok());
+    tasks
+        .into_iter()
+        .flatten()
+        .filter_map(|task| {
+            let task = task.ok()?;
+            let status = task.status().ok()?;
+            let switches = status.voluntary_ctxt_switches? + status.nonvoluntary_ctxt_switches?;
+            Some((task.tid, status.name, switches))
+        })
+        .collect()
+}
+
 /// Its TCP sockets connected to `port` on another process (an upstream, say), open now.
 pub fn sockets_to(pid: u32, port: u16) -> usize {
     local_ports_to(pid, port).len()

@@ -122,6 +122,6 @@ fn start(args: Cli) -> anyhow::Result<()> {
         args.common.max_connections as usize,
     )?;
     let app = App::new(&args, tiny_http)?;
-    shutdown::on_signal(app, args.threads).context("cannot handle signals")?;
+    shutdown::on_signal(app).context("cannot handle signals")?;
     server::run(app, args.threads)
 }

@@ -21,11 +21,6 @@ pub const HANDLER_STACK: usize = 256 * 1024;
 /// connections accepted earlier may still be arriving.
 const QUIET: Duration = Duration::from_millis(100);
 
-/// How often an idle handler thread looks whether a shutdown has begun. The signal handler wakes
-/// one waiting thread per handler thread, but a thread busy with a request may take a wake-up
-/// meant for another: so none waits for one longer than this.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
-
 /// Starts the handler threads, says where it listens, and serves until a shutdown (begun by
 /// whoever calls [`App::shutdown`]'s `signalled`) has drained the queue.
 pub fn run(app: &'static App, threads: usize) -> anyhow::Result<()> {
@@ -104,16 +99,17 @@ fn leave_queue(app: &App, request: Request, responder: &mut Responder) -> Option
     None
 }
 
-/// Waits for the next request; `None` means it is time to stop. While serving, the wait ends
-/// only with a request. Once shutting down, it ends when the queue has stayed empty for a moment
-/// or the grace period is spent.
+/// Waits for the next request; `None` means it is time to stop. While serving, the wait has no
+/// timer, and ends only with a request (or a wake-up, at a shutdown). Once shutting down, it ends
+/// when the queue has stayed empty for a moment or the grace period is spent.
 fn next_request(app: &App, responder: &mut Responder) -> Option<Request> {
     loop {
         match app.shutdown.grace_left() {
-            None => match app.tiny_http.next_within(IDLE_CHECK, responder) {
-                Some(request) => return Some(request),
-                None => continue,
-            },
+            None => {
+                if let Some(request) = app.tiny_http.next(responder) {
+                    return Some(request);
+                }
+            }
             Some(grace) if grace.is_zero() => return None,
             Some(grace) => return app.tiny_http.next_within(QUIET.min(grace), responder),
         }

@@ -11,15 +11,15 @@ use shared::Signal;
 
 use crate::app::App;
 
-/// Installs the handler: at the first signal, new connections are refused and up to `threads`
-/// waiting handler threads are woken.
-pub fn on_signal(app: &'static App, threads: usize) -> io::Result<()> {
+/// Installs the handler: at the first signal, new connections are refused and the waiting
+/// handler threads are woken.
+pub fn on_signal(app: &'static App) -> io::Result<()> {
     ctrlc::set_handler(move || {
         if app.shutdown.signalled() == Signal::Again {
             eprintln!("sync-server: second signal: exiting now");
             std::process::exit(Signal::EXIT_AGAIN);
         }
-        app.tiny_http.stop(threads);
+        app.tiny_http.stop();
         app.shutdown.announce("sync-server");
     })
     .map_err(io::Error::other)

@@ -44,6 +44,21 @@ fn two_sleeps_sent_together_take_about_twice_one() {
 }
 
 #[test]
+fn every_idle_handler_thread_wakes_at_a_signal_with_no_timer_to_look() {
+    // Idle handler threads wait for requests with no timer: the signal wakes each of them, and
+    // one busy a moment before must not take another's wake-up and leave it waiting for good.
+    let mut server = Server::start(BINARY, &["--threads", "16"]);
+    let targets = vec!["/nosleep"; 64];
+    let replies = testkit::all_at_once(&server, &targets);
+    assert!(replies.iter().all(|reply| reply.status == 200));
+    let signalled = std::time::Instant::now();
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_for_exit().code(), Some(0));
+    let took = signalled.elapsed();
+    assert!(took < seconds(2.0), "{took:?} to stop 16 idle threads");
+}
+
+#[test]
 fn sigterm_still_answers_the_requests_already_received() {
     let mut server = Server::start(BINARY, &["--sleep", "0", "--max-sleep", "1"]);
     let ask = |target: &str| {

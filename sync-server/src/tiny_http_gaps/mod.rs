@@ -81,8 +81,8 @@ impl TinyHttp {
     }
 
     /// Starts the three threads that send the answers slow clients leave waiting, close the
-    /// connections refused past the limit, and give the connections tiny_http's pool queued a
-    /// thread.
+    /// connections refused past the limit, and, woken by each arriving connection, see that a
+    /// tiny_http server accepts it and give the connections tiny_http's pool queued a thread.
     pub fn start_helpers(&'static self) -> anyhow::Result<()> {
         thread::Builder::new()
             .name("slow-readers".to_owned())
@@ -95,7 +95,8 @@ impl TinyHttp {
         thread::Builder::new()
             .name("pool-nudges".to_owned())
             .spawn(|| {
-                if let Err(error) = self.nudges.run() {
+                let keep_accepting = || drop(self.supervisor.keep_accepting());
+                if let Err(error) = self.nudges.run(keep_accepting) {
                     eprintln!("sync-server: cannot watch for queued connections: {error}");
                 }
             })
@@ -120,12 +121,23 @@ impl TinyHttp {
         }
     }
 
+    /// The next request to answer, waiting for one without a timer; `None` if the wait was cut
+    /// short (the server is stopping, say).
+    pub fn next(&self, responder: &mut Responder) -> Option<Request> {
+        loop {
+            let request = self.supervisor.recv(None)?;
+            if let Some(request) = self.admit(request, responder) {
+                return Some(request);
+            }
+        }
+    }
+
     /// The next request to answer, waiting up to `wait` for one.
     pub fn next_within(&self, wait: Duration, responder: &mut Responder) -> Option<Request> {
         let deadline = Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let request = self.supervisor.recv_timeout(left)?;
+            let request = self.supervisor.recv(Some(left))?;
             if let Some(request) = self.admit(request, responder) {
                 return Some(request);
             }
@@ -153,9 +165,9 @@ impl TinyHttp {
         drop(request.into_writer());
     }
 
-    /// Stops accepting (new connections are refused) and wakes up to `threads` waiting threads.
-    pub fn stop(&self, threads: usize) {
-        self.supervisor.stop(threads);
+    /// Stops accepting (new connections are refused) and wakes the threads waiting for requests.
+    pub fn stop(&self) {
+        self.supervisor.stop();
     }
 
     /// The request, if a handler is to answer it.

@@ -70,9 +70,10 @@ impl Nudges {
         self.nudges.lock().unwrap().contains(peer)
     }
 
-    /// Sleeps until a client connects, then frees the connections the pool has queued; for as
-    /// long as the process runs.
-    pub fn run(&self) -> io::Result<()> {
+    /// Sleeps until a client connects, then has `keep_accepting` see that a tiny_http server
+    /// accepts it, and frees the connections the pool has queued; for as long as the process
+    /// runs.
+    pub fn run(&self, keep_accepting: impl Fn()) -> io::Result<()> {
         let mut poll = Poll::new()?;
         let listening = self.listener.as_raw_fd();
         poll.registry()
@@ -83,15 +84,17 @@ impl Nudges {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                 outcome => outcome?,
             }
-            self.free_queued(listening);
+            self.free_queued(listening, &keep_accepting);
         }
     }
 
     /// Looks at the connections, nudging for each queued one, until none is queued, none that
     /// has sent nothing is younger than the header timeout, and none waits to be accepted.
-    fn free_queued(&self, listening: RawFd) {
+    fn free_queued(&self, listening: RawFd, keep_accepting: &impl Fn()) {
         let mut nudged = 0;
         loop {
+            // A server accepts the new connection; or one failed to start, and is tried again.
+            keep_accepting();
             // Counted before the pause: one accepted since has its descriptor by the look.
             let unaccepted = sockets::backlog(listening);
             thread::sleep(LOOK_EVERY);

@@ -34,6 +34,7 @@ macro_rules! contract_tests {
             cors_lets_loopback_pages_read_answers_and_no_other,
             an_origin_is_echoed_only_when_it_is_a_whole_loopback_origin,
             shutdown_waits_for_a_stalled_client_no_longer_than_the_grace_period,
+            an_idle_server_wakes_for_nothing,
         );
     };
 }
@@ -42,6 +43,7 @@ mod clients;
 mod command_line;
 mod connections;
 mod identity;
+mod idle;
 mod overload;
 mod page;
 mod routes;
@@ -51,6 +53,7 @@ pub use clients::*;
 pub use command_line::*;
 pub use connections::*;
 pub use identity::*;
+pub use idle::*;
 pub use overload::*;
 pub use page::*;
 pub use routes::*;
