@@ -88,8 +88,9 @@ impl Nudges {
         }
     }
 
-    /// Looks at the connections, nudging for each queued one, until none is queued, none that
-    /// has sent nothing is younger than the header timeout, and none waits to be accepted.
+    /// Looks at the connections, nudging for each queued one, until none is queued or may be (it
+    /// sent its bytes too recently to tell), none that has sent nothing is younger than the
+    /// header timeout, and none waits to be accepted.
     fn free_queued(&self, listening: RawFd, keep_accepting: &impl Fn()) {
         let mut nudged = 0;
         loop {
@@ -101,7 +102,9 @@ impl Nudges {
             let readings = sockets::readings(self.server);
             let queued = readings.iter().filter(|r| is_queued(r)).count();
             let silent = |r: &Reading| r.received == 0 && r.quiet < self.header_timeout;
-            let mut busy = unaccepted > 0 || readings.iter().any(silent);
+            // Bytes unread, but too recent to tell: looked at again, or it could be left queued.
+            let recent = |r: &Reading| r.received == r.unread && r.quiet < LOOK_EVERY;
+            let mut busy = unaccepted > 0 || readings.iter().any(|r| silent(r) || recent(r));
             if queued > 0 && nudged < MAX_NUDGES {
                 nudged += queued;
                 busy |= self.nudge(queued);
