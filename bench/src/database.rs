@@ -36,19 +36,27 @@ pub struct Row {
 /// What a server must reach of its floor.
 pub const TARGET: f64 = 0.9;
 
-pub fn method(seconds: u32) -> String {
+pub fn method(rounds: usize, seconds: u32) -> String {
     format!(
         "one throwaway PostgreSQL cluster (pgcluster); pgbench -n -M prepared -c {CONNECTIONS} -j 1 \
          -T {seconds} running {:?} from core 1, in transactions per second; each floor and \
          server, pinned to core 0 with --database, gets wrk -t1 -c64 -d{seconds}s on \
-         /query?seconds=0 from core 1; the database runs unpinned; target: each server at \
-         least {TARGET} of its floor",
+         /query?seconds=0 from core 1, {rounds} rounds taking turns with its floor, the mean \
+         of the rounds given; the database runs unpinned; target: each server at least \
+         {TARGET} of its floor",
         STATEMENT.trim_end()
     )
 }
 
-/// Measures pgbench, then each server, on one cluster.
-pub fn measure(bin: &Path, logs: &Path, seconds: u32, cores: usize) -> anyhow::Result<Vec<Row>> {
+/// Measures pgbench, then each server, taking turns with its floor for `rounds` (the machine's
+/// speed drifts: a server and its floor measured far apart are not compared fairly), on one
+/// cluster.
+pub fn measure(
+    bin: &Path,
+    logs: &Path,
+    (rounds, seconds): (usize, u32),
+    cores: usize,
+) -> anyhow::Result<Vec<Row>> {
     let cluster = Cluster::start(100).context("cannot start a throwaway database")?;
     let url = cluster.url();
     let pgbench = pgbench(&url, logs, seconds, cores)?;
@@ -65,8 +73,11 @@ pub fn measure(bin: &Path, logs: &Path, seconds: u32, cores: usize) -> anyhow::R
     for (floor, server, flag) in pairs {
         let flags = format!("{flag} {CONNECTIONS}");
         let floor_name = format!("{floor} {flags}");
-        let floor_rate = rate(bin, logs, floor, &flags, &url, seconds, cores)?;
-        let server_rate = rate(bin, logs, server, &flags, &url, seconds, cores)?;
+        let (mut floor_rate, mut server_rate) = (0.0, 0.0);
+        for _ in 0..rounds {
+            floor_rate += rate(bin, logs, floor, &flags, &url, seconds, cores)? / rounds as f64;
+            server_rate += rate(bin, logs, server, &flags, &url, seconds, cores)? / rounds as f64;
+        }
         rows.push(Row {
             name: floor_name.clone(),
             per_second: floor_rate,

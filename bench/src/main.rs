@@ -124,7 +124,7 @@ fn run(args: Cli) -> anyhow::Result<()> {
     let throughput = throughput::measure_all(&bin, &logs, (rounds, seconds), cores, seed.as_ref());
     let fanout = fanout::measure_all(&bin, &logs, args.quick, cores, seed);
     let instructions = instructions::count_all(&bin, &logs)?;
-    let database = database::measure(&bin, &logs, seconds, cores)?;
+    let database = database::measure(&bin, &logs, (rounds, seconds), cores)?;
     for row in &database {
         eprintln!(
             "{}: {:.0} /query per second, {:.2} of {}",

@@ -217,7 +217,7 @@ impl Report {
                 if seed { SEED_METHOD } else { "" }
             ),
             throughput,
-            database_method: database::method(seconds),
+            database_method: database::method(rounds, seconds),
             database,
             upstream_method: upstream::method(seconds),
             upstream,
