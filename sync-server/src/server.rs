@@ -106,12 +106,12 @@ fn next_request(app: &App, responder: &mut Responder) -> Option<Request> {
     loop {
         match app.shutdown.grace_left() {
             None => {
-                if let Some(request) = app.tiny_http.next(responder) {
+                if let Some(request) = app.tiny_http.next(None, responder) {
                     return Some(request);
                 }
             }
             Some(grace) if grace.is_zero() => return None,
-            Some(grace) => return app.tiny_http.next_within(QUIET.min(grace), responder),
+            Some(grace) => return app.tiny_http.next(Some(QUIET.min(grace)), responder),
         }
     }
 }

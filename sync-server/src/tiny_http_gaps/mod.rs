@@ -121,23 +121,13 @@ impl TinyHttp {
         }
     }
 
-    /// The next request to answer, waiting for one without a timer; `None` if the wait was cut
-    /// short (the server is stopping, say).
-    pub fn next(&self, responder: &mut Responder) -> Option<Request> {
+    /// The next request to answer, waiting up to `wait` for one; with `None`, without a timer,
+    /// until one comes or the wait is cut short (the server is stopping, say).
+    pub fn next(&self, wait: Option<Duration>, responder: &mut Responder) -> Option<Request> {
+        let deadline = wait.map(|wait| Instant::now() + wait);
         loop {
-            let request = self.supervisor.recv(None)?;
-            if let Some(request) = self.admit(request, responder) {
-                return Some(request);
-            }
-        }
-    }
-
-    /// The next request to answer, waiting up to `wait` for one.
-    pub fn next_within(&self, wait: Duration, responder: &mut Responder) -> Option<Request> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let request = self.supervisor.recv(Some(left))?;
+            let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+            let request = self.supervisor.recv(left)?;
             if let Some(request) = self.admit(request, responder) {
                 return Some(request);
             }
