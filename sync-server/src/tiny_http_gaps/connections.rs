@@ -60,6 +60,8 @@ struct State {
 /// What to do with a request.
 pub enum Admission {
     Serve,
+    /// Serve it: the first request of a connection not seen before.
+    ServeFirst,
     /// Answer `503`, then [`Connections::close`] the connection of this client: it is past the
     /// limit.
     Refuse(SocketAddr),
@@ -125,7 +127,7 @@ impl Connections {
             return Admission::Refuse(*peer);
         }
         state.served.insert(*peer);
-        Admission::Serve
+        Admission::ServeFirst
     }
 
     /// Has the refused connection of `peer`, now answered, closed.

@@ -170,6 +170,11 @@ impl TinyHttp {
         let ours = |peer: &SocketAddr| *peer == self.addr() || self.nudges.is_nudge(peer);
         match self.connections.admit(peer, ours) {
             Admission::Serve => Some(request),
+            Admission::ServeFirst => {
+                // Others that arrived with it may be queued in tiny_http's pool.
+                self.nudges.wake();
+                Some(request)
+            }
             Admission::Refuse(peer) => {
                 responder.refuse(request, Identity::current());
                 self.connections.close(peer);

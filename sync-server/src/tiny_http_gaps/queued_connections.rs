@@ -17,7 +17,11 @@
 //! connection's bytes as they arrive). This module's thread looks only after a client has
 //! connected: it sleeps in `epoll` on the listening socket, edge-triggered, which the kernel
 //! wakes when a connection arrives and never otherwise (it accepts nothing; tiny_http does).
-//! Woken, it looks every [`LOOK_EVERY`] while there is anything to look for: connections still
+//! That wake-up can be lost: `epoll` reports the socket only if a connection is still waiting
+//! when this thread collects its events, and tiny_http's accept thread, woken by the same arrival,
+//! may have accepted every one of them by then. So a handler thread that sees a new connection's
+//! first request also wakes it ([`Nudges::wake`], an `eventfd`): when connections arrive
+//! together, the ones served say that the others may be queued. Woken, it looks every [`LOOK_EVERY`] while there is anything to look for: connections still
 //! waiting to be accepted, queued ones (a nudge each), or ones that have sent nothing yet and are
 //! younger than `--header-timeout` (queued or read by a waiting thread: the socket cannot tell,
 //! until their bytes come). Then it sleeps again. An idle server makes no connection and wakes
@@ -31,7 +35,7 @@ use std::thread;
 use std::time::Duration;
 
 use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::sockets::{self, Reading};
 
@@ -39,6 +43,10 @@ use super::sockets::{self, Reading};
 /// whose bytes have gone unread this long is queued: a waiting pool thread reads them within
 /// microseconds.
 pub const LOOK_EVERY: Duration = Duration::from_millis(20);
+
+/// `epoll`'s tokens: a client connected to the listening socket, or a handler thread woke it.
+const ARRIVAL: Token = Token(0);
+const WAKE: Token = Token(1);
 
 /// The most nudges in one waking, while connections are still found queued.
 const MAX_NUDGES: usize = 1024;
@@ -48,6 +56,10 @@ pub struct Nudges {
     server: SocketAddr,
     /// A copy of the listening socket, for `epoll` to watch.
     listener: TcpListener,
+    /// Watches the listening socket and `waker`: taken by [`Nudges::run`].
+    poll: Mutex<Option<Poll>>,
+    /// Wakes the thread sleeping in `poll` from a handler thread.
+    waker: Waker,
     /// How long a connection that has sent nothing is watched.
     header_timeout: Duration,
     /// The client addresses of the nudges sent in this waking, whose server ends may still be
@@ -57,9 +69,18 @@ pub struct Nudges {
 
 impl Nudges {
     pub fn new(listener: TcpListener, header_timeout: Duration) -> io::Result<Nudges> {
+        let poll = Poll::new()?;
+        poll.registry().register(
+            &mut SourceFd(&listener.as_raw_fd()),
+            ARRIVAL,
+            Interest::READABLE,
+        )?;
+        let waker = Waker::new(poll.registry(), WAKE)?;
         Ok(Nudges {
             server: listener.local_addr()?,
             listener,
+            poll: Mutex::new(Some(poll)),
+            waker,
             header_timeout,
             nudges: Mutex::new(Vec::new()),
         })
@@ -70,15 +91,22 @@ impl Nudges {
         self.nudges.lock().unwrap().contains(peer)
     }
 
-    /// Sleeps until a client connects, then has `keep_accepting` see that a tiny_http server
-    /// accepts it, and frees the connections the pool has queued; for as long as the process
-    /// runs.
+    /// Has the thread in [`Nudges::run`] look, as for an arriving connection: called for each
+    /// new connection's first request, which may have come with others that were queued.
+    pub fn wake(&self) {
+        // Failing only if the eventfd's count is full, when the thread is woken already.
+        let _ = self.waker.wake();
+    }
+
+    /// Sleeps until a client connects (or [`Nudges::wake`]), then has `keep_accepting` see that
+    /// a tiny_http server accepts it, and frees the connections the pool has queued; for as long
+    /// as the process runs.
     pub fn run(&self, keep_accepting: impl Fn()) -> io::Result<()> {
-        let mut poll = Poll::new()?;
+        let Some(mut poll) = self.poll.lock().unwrap().take() else {
+            return Err(io::Error::other("the nudges already run"));
+        };
         let listening = self.listener.as_raw_fd();
-        poll.registry()
-            .register(&mut SourceFd(&listening), Token(0), Interest::READABLE)?;
-        let mut events = Events::with_capacity(1);
+        let mut events = Events::with_capacity(2);
         loop {
             match poll.poll(&mut events, None) {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
