@@ -19,21 +19,21 @@ pub(crate) fn requested_seconds(query: Option<&str>, limits: &Limits) -> Result<
     let Some((raw, decoded)) = single(query, "seconds", expected)? else {
         return Ok(limits.default_sleep);
     };
-    let shown = quoted(raw);
+    let refuse_value = |problem: &str| refuse(format!("seconds={} {problem}", quoted(raw)));
     let Some(text) = decoded else {
-        return refuse(format!("seconds={shown} is not valid percent-encoding"));
+        return refuse_value("is not valid percent-encoding");
     };
     let Ok(seconds) = text.parse::<f64>() else {
-        return refuse(format!("seconds={shown} is not a number"));
+        return refuse_value("is not a number");
     };
     if !seconds.is_finite() {
-        return refuse(format!("seconds={shown} is not finite"));
+        return refuse_value("is not finite");
     }
     if seconds < 0.0 {
-        return refuse(format!("seconds={shown} is negative"));
+        return refuse_value("is negative");
     }
     if seconds > max {
-        return refuse(format!("seconds={shown} is above the maximum of {max}"));
+        return refuse_value(&format!("is above the maximum of {max}"));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -121,6 +121,10 @@ fn quoted(raw: &str) -> String {
 
 /// Decodes `%XX` escapes; `None` when an escape is malformed or the result is not UTF-8.
 fn percent_decode(text: &str) -> Option<Cow<'_, str>> {
+    // Nearly every name and value has no escape, and is itself: no need to look further.
+    if !text.contains('%') {
+        return Some(Cow::Borrowed(text));
+    }
     // percent-encoding passes a malformed escape (`%zz`, a lone `%`) through as it is; the
     // interface refuses it, so each `%` must start two hex digits.
     let well_formed = text.split('%').skip(1).all(|escape| {
