@@ -11,8 +11,9 @@
 use std::cell::OnceCell;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
 use shared::cause_of;
+use tokio::time::Instant;
 use tokio_postgres::NoTls;
 
 /// The statement of `/query`: the database waits `$1` seconds, then names its backend process.
@@ -61,28 +62,47 @@ impl Database {
     /// or why the database could not answer (at most `--db-wait` after the wait was due).
     pub async fn query(&self, seconds: Duration) -> Result<u32, String> {
         let pool = self.pool()?;
+        // One timer bounds each step in turn: `--db-wait` for a connection (a free one, or a new
+        // one opened), then the query's own seconds plus `--db-wait` for its answer. Moving a
+        // timer's deadline later costs next to nothing; a timer per step would be set and
+        // cancelled for nearly every request, which waits for the pool under load.
+        let deadline = tokio::time::sleep(self.wait);
+        tokio::pin!(deadline);
+        let untimed = Timeouts::new();
         // A connection kept from before the database went away fails at its first use; the
         // pool drops it, and the request tries once more on a new one.
         let mut retried = false;
         loop {
-            let client = pool
-                .get()
-                .await
-                .map_err(|error| format!("no connection within --db-wait: {}", cause_of(&error)))?;
-            // Boxed: `timeout` takes the future by value, and moving it whole copies every
-            // state it may reach (the prepare's and the query's), about 500 instructions a
-            // request in callgrind's count; a box moves as one pointer.
-            let asked = Box::pin(async {
+            let client = tokio::select! {
+                biased;
+                got = pool.timeout_get(&untimed) => got.map_err(|error| {
+                    format!("no connection within --db-wait: {}", cause_of(&error))
+                })?,
+                () = &mut deadline => return Err("no connection within --db-wait".to_owned()),
+            };
+            deadline
+                .as_mut()
+                .reset(Instant::now() + seconds + self.wait);
+            let asked = async {
                 let statement = client.prepare_cached(STATEMENT).await?;
                 client
                     .query_one(&statement, &[&seconds.as_secs_f64()])
                     .await
-            });
-            match tokio::time::timeout(seconds + self.wait, asked).await {
-                Ok(Ok(row)) => return Ok(row.get::<_, i32>(0) as u32),
-                Ok(Err(_)) if !retried && client.is_closed() => retried = true,
-                Ok(Err(error)) => return Err(format!("the query failed: {}", cause_of(&error))),
-                Err(_) => return Err("no answer from the database within --db-wait".to_owned()),
+            };
+            let answered = tokio::select! {
+                biased;
+                answered = asked => answered,
+                () = &mut deadline => {
+                    return Err("no answer from the database within --db-wait".to_owned())
+                }
+            };
+            match answered {
+                Ok(row) => return Ok(row.get::<_, i32>(0) as u32),
+                Err(_) if !retried && client.is_closed() => {
+                    retried = true;
+                    deadline.as_mut().reset(Instant::now() + self.wait);
+                }
+                Err(error) => return Err(format!("the query failed: {}", cause_of(&error))),
             }
         }
     }
@@ -148,12 +168,9 @@ impl Database {
                     recycling_method: RecyclingMethod::Fast,
                 },
             );
+            // No timeouts of the pool's own: `query` bounds every step with one timer.
             let built = Pool::builder(manager)
                 .max_size(self.size)
-                .runtime(Runtime::Tokio1)
-                .wait_timeout(Some(self.wait))
-                .create_timeout(Some(self.wait))
-                .recycle_timeout(Some(self.wait))
                 .build()
                 .map_err(|error| format!("cannot make the pool: {error}"))?;
             Ok(pool.get_or_init(|| built).clone())
