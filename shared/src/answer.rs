@@ -248,6 +248,21 @@ impl Answer {
             .chain(self.own_headers())
     }
 
+    /// Which fields [`Answer::own_headers`] gives, one bit each (`1 << field as u32`), read
+    /// without making their values: a server that keeps its headers by shape asks it of every
+    /// answer.
+    pub fn own_fields(&self) -> u32 {
+        let bit = |carried: bool, field: Field| u32::from(carried) << field as u32;
+        let cors = self.allow_origin.is_some();
+        bit(cors, Field::AccessControlAllowOrigin)
+            | bit(cors, Field::AccessControlExposeHeaders)
+            | bit(self.allow.is_some(), Field::Allow)
+            | bit(self.work_tid.is_some(), Field::XWorkTid)
+            | bit(self.db_pid.is_some(), Field::XDbPid)
+            | bit(self.fetch_ms.is_some(), Field::XFetchMs)
+            | bit(self.retry_after.is_some(), Field::RetryAfter)
+    }
+
     /// The headers only some answers carry: CORS, `Allow`, `X-Work-Tid`, `Retry-After`.
     pub fn own_headers(&self) -> impl Iterator<Item = (Field, Value<'_>)> {
         let cors = self.allow_origin.as_deref().map(|origin| {
@@ -427,5 +442,31 @@ mod tests {
         let none = Answer::no_upstream();
         assert_eq!((none.status, none.retry_after), (503, Some(1)));
         assert!(none.body.contains("--upstream") && none.body.ends_with('\n'));
+    }
+
+    #[test]
+    fn own_fields_names_just_the_fields_own_headers_gives() {
+        let bits = |answer: &Answer| {
+            let given = answer.own_headers();
+            given.fold(0, |bits, (field, _)| bits | 1 << field as u32)
+        };
+        let mut answer = Answer::text(200, "x");
+        assert_eq!(answer.own_fields(), 0);
+        let fields: [fn(&mut Answer); 6] = [
+            |a| a.allow_origin = Some("http://localhost:8000".into()),
+            |a| a.allow = Some("GET, HEAD"),
+            |a| a.work_tid = Some(7),
+            |a| a.db_pid = Some(8),
+            |a| a.fetch_ms = Some(9),
+            |a| a.retry_after = Some(1),
+        ];
+        for add in fields {
+            let mut alone = Answer::text(200, "x");
+            add(&mut alone);
+            assert_ne!(alone.own_fields(), 0);
+            assert_eq!(alone.own_fields(), bits(&alone));
+            add(&mut answer);
+            assert_eq!(answer.own_fields(), bits(&answer));
+        }
     }
 }
