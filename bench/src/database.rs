@@ -16,6 +16,7 @@ use pgcluster::Cluster;
 use serde::Serialize;
 
 use crate::launch::{pinned, Launch};
+use crate::throughput::median;
 
 /// The connections on each side: pgbench's clients, sync-server's threads, async-server's pool.
 pub const CONNECTIONS: u32 = 4;
@@ -28,8 +29,11 @@ const STATEMENT: &str = "SELECT pg_backend_pid() FROM pg_sleep(0);\n";
 pub struct Row {
     pub name: String,
     pub per_second: f64,
-    /// Of the rate it is read against (a server's floor, or pgbench), measured in the same run.
+    /// Of the rate it is read against (a server's floor, or pgbench), measured in the same run:
+    /// for a server, the median of its rounds' ratios, each over its floor's round just before.
     pub of: f64,
+    /// For a server, the least and the greatest of those ratios.
+    pub of_range: Option<(f64, f64)>,
     pub against: String,
 }
 
@@ -42,7 +46,8 @@ pub fn method(rounds: usize, seconds: u32) -> String {
          -T {seconds} running {:?} from core 1, in transactions per second; each floor and \
          server, pinned to core 0 with --database, gets wrk -t1 -c64 -d{seconds}s on \
          /query?seconds=0 from core 1, {rounds} rounds taking turns with its floor, the mean \
-         of the rounds given; the database runs unpinned; target: each server at least \
+         of the rounds given; a server's ratio is the median of its rounds' ratios, each over \
+         its floor's round just before (their range in brackets); the database runs unpinned; target: each server at least \
          {TARGET} of its floor",
         STATEMENT.trim_end()
     )
@@ -64,6 +69,7 @@ pub fn measure(
         name: format!("pgbench -M prepared -c {CONNECTIONS}"),
         per_second: pgbench,
         of: 1.0,
+        of_range: None,
         against: "itself".to_owned(),
     }];
     let pairs = [
@@ -73,21 +79,29 @@ pub fn measure(
     for (floor, server, flag) in pairs {
         let flags = format!("{flag} {CONNECTIONS}");
         let floor_name = format!("{floor} {flags}");
-        let (mut floor_rate, mut server_rate) = (0.0, 0.0);
+        // The machine's speed drifts between rounds: each round's ratio is taken over the
+        // floor's round just before it, so that one slow round moves one ratio, not the mean.
+        let (mut floors, mut servers) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            floor_rate += rate(bin, logs, floor, &flags, &url, seconds, cores)? / rounds as f64;
-            server_rate += rate(bin, logs, server, &flags, &url, seconds, cores)? / rounds as f64;
+            floors.push(rate(bin, logs, floor, &flags, &url, seconds, cores)?);
+            servers.push(rate(bin, logs, server, &flags, &url, seconds, cores)?);
         }
+        let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len() as f64;
+        let ratios: Vec<f64> = servers.iter().zip(&floors).map(|(s, f)| s / f).collect();
+        let least = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let greatest = ratios.iter().copied().fold(0.0, f64::max);
         rows.push(Row {
             name: floor_name.clone(),
-            per_second: floor_rate,
-            of: floor_rate / pgbench,
+            per_second: mean(&floors),
+            of: mean(&floors) / pgbench,
+            of_range: None,
             against: "pgbench".to_owned(),
         });
         rows.push(Row {
             name: format!("{server} {flags}"),
-            per_second: server_rate,
-            of: server_rate / floor_rate,
+            per_second: mean(&servers),
+            of: median(ratios.iter().copied()),
+            of_range: Some((least, greatest)),
             against: floor_name,
         });
     }
@@ -155,9 +169,13 @@ pub fn markdown(rows: &[Row], method: &str) -> String {
         } else {
             format!("≥ {TARGET}: not met")
         };
+        let of = match row.of_range {
+            Some((least, greatest)) => format!("{:.2} ({least:.2} to {greatest:.2})", row.of),
+            None => format!("{:.2}", row.of),
+        };
         table += &format!(
-            "| {} | {:.0} | {:.2} | {} | {target} |\n",
-            row.name, row.per_second, row.of, row.against
+            "| {} | {:.0} | {of} | {} | {target} |\n",
+            row.name, row.per_second, row.against
         );
     }
     table + &format!("\nMethod: {method}.\n\n")
