@@ -6,7 +6,10 @@
 //! (`hello-hyper-postgres`), each with the statement prepared. The floors are read against
 //! `pgbench -M prepared -c P` running the same statement: the database with nothing in front of
 //! it. On two cores the HTTP hop and wrk share the machine with the database, so a server is
-//! judged by its floor (target: 0.9 of it), not by pgbench.
+//! judged by its floor (target: 0.9 of it), not by pgbench. async-server is also read against
+//! `hello-hyper-postgres --guarded`, the floor keeping the interface's promises that cost
+//! something on every request (its timeouts, its log, its fields), so that what those cost and
+//! what the rest of the server costs are read apart.
 
 use std::fs;
 use std::path::Path;
@@ -35,6 +38,20 @@ pub struct Row {
     /// For a server, the least and the greatest of those ratios.
     pub of_range: Option<(f64, f64)>,
     pub against: String,
+    /// Whether the row is held to [`TARGET`]: a server against its floor.
+    pub judged: bool,
+}
+
+/// The median, the least and the greatest of the rounds' ratios of `rates` over `bases`.
+fn paired(rates: &[f64], bases: &[f64]) -> (f64, f64, f64) {
+    let ratios: Vec<f64> = rates.iter().zip(bases).map(|(r, b)| r / b).collect();
+    let least = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let greatest = ratios.iter().copied().fold(0.0, f64::max);
+    (median(ratios.into_iter()), least, greatest)
+}
+
+fn mean(rates: &[f64]) -> f64 {
+    rates.iter().sum::<f64>() / rates.len() as f64
 }
 
 /// What a server must reach of its floor.
@@ -45,10 +62,11 @@ pub fn method(rounds: usize, seconds: u32) -> String {
         "one throwaway PostgreSQL cluster (pgcluster); pgbench -n -M prepared -c {CONNECTIONS} -j 1 \
          -T {seconds} running {:?} from core 1, in transactions per second; each floor and \
          server, pinned to core 0 with --database, gets wrk -t1 -c64 -d{seconds}s on \
-         /query?seconds=0 from core 1, {rounds} rounds taking turns with its floor, the mean \
-         of the rounds given; a server's ratio is the median of its rounds' ratios, each over \
-         its floor's round just before (their range in brackets); the database runs unpinned; target: each server at least \
-         {TARGET} of its floor",
+         /query?seconds=0 from core 1, {rounds} rounds taking turns with its floor (and the \
+         guarded floor), the mean of the rounds given; a ratio is the median of the rounds' \
+         ratios, each over the round of the other measured just before (their range in \
+         brackets); the database runs unpinned; target: each server at least {TARGET} of its \
+         floor",
         STATEMENT.trim_end()
     )
 }
@@ -71,39 +89,61 @@ pub fn measure(
         of: 1.0,
         of_range: None,
         against: "itself".to_owned(),
+        judged: false,
     }];
-    let pairs = [
-        ("hello-tiny-http-postgres", "sync-server", "--threads"),
-        ("hello-hyper-postgres", "async-server", "--db-pool"),
+    // Each server, its floor, and (for async-server) the floor that keeps the interface's
+    // promises, as hyper's floor does with `--guarded`.
+    let kinds = [
+        ("hello-tiny-http-postgres", None, "sync-server", "--threads"),
+        (
+            "hello-hyper-postgres",
+            Some("--guarded"),
+            "async-server",
+            "--db-pool",
+        ),
     ];
-    for (floor, server, flag) in pairs {
+    for (floor, guarded, server, flag) in kinds {
         let flags = format!("{flag} {CONNECTIONS}");
         let floor_name = format!("{floor} {flags}");
+        let mut contenders = vec![(floor, flags.clone())];
+        contenders.extend(guarded.map(|extra| (floor, format!("{flags} {extra}"))));
+        contenders.push((server, flags.clone()));
         // The machine's speed drifts between rounds: each round's ratio is taken over the
         // floor's round just before it, so that one slow round moves one ratio, not the mean.
-        let (mut floors, mut servers) = (Vec::new(), Vec::new());
+        let mut rates = vec![Vec::new(); contenders.len()];
         for _ in 0..rounds {
-            floors.push(rate(bin, logs, floor, &flags, &url, seconds, cores)?);
-            servers.push(rate(bin, logs, server, &flags, &url, seconds, cores)?);
+            for ((binary, flags), rates) in contenders.iter().zip(&mut rates) {
+                rates.push(rate(bin, logs, binary, flags, &url, seconds, cores)?);
+            }
         }
-        let mean = |rates: &[f64]| rates.iter().sum::<f64>() / rates.len() as f64;
-        let ratios: Vec<f64> = servers.iter().zip(&floors).map(|(s, f)| s / f).collect();
-        let least = ratios.iter().copied().fold(f64::INFINITY, f64::min);
-        let greatest = ratios.iter().copied().fold(0.0, f64::max);
+        let floors = &rates[0];
         rows.push(Row {
             name: floor_name.clone(),
-            per_second: mean(&floors),
-            of: mean(&floors) / pgbench,
+            per_second: mean(floors),
+            of: mean(floors) / pgbench,
             of_range: None,
             against: "pgbench".to_owned(),
+            judged: false,
         });
-        rows.push(Row {
-            name: format!("{server} {flags}"),
-            per_second: mean(&servers),
-            of: median(ratios.iter().copied()),
-            of_range: Some((least, greatest)),
-            against: floor_name,
-        });
+        let named = |(binary, flags): &(&str, String)| format!("{binary} {flags}");
+        for (at, contender) in contenders.iter().enumerate().skip(1) {
+            let is_server = at + 1 == contenders.len();
+            let mut against = vec![(0, true)];
+            if is_server && at > 1 {
+                against.push((at - 1, false)); // the server over the guarded floor, too
+            }
+            for (base, judged) in against {
+                let (of, least, greatest) = paired(&rates[at], &rates[base]);
+                rows.push(Row {
+                    name: named(contender),
+                    per_second: mean(&rates[at]),
+                    of,
+                    of_range: Some((least, greatest)),
+                    against: named(&contenders[base]),
+                    judged: judged && is_server,
+                });
+            }
+        }
     }
     Ok(rows)
 }
@@ -161,8 +201,7 @@ pub fn markdown(rows: &[Row], method: &str) -> String {
         "| /query?seconds=0 | per second | of | read against | target |\n| --- | --- | --- | --- | --- |\n",
     );
     for row in rows {
-        let server = row.against.starts_with("hello-");
-        let target = if !server {
+        let target = if !row.judged {
             "—".to_owned()
         } else if row.of >= TARGET {
             format!("≥ {TARGET}: met")

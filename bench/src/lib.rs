@@ -68,12 +68,20 @@ pub async fn hello(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, 
     Ok(Response::new(Full::new(Bytes::from_static(b"no sleep"))))
 }
 
-/// [`hello`], with the four fields every answer of the interface carries (`Content-Type`,
-/// `X-Pid`, `X-Tid`, `Cache-Control`), built once per thread and copied, as async-server does:
-/// what hyper takes to carry them, apart from everything else async-server does.
+/// [`hello`], with the four fields every answer of the interface carries
+/// ([`interface_fields`]): what hyper takes to carry them, apart from everything else
+/// async-server does.
 pub async fn hello_with_fields(
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut response = hello(request).await?;
+    *response.headers_mut() = interface_fields();
+    Ok(response)
+}
+
+/// The four fields every answer of the interface carries (`Content-Type`, `X-Pid`, `X-Tid`,
+/// `Cache-Control`), built once per thread and copied, as async-server does.
+pub fn interface_fields() -> HeaderMap {
     thread_local! {
         static FIELDS: HeaderMap = {
             let me = Identity::current();
@@ -85,7 +93,5 @@ pub async fn hello_with_fields(
             fields
         };
     }
-    let mut response = hello(request).await?;
-    *response.headers_mut() = FIELDS.with(HeaderMap::clone);
-    Ok(response)
+    FIELDS.with(HeaderMap::clone)
 }
