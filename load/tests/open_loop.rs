@@ -79,11 +79,13 @@ fn requests_keep_starting_on_time_through_a_stall_and_the_stall_shows_in_their_l
         "100/s for 3 s, evenly: {stdout}"
     );
     assert!(lines.iter().all(|l| l.status == "200"), "{stdout}");
-    // On time through the stall: every request started within 5 ms of when it was due.
+    // On time through the stall: a client that waited for each answer before sending the next
+    // would be up to the stall's second late; these start within a twentieth of it (a debug
+    // build here has long met 5 ms, but a shared machine's stolen time has made it 5.8).
     let mut lateness: Vec<u64> = lines.iter().map(|l| l.sent - l.due).collect();
     lateness.sort_unstable();
     let p99 = lateness[lateness.len() * 99 / 100];
-    assert!(p99 < 5_000, "lateness p99 {p99} µs");
+    assert!(p99 < 50_000, "lateness p99 {p99} µs");
     // The stall in the latency: the requests held up (latency over 300 ms) are about one
     // second's worth, each sent on time, and all answered at about the same moment, the end of
     // the stall, so that the earliest due waited longest.
