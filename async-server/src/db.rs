@@ -11,7 +11,7 @@
 use std::cell::OnceCell;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Timeouts};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use shared::cause_of;
 use tokio::time::Instant;
 use tokio_postgres::NoTls;
@@ -68,14 +68,13 @@ impl Database {
         // cancelled for nearly every request, which waits for the pool under load.
         let deadline = tokio::time::sleep(self.wait);
         tokio::pin!(deadline);
-        let untimed = Timeouts::new();
         // A connection kept from before the database went away fails at its first use; the
         // pool drops it, and the request tries once more on a new one.
         let mut retried = false;
         loop {
             let client = tokio::select! {
                 biased;
-                got = pool.timeout_get(&untimed) => got.map_err(|error| {
+                got = pool.get() => got.map_err(|error| {
                     format!("no connection within --db-wait: {}", cause_of(&error))
                 })?,
                 () = &mut deadline => return Err("no connection within --db-wait".to_owned()),
