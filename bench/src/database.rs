@@ -104,7 +104,6 @@ pub fn measure(
     ];
     for (floor, guarded, server, flag) in kinds {
         let flags = format!("{flag} {CONNECTIONS}");
-        let floor_name = format!("{floor} {flags}");
         let mut contenders = vec![(floor, flags.clone())];
         contenders.extend(guarded.map(|extra| (floor, format!("{flags} {extra}"))));
         contenders.push((server, flags.clone()));
@@ -116,33 +115,34 @@ pub fn measure(
                 rates.push(rate(bin, logs, binary, flags, &url, seconds, cores)?);
             }
         }
+        let named = |at: usize| format!("{} {}", contenders[at].0, contenders[at].1);
         let floors = &rates[0];
         rows.push(Row {
-            name: floor_name.clone(),
+            name: named(0),
             per_second: mean(floors),
             of: mean(floors) / pgbench,
             of_range: None,
             against: "pgbench".to_owned(),
             judged: false,
         });
-        let named = |(binary, flags): &(&str, String)| format!("{binary} {flags}");
-        for (at, contender) in contenders.iter().enumerate().skip(1) {
-            let is_server = at + 1 == contenders.len();
-            let mut against = vec![(0, true)];
-            if is_server && at > 1 {
-                against.push((at - 1, false)); // the server over the guarded floor, too
-            }
-            for (base, judged) in against {
-                let (of, least, greatest) = paired(&rates[at], &rates[base]);
-                rows.push(Row {
-                    name: named(contender),
-                    per_second: mean(&rates[at]),
-                    of,
-                    of_range: Some((least, greatest)),
-                    against: named(&contenders[base]),
-                    judged: judged && is_server,
-                });
-            }
+        // Each row: a contender, the one it is read against, and whether it is held to the
+        // target: the guarded floor over the floor, the server over the floor (judged), and the
+        // server over the guarded floor.
+        let server = contenders.len() - 1;
+        let mut readings = vec![(server, 0, true)];
+        if server == 2 {
+            readings = vec![(1, 0, false), (server, 0, true), (server, 1, false)];
+        }
+        for (at, base, judged) in readings {
+            let (of, least, greatest) = paired(&rates[at], &rates[base]);
+            rows.push(Row {
+                name: named(at),
+                per_second: mean(&rates[at]),
+                of,
+                of_range: Some((least, greatest)),
+                against: named(base),
+                judged,
+            });
         }
     }
     Ok(rows)
