@@ -21,8 +21,9 @@
 //! when this thread collects its events, and tiny_http's accept thread, woken by the same arrival,
 //! may have accepted every one of them by then. So a handler thread that sees a new connection's
 //! first request also wakes it ([`Nudges::wake`], an `eventfd`): when connections arrive
-//! together, the ones served say that the others may be queued. Woken, it looks every [`LOOK_EVERY`] while there is anything to look for: connections still
-//! waiting to be accepted, queued ones (a nudge each), or ones that have sent nothing yet and are
+//! together, the ones served say that the others may be queued. Woken, it looks every
+//! [`LOOK_EVERY`] while there is anything to look for: connections still waiting to be accepted,
+//! queued ones (a nudge each), or ones that have sent nothing yet and are
 //! younger than `--header-timeout` (queued or read by a waiting thread: the socket cannot tell,
 //! until their bytes come). Then it sleeps again. An idle server makes no connection and wakes
 //! for nothing.
