@@ -138,6 +138,43 @@ pub fn pss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The machine's CPU time so far, all cores together, in ticks: how much of it the hypervisor
+/// gave to someone else (`steal`), and all of it. On a virtual machine a neighbour's load shows
+/// up as stolen time, and a measurement taken while much was stolen ran on a slower machine than
+/// the one beside it.
+#[derive(Clone, Copy, Debug)]
+pub struct MachineTime {
+    stolen: u64,
+    total: u64,
+}
+
+impl MachineTime {
+    /// Read from `/proc/stat`; zeros where it cannot be read.
+    pub fn now() -> MachineTime {
+        use procfs::CurrentSI;
+        let Ok(stats) = procfs::KernelStats::current() else {
+            return MachineTime {
+                stolen: 0,
+                total: 0,
+            };
+        };
+        let cpu = stats.total;
+        let optional = [cpu.iowait, cpu.irq, cpu.softirq, cpu.steal];
+        let counted = cpu.user + cpu.nice + cpu.system + cpu.idle;
+        MachineTime {
+            stolen: cpu.steal.unwrap_or(0),
+            total: counted + optional.iter().flatten().sum::<u64>(),
+        }
+    }
+
+    /// The share of the machine's CPU time since this reading that the hypervisor stole.
+    pub fn stolen_since(self) -> f64 {
+        let now = MachineTime::now();
+        let stolen = now.stolen.saturating_sub(self.stolen);
+        stolen as f64 / now.total.saturating_sub(self.total).max(1) as f64
+    }
+}
+
 /// The CPU time it has used, user and system; zero if the process is gone.
 pub fn cpu_time(pid: u32) -> Duration {
     let stat = process(pid).and_then(|process| process.stat().ok());
@@ -196,5 +233,20 @@ mod tests {
         assert!(thread_cpu_time(me, tid) >= Duration::from_millis(50));
         assert!(cpu_time(me) >= Duration::from_millis(50));
         assert_eq!(rss_kib(u32::MAX), 0, "no such process");
+    }
+
+    #[test]
+    fn the_machines_time_is_read_and_grows() {
+        let before = MachineTime::now();
+        let spin = std::time::Instant::now();
+        while spin.elapsed() < Duration::from_millis(100) {}
+        let after = MachineTime::now();
+        assert!(
+            after.total > before.total,
+            "100 ms of this core's time is counted"
+        );
+        assert!(after.stolen >= before.stolen && after.stolen <= after.total);
+        let stolen = before.stolen_since();
+        assert!((0.0..=1.0).contains(&stolen), "a share: {stolen}");
     }
 }
