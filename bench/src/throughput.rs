@@ -177,6 +177,8 @@ pub(crate) struct Run {
     pub(crate) cpu_us: f64,
     /// What wrk counted, by the kinds of [`ERROR_KINDS`].
     pub(crate) errors: [u64; 5],
+    /// The share of the machine's CPU time the hypervisor gave to others while wrk ran.
+    pub(crate) stolen: f64,
 }
 
 /// wrk's `Socket errors` (connect, read, write, timeout) and its `Non-2xx or 3xx responses`.
@@ -216,6 +218,7 @@ pub(crate) fn rotate(
 pub(crate) fn measure(launch: &Launch, log: &Path, path: &str, seconds: u32, cores: usize) -> Run {
     let (server, url) = launch.start(log, cores);
     let cpu_before = probe::process::cpu_time(server.pid());
+    let machine = probe::process::MachineTime::now();
     let mut wrk = pinned(Path::new("wrk"), 1, cores);
     let output = wrk
         .args([
@@ -228,10 +231,12 @@ pub(crate) fn measure(launch: &Launch, log: &Path, path: &str, seconds: u32, cor
         .output()
         .expect("wrk runs");
     let cpu = probe::process::cpu_time(server.pid()).saturating_sub(cpu_before);
+    let stolen = machine.stolen_since();
     drop(server);
     let mut run = parse_wrk(&String::from_utf8_lossy(&output.stdout));
     let answered = run.rps * f64::from(seconds);
     run.cpu_us = cpu.as_secs_f64() * 1e6 / answered.max(1.0);
+    run.stolen = stolen;
     run
 }
 
@@ -266,6 +271,7 @@ pub(crate) fn parse_wrk(output: &str) -> Run {
         p99_us: micros(field("99%")),
         cpu_us: f64::NAN,
         errors,
+        stolen: f64::NAN,
     }
 }
 
