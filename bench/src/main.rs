@@ -53,6 +53,10 @@ struct Cli {
     /// floor's; written to docs/instructions.md
     #[arg(long, conflicts_with_all = ["quick", "seed"])]
     items: bool,
+    /// Instead, only `/query` against the floors and pgbench (with --quick, its short form),
+    /// printed and not written: the part of the run that judges the servers by their floors
+    #[arg(long, conflicts_with_all = ["seed", "items"])]
+    query: bool,
     #[command(subcommand)]
     role: Option<Role>,
 }
@@ -119,6 +123,14 @@ fn run(args: Cli) -> anyhow::Result<()> {
     let logs = root.join("target/bench");
     fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
     let cores = settings.cores;
+    if args.query {
+        let rows = database::measure(&bin, &logs, (rounds, seconds), cores)?;
+        print!(
+            "{}",
+            database::markdown(&rows, &database::method(rounds, seconds))
+        );
+        return Ok(());
+    }
 
     let seed = args.seed.then(|| seed::prepare(&root));
     let throughput = throughput::measure_all(&bin, &logs, (rounds, seconds), cores, seed.as_ref());
