@@ -54,9 +54,9 @@ struct Reading {
 }
 
 /// A measurement during which the hypervisor gave more than this share of the machine's CPU
-/// time to others ran on a slower machine than its neighbours: it is taken again...
+/// time to others ran on a slower machine than its neighbours: its round is taken again...
 const STOLEN_AT_MOST: f64 = 0.02;
-/// ...at most this many times more, and the one that lost the least is kept.
+/// ...at most this many times more, and the round that lost the least is kept.
 const RETAKES: usize = 2;
 
 /// The median, the least and the greatest of the rounds' ratios of `rates` over `bases`.
@@ -94,10 +94,10 @@ pub fn method(rounds: usize, seconds: u32) -> String {
          /query?seconds=0 from core 1, {rounds} rounds taking turns with its floor (and the \
          guarded floor), the mean of the rounds given; a ratio is the median of the rounds' \
          ratios, each over the round of the other measured just before (their range in \
-         brackets); the database runs unpinned; a measurement during which the hypervisor gave \
-         more than {:.0}% of the machine's CPU time to others (steal, from /proc/stat) is taken \
-         again, at most {RETAKES} times more, and the one that lost the least is kept; target: \
-         each server at least {TARGET} of its floor",
+         brackets); the database runs unpinned; a round in which the hypervisor gave more than \
+         {:.0}% of the machine's CPU time to others during any measurement (steal, from \
+         /proc/stat) is taken again as a whole, at most {RETAKES} times more, and the round \
+         that lost the least is kept; target: each server at least {TARGET} of its floor",
         STATEMENT.trim_end(),
         STOLEN_AT_MOST * 100.0
     )
@@ -114,7 +114,7 @@ pub fn measure(
 ) -> anyhow::Result<Vec<Row>> {
     let cluster = Cluster::start(100).context("cannot start a throwaway database")?;
     let url = cluster.url();
-    let pgbench = retaken("pgbench", || pgbench(&url, logs, seconds, cores))?;
+    let [pgbench] = retaken("pgbench", || Ok([pgbench(&url, logs, seconds, cores)?]))?;
     let mut rows = vec![Row {
         name: format!("pgbench -M prepared -c {CONNECTIONS}"),
         per_second: pgbench.per_second,
@@ -142,11 +142,18 @@ pub fn measure(
         contenders.push((server, flags.clone()));
         // The machine's speed drifts between rounds: each round's ratio is taken over the
         // floor's round just before it, so that one slow round moves one ratio, not the mean.
+        // A round is taken again as a whole, so that a ratio is always of two measurements
+        // that had the machine to the same degree.
         let mut rates = vec![Vec::new(); contenders.len()];
         for _ in 0..rounds {
-            for ((binary, flags), rates) in contenders.iter().zip(&mut rates) {
-                let measured = || rate(bin, logs, binary, flags, &url, seconds, cores);
-                rates.push(retaken(binary, measured)?);
+            let round = retaken(server, || {
+                let measured = contenders
+                    .iter()
+                    .map(|(binary, flags)| rate(bin, logs, binary, flags, &url, seconds, cores));
+                measured.collect::<anyhow::Result<Vec<Reading>>>()
+            })?;
+            for (rates, reading) in rates.iter_mut().zip(round) {
+                rates.push(reading);
             }
         }
         let named = |at: usize| format!("{} {}", contenders[at].0, contenders[at].1);
@@ -184,23 +191,28 @@ pub fn measure(
     Ok(rows)
 }
 
-/// `measure`'s reading, taken again (at most [`RETAKES`] times more) while the hypervisor
-/// stole more than [`STOLEN_AT_MOST`] of the machine; the reading that lost the least is kept.
-fn retaken(
+/// `measure`'s readings (a round), taken again (at most [`RETAKES`] times more) while the
+/// hypervisor stole more than [`STOLEN_AT_MOST`] of the machine in any of them; the round that
+/// lost the least is kept.
+fn retaken<Round: AsRef<[Reading]>>(
     name: &str,
-    mut measure: impl FnMut() -> anyhow::Result<Reading>,
-) -> anyhow::Result<Reading> {
+    mut measure: impl FnMut() -> anyhow::Result<Round>,
+) -> anyhow::Result<Round> {
     let mut kept = measure()?;
     for _ in 0..RETAKES {
-        if kept.stolen <= STOLEN_AT_MOST {
+        let stolen = most_stolen(kept.as_ref());
+        if stolen <= STOLEN_AT_MOST {
             break;
         }
-        eprintln!(
-            "{name}: {:.1}% of the machine's CPU time stolen by the hypervisor; measuring again",
-            kept.stolen * 100.0
-        );
         let again = measure()?;
-        if again.stolen < kept.stolen {
+        let stolen_again = most_stolen(again.as_ref());
+        eprintln!(
+            "{name}: a round lost {:.1}% of the machine's CPU time to the hypervisor; taken \
+             again: {:.1}%",
+            stolen * 100.0,
+            stolen_again * 100.0
+        );
+        if stolen_again < stolen {
             kept = again;
         }
     }
