@@ -578,11 +578,17 @@ fn db_limit_queues_in_a_pool_and_refuses_a_connection_per_thread() {
     let (report, stdout) = succeeded(&[&args[..], &[json.to_str().unwrap()]].concat(), &json);
     assert!(stdout.contains("cluster (max_connections 20)"), "{stdout}");
     let peak = |server: &Value, what: &str| server["held"][what]["peak"].as_u64().unwrap();
-    for ours in ["async-pool-10", "sync-threads-30"] {
+    // A reading counts the server's sockets to the database's port, and a connection the
+    // database is refusing is one until it is closed: sync-server's pool (r2d2) keeps trying on
+    // its three helper threads while its 30 threads want more than the 20 the database takes.
+    for (ours, attempts) in [("async-pool-10", 0), ("sync-threads-30", 3)] {
         let ours = server(&report, "db-limit", ours);
         assert_eq!(ours["refused"], 0, "{ours}");
         assert_eq!(ours["blocked"], true, "waited for a connection: {ours}");
-        assert!(peak(ours, "database_connections") <= 20, "{ours}");
+        assert!(
+            peak(ours, "database_connections") <= 20 + attempts,
+            "{ours}"
+        );
     }
     let pooled = server(&report, "db-limit", "async-pool-10");
     assert_eq!(peak(pooled, "database_connections"), 10, "{pooled}");
