@@ -902,8 +902,6 @@ fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
         "load",
         "--workload",
         "timer",
-        "--scale",
-        "0.2",
         "--duration",
         "0.5",
         "--load-page",
@@ -935,10 +933,11 @@ fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
         .count();
     assert!(steps >= 8, "{steps} steps: {stdout}");
     assert!(stdout.contains("quick p99 over 10× unloaded first at: measured"));
-    // One thread's predicted knee is well below the event loop's: its thread is held for the
-    // wait. Not by much at this scale: sleeps of 10 ms, and in a debug build the event loop's
-    // own time for a quick request is 2 to 2.5 times a handler thread's (knees of 1,864 and
-    // 818/s measured by hand), so the margin asked is 1.5, not 2.
+    // One thread's predicted knee is set by the wait: its thread is held for each 50 ms sleep,
+    // so a tenth of the traffic waiting caps it at 1 / (0.1 × 50 ms) = 200/s. The event loop's
+    // is set by its own time for a request: in a debug build, knees from 984/s (CI, a busy
+    // machine) to 2,144/s have been seen, well over twice one thread's. At `--scale 0.2` (10 ms
+    // sleeps, a cap of 1,000/s) a busy machine once brought the two within 15% of each other.
     let knee = |design: &str| -> f64 {
         let line = stdout
             .lines()
@@ -948,8 +947,9 @@ fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
         line[at..].trim_end_matches("/s").parse().unwrap()
     };
     let (event_loop, one_thread) = (knee("one event loop"), knee("one thread"));
+    assert!(one_thread <= 200.0, "{one_thread}");
     assert!(
-        event_loop > 1.5 * one_thread,
+        event_loop > 2.0 * one_thread,
         "{event_loop} against {one_thread}"
     );
     let text = std::fs::read_to_string(&page).unwrap();
