@@ -60,12 +60,13 @@ pub fn draw(report: &TrafficReport) -> Document {
             .iter()
             .filter(|s| s.workload == *workload)
             .collect();
-        document = document.add(panel(*workload, &sweeps, top));
+        document = document.add(panel(&sweeps, top));
     }
     document
 }
 
-fn panel(workload: Workload, sweeps: &[&Sweep], top: f64) -> Group {
+/// One workload's panel: `sweeps` are its sweeps, at least one.
+fn panel(sweeps: &[&Sweep], top: f64) -> Group {
     let width = WIDTH - LEFT - RIGHT;
     let x = |rate: f64| LEFT + log_scale(rate, RATES, width);
     let y = |ms: f64| top + PANEL - log_scale(ms, MILLIS, PANEL);
@@ -74,7 +75,7 @@ fn panel(workload: Workload, sweeps: &[&Sweep], top: f64) -> Group {
             LEFT,
             top - 6.0,
             14.0,
-            &format!("10% waits on {}", workload.label()),
+            &format!("10% waits on {}", sweeps[0].workload_label()),
         ))
         .add(axis_line(LEFT, top + PANEL, LEFT + width, top + PANEL))
         .add(axis_line(LEFT, top, LEFT, top + PANEL));

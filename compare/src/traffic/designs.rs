@@ -128,14 +128,17 @@ impl Workload {
         Workload::Mistake,
     ];
 
-    pub fn label(self) -> &'static str {
-        match self {
-            Workload::Timer => "a timer (/sleep 50 ms)",
-            Workload::Cpu => "CPU (/compute 10 ms)",
-            Workload::Database => "the database (/query 50 ms)",
-            Workload::Service => "another service (/fetch 50 ms)",
-            Workload::Mistake => "the mistake (/block 50 ms)",
-        }
+    /// What the waiting tenth waits on, and for how long: `wait` is [`Workload::wait`] scaled.
+    pub fn label(self, wait: Duration) -> String {
+        let kind = match self {
+            Workload::Timer => "a timer (/sleep",
+            Workload::Cpu => "CPU (/compute",
+            Workload::Database => "the database (/query",
+            Workload::Service => "another service (/fetch",
+            Workload::Mistake => "the mistake (/block",
+        };
+        let ms = (wait.as_secs_f64() * 1e6).round() / 1e3;
+        format!("{kind} {ms} ms)")
     }
 
     /// The wait each waiting request asks for.
@@ -290,6 +293,14 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn a_label_names_the_wait_the_server_was_asked_for() {
+        assert_eq!(Workload::Timer.label(50 * MS), "a timer (/sleep 50 ms)");
+        // At `--scale 0.05` the computation asked for is half a millisecond, and says so.
+        let half = Workload::Cpu.wait().mul_f64(0.05);
+        assert_eq!(Workload::Cpu.label(half), "CPU (/compute 0.5 ms)");
+    }
 
     #[test]
     fn each_design_s_knee_is_where_its_busiest_station_saturates() {

@@ -73,6 +73,8 @@ pub struct Step {
 pub struct Sweep {
     pub workload: Workload,
     pub design: Design,
+    /// What each waiting request asks for: the workload's wait, scaled.
+    pub wait: Duration,
     /// What a quick request costs on the unloaded server.
     pub cost: Cost,
     /// A quick request's p99 on the unloaded server.
@@ -83,6 +85,11 @@ pub struct Sweep {
 }
 
 impl Sweep {
+    /// What the waiting tenth waits on, and for how long.
+    pub fn workload_label(&self) -> String {
+        self.workload.label(self.wait)
+    }
+
     /// Whether a step's p99s are within [`WITHIN`] of the model's (and the unloaded cost).
     pub fn holds(&self, step: &Step) -> bool {
         let slack = self.unloaded_p99_ms;
@@ -148,16 +155,17 @@ pub fn measure(
     };
     let cores = crate::scenario::machine_cores();
     for &workload in workloads {
+        let label = workload.label(workload.wait().mul_f64(scale));
         if workload.needs_database() && backends.database.is_none() {
             report
                 .skipped
-                .push(format!("{}: no database (pass --spawn)", workload.label()));
+                .push(format!("{label}: no database (pass --spawn)"));
             continue;
         }
         if workload.needs_upstream() && backends.upstream.is_none() {
             report
                 .skipped
-                .push(format!("{}: no upstream (pass --spawn)", workload.label()));
+                .push(format!("{label}: no upstream (pass --spawn)"));
             continue;
         }
         let seeded = backends.seed.map_or(&[][..], |_| &Design::SEED[..]);
@@ -267,6 +275,7 @@ fn sweep(
     Ok(Sweep {
         workload,
         design,
+        wait,
         cost,
         unloaded_p99_ms,
         capacity,

@@ -39,7 +39,7 @@ pub fn sweep_text(sweep: &Sweep) -> String {
         "load: {} on {}: unloaded, a quick request takes {:.3} ms of the server's own threads \
          and {:.3} ms elsewhere (p99 {:.3} ms), a waiting one {:.3} ms there; predicted knee \
          {:.0}/s",
-        sweep.workload.label(),
+        sweep.workload_label(),
         sweep.design.label(),
         sweep.cost.quick.as_secs_f64() * 1000.0,
         sweep.cost.elsewhere.as_secs_f64() * 1000.0,
@@ -114,7 +114,8 @@ pub fn page(report: &TrafficReport, command: &str, machine: &str) -> String {
         if sweeps.is_empty() {
             continue;
         }
-        let _ = writeln!(out, "## 10% of the traffic waits on {}\n", workload.label());
+        let heading = sweeps[0].workload_label();
+        let _ = writeln!(out, "## 10% of the traffic waits on {heading}\n");
         for sweep in &sweeps {
             let (measured, predicted) = sweep.knees();
             let _ = writeln!(
@@ -224,7 +225,7 @@ fn verdicts(report: &TrafficReport) -> String {
             out,
             " The furthest apart: {} on {} at {:.0}/s, quick p99 {} ms measured against {} ms \
              predicted, waiting p99 {} against {}.",
-            sweep.workload.label(),
+            sweep.workload_label(),
             sweep.design.label(),
             step.rate,
             ms(step.classes[0].measured.p99),
