@@ -168,13 +168,13 @@ pub fn measure(
             stolen: most_stolen(floors.iter().chain([&pgbench])),
         });
         // Each row: a contender, the one it is read against, and whether it is held to the
-        // target: the guarded floor over the floor, the server over the floor (judged), and the
-        // server over the guarded floor.
+        // target. The server is judged over the floor; where there is a guarded floor (second),
+        // it is read over the floor, and the server over it too.
         let server = contenders.len() - 1;
-        let mut readings = vec![(server, 0, true)];
-        if server == 2 {
-            readings = vec![(1, 0, false), (server, 0, true), (server, 1, false)];
-        }
+        let readings = match guarded {
+            None => vec![(server, 0, true)],
+            Some(_) => vec![(1, 0, false), (server, 0, true), (server, 1, false)],
+        };
         for (at, base, judged) in readings {
             let (of, least, greatest) = paired(&rates[at], &rates[base]);
             rows.push(Row {
