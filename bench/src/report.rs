@@ -41,7 +41,8 @@ pub(crate) const SEED_METHOD: &str =
 pub(crate) fn markdown(report: &Report) -> String {
     let mut table = String::from(
         "| server | req/s | p50 | p99 | of the floor's req/s | CPU per request | of the floor's \
-         | errors (wrk) |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+         | errors (wrk) | most stolen in a round |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for t in &report.throughput {
         let (against, cpu_against) = match t.role {
@@ -57,7 +58,7 @@ pub(crate) fn markdown(report: &Report) -> String {
             &t.errors
         };
         table += &format!(
-            "| {} | {:.0} | {} | {} | {} | {:.2} µs | {} | {} |\n",
+            "| {} | {:.0} | {} | {} | {} | {:.2} µs | {} | {} | {:.1}% |\n",
             t.server,
             median(t.rps.iter().copied()),
             latency(t.p50_us),
@@ -65,7 +66,8 @@ pub(crate) fn markdown(report: &Report) -> String {
             against,
             median(t.cpu_us.iter().copied()),
             cpu_against,
-            errors
+            errors,
+            t.stolen * 100.0
         );
     }
     table += &format!("\nMethod: {}.\n\n", report.method);
@@ -212,7 +214,9 @@ impl Report {
             method: format!(
                 "wrk -t1 -c64 -d{seconds}s --latency on /nosleep (keep-alive, 64 connections), \
                  {pinned}; {rounds} rounds rotating each server with its floor (and reference), \
-                 medians reported; logging on, stdout to a file; release build{}{}",
+                 medians reported; logging on, stdout to a file; release build; the share of \
+                 the machine's CPU time the hypervisor stole while wrk ran is read from \
+                 /proc/stat and shown, not retaken{}{}",
                 if quick { "; --quick" } else { "" },
                 if seed { SEED_METHOD } else { "" }
             ),

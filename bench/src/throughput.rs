@@ -141,6 +141,8 @@ pub(crate) struct Throughput {
     pub(crate) cpu_ratio: f64,
     /// What wrk counted as errors over all rounds, by kind; empty when none.
     pub(crate) errors: String,
+    /// The largest share of the machine's CPU time the hypervisor stole in any of its rounds.
+    pub(crate) stolen: f64,
 }
 
 impl Throughput {
@@ -165,6 +167,7 @@ impl Throughput {
             p50_us: median(runs.iter().map(|r| r.p50_us)),
             p99_us: median(runs.iter().map(|r| r.p99_us)),
             errors: errors(runs),
+            stolen: runs.iter().map(|r| r.stolen).fold(0.0, f64::max),
         }
     }
 }
