@@ -258,13 +258,9 @@ fn run(
         .pid(&target.url)
         .context("a server of compare's own")?;
     let plan = load::client::Plan {
-        addr: target.addr,
-        host: &target.url["http://".len()..],
-        mix: &mix,
-        schedule: &schedule,
-        keep_alive: false,
         timeout: settings.client_timeout,
         retries: settings.retries,
+        ..traffic::plan(&target, &mix, &schedule)
     };
     let (outcomes, samples) = held::sampled(pid, settings.tick() / 5, || load::client::run(&plan));
     let outcomes = outcomes.context("cannot run the load client")?;
@@ -352,13 +348,8 @@ fn hold(
         .pid(&target.url)
         .context("a server of compare's own")?;
     let plan = load::client::Plan {
-        addr: target.addr,
-        host: &target.url["http://".len()..],
-        mix: &mix,
-        schedule: &schedule,
-        keep_alive: false,
         timeout: settings.client_timeout,
-        retries: 0,
+        ..traffic::plan(&target, &mix, &schedule)
     };
     let (outcomes, samples) = held::sampled(pid, settings.tick(), || load::client::run(&plan));
     let outcomes = outcomes.context("cannot run the load client")?;

@@ -229,15 +229,7 @@ fn sweep(
         let predicted = load::model::predict(&model, &schedule);
         let target = start(servers, design, backends)?;
         let pid = servers.pid(&target.url);
-        let plan = load::client::Plan {
-            addr: target.addr,
-            host: &target.url["http://".len()..],
-            mix: &mix,
-            schedule: &schedule,
-            keep_alive: false,
-            timeout: Duration::from_secs(10),
-            retries: 0,
-        };
+        let plan = plan(&target, &mix, &schedule);
         let (outcomes, held) = held::while_running(&[pid], None, || load::client::run(&plan));
         let outcomes = outcomes.context("cannot run the load client")?;
         servers.stop(&target);
@@ -310,15 +302,7 @@ pub fn unloaded(
             }]);
             let span = apart.mul_f64(count) + apart / 2;
             let schedule = schedule::draw(1.0 / apart.as_secs_f64(), span, Arrivals::Even, &mix, 0);
-            let plan = load::client::Plan {
-                addr: target.addr,
-                host: &target.url["http://".len()..],
-                mix: &mix,
-                schedule: &schedule,
-                keep_alive: false,
-                timeout: Duration::from_secs(10),
-                retries: 0,
-            };
+            let plan = plan(target, &mix, &schedule);
             let before = design_cpu(pid, all_threads);
             let outcomes = load::client::run(&plan).context("cannot run the load client")?;
             let cpu = design_cpu(pid, all_threads)
@@ -366,6 +350,24 @@ fn design_cpu(pid: u32, all: bool) -> Duration {
             .unwrap_or(0);
     }
     Duration::from_nanos(total)
+}
+
+/// How every run here sends `schedule` to `target`: a new connection for each request, given
+/// up 10 s after it was due, never sent again.
+pub fn plan<'a>(
+    target: &'a probe::Target,
+    mix: &'a Mix,
+    schedule: &'a [Due],
+) -> load::client::Plan<'a> {
+    load::client::Plan {
+        addr: target.addr,
+        host: &target.url["http://".len()..],
+        mix,
+        schedule,
+        keep_alive: false,
+        timeout: Duration::from_secs(10),
+        retries: 0,
+    }
 }
 
 fn start(servers: &Servers, design: Design, backends: &Backends) -> anyhow::Result<probe::Target> {
