@@ -6,7 +6,7 @@ use svg::node::element::{Group, Rectangle};
 use svg::Document;
 
 use super::{OverloadReport, Period, Run, PERIODS_PER_T};
-use crate::traffic::chart::{axis_line, colour, log_scale, polyline, small, text};
+use crate::traffic::chart::{axis_line, canvas, colour, log_scale, polyline, small, text};
 
 const WIDTH: f64 = 900.0;
 const PANEL_WIDTH: f64 = 360.0;
@@ -20,18 +20,11 @@ const MILLIS: (f64, f64) = (0.1, 10_000.0);
 
 pub fn draw(report: &OverloadReport) -> Document {
     let height = TOP + report.runs.len() as f64 * ROW + 20.0;
-    let mut document = Document::new()
-        .set("viewBox", (0, 0, WIDTH, height))
-        .set("width", WIDTH)
-        .set("height", height)
-        .set("font-family", "sans-serif")
-        .add(Rectangle::new().set("width", "100%").set("height", "100%").set("fill", "white"))
-        .add(text(
-            LEFT,
-            24.0,
-            16.0,
-            "Goodput (left; offered in grey) and quick p99 (right, log) per period: measured solid, model dashed; the overload shaded",
-        ));
+    let mut document = canvas(
+        WIDTH,
+        height,
+        "Goodput (left; offered in grey) and quick p99 (right, log) per period: measured solid, model dashed; the overload shaded",
+    );
     for (at, run) in report.runs.iter().enumerate() {
         let top = TOP + at as f64 * ROW + 20.0;
         document = document.add(row(run, top));

@@ -41,18 +41,11 @@ pub fn draw(report: &TrafficReport) -> Document {
         .filter(|w| report.sweeps.iter().any(|s| s.workload == *w))
         .collect();
     let height = TOP + workloads.len() as f64 * (PANEL + 60.0) + 20.0;
-    let mut document = Document::new()
-        .set("viewBox", (0, 0, WIDTH, height))
-        .set("width", WIDTH)
-        .set("height", height)
-        .set("font-family", "sans-serif")
-        .add(Rectangle::new().set("width", "100%").set("height", "100%").set("fill", "white"))
-        .add(text(
-            LEFT,
-            24.0,
-            16.0,
-            "Quick requests' p99 against the offered rate (log scales): measured solid, model dashed; ticks: predicted knees",
-        ));
+    let mut document = canvas(
+        WIDTH,
+        height,
+        "Quick requests' p99 against the offered rate (log scales): measured solid, model dashed; ticks: predicted knees",
+    );
     for (at, workload) in workloads.iter().enumerate() {
         let top = TOP + at as f64 * (PANEL + 60.0) + 20.0;
         let sweeps: Vec<&Sweep> = report
@@ -132,6 +125,23 @@ fn panel(sweeps: &[&Sweep], top: f64) -> Group {
             );
     }
     group
+}
+
+/// A white picture of `width` by `height`, its title at the top left: how the `load` and
+/// `overload` charts begin.
+pub(crate) fn canvas(width: f64, height: f64, title: &str) -> Document {
+    Document::new()
+        .set("viewBox", (0, 0, width, height))
+        .set("width", width)
+        .set("height", height)
+        .set("font-family", "sans-serif")
+        .add(
+            Rectangle::new()
+                .set("width", "100%")
+                .set("height", "100%")
+                .set("fill", "white"),
+        )
+        .add(text(LEFT, 24.0, 16.0, title))
 }
 
 pub(crate) fn polyline(points: &[(f64, f64)], colour: &str, dashes: Option<&str>) -> Path {
