@@ -30,12 +30,36 @@ pub struct Report {
     pub fetch_scale: Option<crate::scale::ScaleReport>,
     /// The `growth` scenario: `scale` at three sizes, smallest first.
     pub growth: Vec<crate::scale::ScaleReport>,
-    /// `load`, if it ran: its page and picture have its figures (not the JSON).
-    #[serde(skip)]
+    /// `load`, if it ran.
+    #[serde(rename = "load")]
     pub traffic: Option<crate::traffic::TrafficReport>,
-    /// `overload`, if it ran: the same, its page and picture.
-    #[serde(skip)]
+    /// `overload`, if it ran.
     pub overload: Option<crate::overload::OverloadReport>,
+}
+
+/// A duration in the JSON, in seconds like every other time there (`latency_s`, `wall_s`):
+/// `#[serde(with = "in_seconds")]`, the field's name ending in `_s`.
+pub mod in_seconds {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(time: &Duration, to: S) -> Result<S::Ok, S::Error> {
+        to.serialize_f64(time.as_secs_f64())
+    }
+}
+
+/// [`in_seconds`], for a duration that may be missing (`null`).
+pub mod in_seconds_if_any {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(
+        time: &Option<Duration>,
+        to: S,
+    ) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => to.serialize_some(&time.as_secs_f64()),
+            None => to.serialize_none(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -897,6 +897,7 @@ fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
     spawnable();
     let _alone = testkit::hostile::one_crowd_at_a_time();
     let page = scratch("load.md");
+    let json = scratch("load.json");
     let args = [
         "--spawn",
         "load",
@@ -906,9 +907,10 @@ fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
         "0.5",
         "--load-page",
         page.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
     ];
-    let (output, stdout) = compare(&args);
-    assert!(output.status.success(), "{stdout}");
+    let (report, stdout) = succeeded(&args, &json);
     // A sweep per design, each step with its verdict, and the knees beside the model's.
     for design in [
         "one thread",
@@ -963,6 +965,24 @@ fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
         roxmltree::Document::parse(&svg).is_ok(),
         "the picture is well-formed SVG"
     );
+    // The JSON has every sweep's steps, each percentile measured beside its prediction, and
+    // the knee the text printed.
+    let sweeps = report["load"]["sweeps"].as_array().expect("load's sweeps");
+    assert_eq!(sweeps.len(), 4, "{sweeps:?}");
+    for sweep in sweeps {
+        assert_eq!(sweep["workload"], "timer");
+        assert_eq!(sweep["wait_s"], 0.05);
+        let steps = sweep["steps"].as_array().unwrap();
+        assert!(steps.len() >= 2, "{sweep}");
+        for class in steps.iter().flat_map(|s| s["classes"].as_array().unwrap()) {
+            for side in ["measured", "predicted"] {
+                assert!(class[side]["p99"].as_f64().unwrap() > 0.0, "{class}");
+            }
+        }
+    }
+    let one_thread = sweeps.iter().find(|s| s["design"] == "one-thread").unwrap();
+    let capacity = one_thread["capacity"].as_f64().unwrap();
+    assert_eq!(capacity.round(), knee("one thread"), "{one_thread}");
 }
 
 /// The measured figure of a cell written `measured (model)`.
@@ -976,6 +996,7 @@ fn overload_takes_each_design_past_its_knee_and_back_beside_the_model() {
     spawnable();
     let _alone = testkit::hostile::one_crowd_at_a_time();
     let page = scratch("overload.md");
+    let json = scratch("overload.json");
     let args = [
         "--spawn",
         "overload",
@@ -983,9 +1004,10 @@ fn overload_takes_each_design_past_its_knee_and_back_beside_the_model() {
         "1",
         "--overload-page",
         page.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
     ];
-    let (output, stdout) = compare(&args);
-    assert!(output.status.success(), "{stdout}");
+    let (report, stdout) = succeeded(&args, &json);
     // Each design's run, its periods and its summary beside the model and the formula.
     for design in [
         "one thread",
@@ -1033,4 +1055,27 @@ fn overload_takes_each_design_past_its_knee_and_back_beside_the_model() {
     assert!(text.contains("## In one table"), "{text}");
     let svg = std::fs::read_to_string(page.with_extension("svg")).unwrap();
     assert!(roxmltree::Document::parse(&svg).is_ok());
+    // The JSON has every run period by period, measured beside predicted, and what the text
+    // counted as shed.
+    let overload = &report["overload"];
+    assert_eq!(overload["settings"]["period_s"], 1.0);
+    let runs = overload["runs"].as_array().expect("overload's runs");
+    assert_eq!(runs.len(), 7, "{runs:?}");
+    for run in runs {
+        let periods = |side: &str| run[side].as_array().unwrap().len();
+        assert_eq!(periods("measured"), 40, "{run}");
+        assert_eq!(periods("predicted"), 40, "{run}");
+    }
+    let deadline = runs
+        .iter()
+        .find(|r| r["case"]["design"] == "one-thread" && r["case"]["sheds"] == true)
+        .unwrap();
+    let shed_in_json: f64 = deadline["measured"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["shed"].as_f64().unwrap())
+        .sum();
+    assert!(shed_in_json > 0.0, "{deadline}");
+    assert_eq!(overload["bounded"].as_array().unwrap().len(), 2);
 }

@@ -3,13 +3,14 @@
 
 use load::model::Patience;
 use probe::seed::Stack;
+use serde::Serialize;
 
 use super::Settings;
 use crate::traffic::{Design, Server, Workload};
 
 /// A design run past its knee: a design of `load`, with or without what sheds load:
 /// `--queue-deadline` on ours, `--limit-concurrency` on uvicorn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Case {
     pub design: Design,
     pub sheds: bool,

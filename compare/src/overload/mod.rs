@@ -22,9 +22,11 @@ use load::client::{Failure, Outcome};
 use load::mix::{Class, Mix};
 use load::schedule::{self, Arrivals, Due};
 use load::stats::Summary;
+use serde::Serialize;
 
 use self::periods::Seen;
 use crate::held;
+use crate::report::{in_seconds, in_seconds_if_any};
 use crate::spawn::Servers;
 use crate::traffic::{self, designs::WAITING_SHARE, Backends, Cost, Design, MAX_RATE};
 
@@ -46,11 +48,13 @@ pub const PERIODS_PER_T: u32 = 10;
 const DEADLINE_SHARE: f64 = 0.2;
 
 /// What the clients do, and how long each phase lasts.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize)]
 pub struct Settings {
     /// T: the overload's length.
+    #[serde(rename = "period_s", with = "in_seconds")]
     pub period: Duration,
     pub scale: f64,
+    #[serde(rename = "client_timeout_s", with = "in_seconds")]
     pub client_timeout: Duration,
     pub retries: u32,
 }
@@ -67,7 +71,7 @@ impl Settings {
 }
 
 /// One tenth of T, as the clients saw it: rates per second, of the requests due in it.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Period {
     /// Requests sent, retries included.
     pub offered: f64,
@@ -85,21 +89,23 @@ pub struct Period {
 
 /// What a queue that keeps every request would do, from the formulas: the backlog grows at
 /// λ − μ a second in the overload, and drains at μ − λ′ after it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize)]
 pub struct Formula {
     /// μ: the predicted capacity.
     pub capacity: f64,
     /// Without a deadline: how far into the overload the backlog's wait passes the clients'
     /// timeout, after which nothing is answered in time.
+    #[serde(rename = "goodput_gone_after_s", with = "in_seconds_if_any")]
     pub goodput_gone_after: Option<Duration>,
     /// T·(λ − μ)/(μ − λ′) without a deadline; within a period with one.
+    #[serde(rename = "recovery_s", with = "in_seconds")]
     pub recovery: Duration,
     /// With a deadline: the deadline plus a quick request's service.
     pub quick_p99_bound_ms: Option<f64>,
 }
 
 /// One design's run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Run {
     pub case: Case,
     pub cost: Cost,
@@ -108,7 +114,7 @@ pub struct Run {
     pub formula: Formula,
     pub measured: Vec<Period>,
     pub predicted: Vec<Period>,
-    /// The server's peak threads and RSS in each period.
+    /// The server's peak threads and RSS (KiB) in each period: `[threads, rss_kib]`.
     pub held: Vec<(u64, u64)>,
     pub lateness_p99_ms: f64,
     pub kept_up: bool,
@@ -148,10 +154,11 @@ impl Run {
 }
 
 /// At twice its capacity for longer, what each server holds.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Bounded {
     pub case: Case,
     pub rate: f64,
+    #[serde(rename = "length_s", with = "in_seconds")]
     pub length: Duration,
     pub peak_rss_kib: u64,
     pub peak_threads: u64,
@@ -167,7 +174,7 @@ pub struct Bounded {
 pub const RSS_BOUND_MIB: u64 = 64;
 
 /// What `overload` measured.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct OverloadReport {
     pub settings: Settings,
     pub runs: Vec<Run>,

@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use load::model::{Design as Model, Stage, Station};
 use probe::seed::Stack;
+use serde::Serialize;
+
+use crate::report::in_seconds;
 
 /// The share of the traffic that waits; the rest is `/nosleep`.
 pub const WAITING_SHARE: f64 = 0.1;
 
 /// A design, and how the server that runs it is started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Design {
     OneThread,
     FourThreads,
@@ -91,21 +95,25 @@ impl Design {
 }
 
 /// What a request costs, as measured on the unloaded server at the start of the run.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Cost {
     /// A quick request's CPU on the design's own threads (the handler threads, or the loop).
+    #[serde(rename = "quick_s", with = "in_seconds")]
     pub quick: Duration,
     /// A waiting request's CPU there: for `/compute` on a handler thread or the loop, the work
     /// itself included; for the others only what surrounds the wait (a client's parsing, a
     /// hand-off to a pool).
+    #[serde(rename = "waiting_s", with = "in_seconds")]
     pub waiting: Duration,
     /// The rest of a quick request's latency: the client, the kernel, tiny_http's reading
     /// threads. A delay that holds nothing of the design's.
+    #[serde(rename = "elsewhere_s", with = "in_seconds")]
     pub elsewhere: Duration,
 }
 
 /// What the waiting tenth of the traffic waits on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Workload {
     /// A timer: `/sleep` of 50 ms.
     Timer,

@@ -20,8 +20,10 @@ use anyhow::Context;
 use load::mix::{Class, Mix};
 use load::schedule::{self, Arrivals, Due};
 use load::stats::{Percentiles, Summary};
+use serde::Serialize;
 
 use crate::held;
+use crate::report::in_seconds;
 use crate::spawn::Servers;
 
 pub use self::chart::draw;
@@ -45,14 +47,14 @@ pub const WITHIN: f64 = 0.15;
 pub const KNEE_FACTOR: f64 = 10.0;
 
 /// One class's figures in one step: measured, and predicted from the same arrivals.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Figures {
     pub measured: Percentiles,
     pub predicted: Percentiles,
 }
 
 /// One offered rate, on one design.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Step {
     pub rate: f64,
     /// The model's load on the busiest station: 1 is the knee.
@@ -69,11 +71,12 @@ pub struct Step {
 }
 
 /// One design swept under one workload.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct Sweep {
     pub workload: Workload,
     pub design: Design,
     /// What each waiting request asks for: the workload's wait, scaled.
+    #[serde(rename = "wait_s", with = "in_seconds")]
     pub wait: Duration,
     /// What a quick request costs on the unloaded server.
     pub cost: Cost,
@@ -124,8 +127,10 @@ impl Sweep {
 }
 
 /// What `load` measured.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize)]
 pub struct TrafficReport {
+    /// How long each step offered its rate, after its warm-up.
+    #[serde(rename = "duration_s", with = "in_seconds")]
     pub duration: Duration,
     pub sweeps: Vec<Sweep>,
     /// Workloads left out, and why.
