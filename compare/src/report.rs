@@ -55,10 +55,7 @@ pub mod in_seconds_if_any {
         time: &Option<Duration>,
         to: S,
     ) -> Result<S::Ok, S::Error> {
-        match time {
-            Some(time) => to.serialize_some(&time.as_secs_f64()),
-            None => to.serialize_none(),
-        }
+        serde::Serialize::serialize(&time.map(|time| time.as_secs_f64()), to)
     }
 }
 
