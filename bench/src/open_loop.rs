@@ -95,12 +95,15 @@ pub fn capacity(
         quiet(&mut command)?;
         drop(server);
         let summary = read_json(&json)?["summary"].clone();
+        let missing = || format!("{} lacks a figure of load's summary", json.display());
         rows.push(Capacity {
             connections,
             rate,
-            achieved: summary["achieved"].as_f64().unwrap_or(0.0),
-            lateness_p99_ms: summary["lateness"]["p99"].as_f64().unwrap_or(f64::NAN),
-            kept_up: summary["kept_up"].as_bool().unwrap_or(false),
+            achieved: summary["achieved"].as_f64().with_context(missing)?,
+            lateness_p99_ms: summary["lateness"]["p99_ms"]
+                .as_f64()
+                .with_context(missing)?,
+            kept_up: summary["kept_up"].as_bool().with_context(missing)?,
         });
     }
     Ok(rows)

@@ -1009,7 +1009,7 @@ fn load_sweeps_each_design_beside_the_model_and_writes_its_page() {
         assert!(steps.len() >= 2, "{sweep}");
         for class in steps.iter().flat_map(|s| s["classes"].as_array().unwrap()) {
             for side in ["measured", "predicted"] {
-                assert!(class[side]["p99"].as_f64().unwrap() > 0.0, "{class}");
+                assert!(class[side]["p99_ms"].as_f64().unwrap() > 0.0, "{class}");
             }
         }
     }

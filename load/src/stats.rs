@@ -16,14 +16,19 @@ use crate::mix::Mix;
 /// latencies to be the server's: past it, the client could not keep up.
 pub const LATENESS_BOUND: Duration = Duration::from_millis(1);
 
-/// Percentiles of a set of durations, in milliseconds.
+/// Percentiles of a set of durations, in milliseconds (and named so in the JSON: `p99_ms`).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Percentiles {
     pub count: u64,
+    #[serde(rename = "p50_ms")]
     pub p50: f64,
+    #[serde(rename = "p90_ms")]
     pub p90: f64,
+    #[serde(rename = "p99_ms")]
     pub p99: f64,
+    #[serde(rename = "p999_ms")]
     pub p999: f64,
+    #[serde(rename = "max_ms")]
     pub max: f64,
 }
 
