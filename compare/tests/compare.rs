@@ -1098,6 +1098,15 @@ fn overload_takes_each_design_past_its_knee_and_back_beside_the_model() {
         let periods = |side: &str| run[side].as_array().unwrap().len();
         assert_eq!(periods("measured"), 40, "{run}");
         assert_eq!(periods("predicted"), 40, "{run}");
+        let held = run["held"].as_array().unwrap();
+        assert!(
+            held.iter().any(|h| h["threads"].as_u64() > Some(0)),
+            "{run}"
+        );
+        assert!(
+            held.iter().any(|h| h["rss_kib"].as_u64() > Some(0)),
+            "{run}"
+        );
     }
     let deadline = runs
         .iter()

@@ -87,6 +87,13 @@ pub struct Period {
     pub quick_p99_ms: Option<f64>,
 }
 
+/// The most a server held in one tenth of T.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Held {
+    pub threads: u64,
+    pub rss_kib: u64,
+}
+
 /// What a queue that keeps every request would do, from the formulas: the backlog grows at
 /// λ − μ a second in the overload, and drains at μ − λ′ after it.
 #[derive(Clone, Copy, Debug, Serialize)]
@@ -114,8 +121,8 @@ pub struct Run {
     pub formula: Formula,
     pub measured: Vec<Period>,
     pub predicted: Vec<Period>,
-    /// The server's peak threads and RSS (KiB) in each period: `[threads, rss_kib]`.
-    pub held: Vec<(u64, u64)>,
+    /// What the server held at its peak in each period.
+    pub held: Vec<Held>,
     pub lateness_p99_ms: f64,
     pub kept_up: bool,
 }

@@ -106,10 +106,10 @@ fn table(run: &Run, settings: &Settings) -> String {
          | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     let rows = run.measured.iter().zip(&run.predicted).zip(&run.held);
-    for (at, ((measured, predicted), (threads, rss))) in rows.enumerate() {
+    for (at, ((measured, predicted), held)) in rows.enumerate() {
         let _ = writeln!(
             out,
-            "| {:.1} | {:.0} | {:.0} ({:.0}) | {} ({}) | {:.0} ({:.0}) | {:.0} ({:.0}) | {:.0} | {threads} | {:.1} |",
+            "| {:.1} | {:.0} | {:.0} ({:.0}) | {} ({}) | {:.0} ({:.0}) | {:.0} ({:.0}) | {:.0} | {} | {:.1} |",
             at as f64 * tick,
             measured.offered,
             measured.goodput,
@@ -121,7 +121,8 @@ fn table(run: &Run, settings: &Settings) -> String {
             measured.timed_out,
             predicted.timed_out,
             measured.failed,
-            *rss as f64 / 1024.0
+            held.threads,
+            held.rss_kib as f64 / 1024.0
         );
     }
     out

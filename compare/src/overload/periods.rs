@@ -7,7 +7,7 @@ use load::client::{Failure, Outcome};
 use load::model::{Attempt, Fate};
 use load::stats::Percentiles;
 
-use super::{Period, Settings, PERIODS_PER_T};
+use super::{Held, Period, Settings, PERIODS_PER_T};
 use crate::held::Sample;
 
 /// How one request ended, measured or predicted, for the periods' figures.
@@ -85,14 +85,15 @@ pub(super) fn of(seen: &[Seen], settings: &Settings) -> Vec<Period> {
 }
 
 /// The peak threads and RSS (KiB) read in each period.
-pub(super) fn held(samples: &[Sample], settings: &Settings) -> Vec<(u64, u64)> {
+pub(super) fn held(samples: &[Sample], settings: &Settings) -> Vec<Held> {
     let tick = settings.tick();
     (0..4 * PERIODS_PER_T)
         .map(|at| {
             let (from, to) = (tick * at, tick * (at + 1));
             let mine = samples.iter().filter(|s| s.at >= from && s.at < to);
-            mine.fold((0, 0), |(threads, rss), s| {
-                (threads.max(s.threads), rss.max(s.rss_kib))
+            mine.fold(Held::default(), |most, s| Held {
+                threads: most.threads.max(s.threads),
+                rss_kib: most.rss_kib.max(s.rss_kib),
             })
         })
         .collect()
