@@ -138,15 +138,15 @@ impl Workload {
 
     /// What the waiting tenth waits on, and for how long: `wait` is [`Workload::wait`] scaled.
     pub fn label(self, wait: Duration) -> String {
-        let kind = match self {
-            Workload::Timer => "a timer (/sleep",
-            Workload::Cpu => "CPU (/compute",
-            Workload::Database => "the database (/query",
-            Workload::Service => "another service (/fetch",
-            Workload::Mistake => "the mistake (/block",
+        let (kind, route) = match self {
+            Workload::Timer => ("a timer", "/sleep"),
+            Workload::Cpu => ("CPU", "/compute"),
+            Workload::Database => ("the database", "/query"),
+            Workload::Service => ("another service", "/fetch"),
+            Workload::Mistake => ("the mistake", "/block"),
         };
         let ms = (wait.as_secs_f64() * 1e6).round() / 1e3;
-        format!("{kind} {ms} ms)")
+        format!("{kind} ({route} {ms} ms)")
     }
 
     /// The wait each waiting request asks for.
